@@ -1,0 +1,154 @@
+/*
+ * tactus.h - embed the tactus runtime: run Lua 5.4 procedures (.tac files) durably and safely.
+ *
+ * Conventions (docs/c-api.md has the whole story):
+ *  - Handles are opaque. Whoever gets a handle from a *_new or *_run call frees it with the
+ *    matching *_free call.
+ *  - Every call that can fail returns a tactus_status; TACTUS_OK is 0. The message of the last
+ *    failure on a runtime is tactus_errmsg(rt). Nothing in the library calls exit() or abort()
+ *    because of bad input.
+ *  - No global state: two runtimes never share anything. A runtime is thread-compatible: use
+ *    each one from one thread at a time.
+ *  - Strings passed in are copied; strings handed out stay valid until their owner is freed.
+ */
+#ifndef TACTUS_H
+#define TACTUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define TACTUS_API __attribute__((visibility("default")))
+#else
+#define TACTUS_API
+#endif
+
+/* Status of a call or of a run. The numbers are also the `tactus` CLI's exit codes. */
+typedef enum tactus_status {
+    TACTUS_OK = 0,          /* finished; output is valid */
+    TACTUS_EPROC = 1,       /* the procedure failed: a Lua error, bad input or bad output */
+    TACTUS_EUSAGE = 2,      /* bad usage or configuration: argument, sidecar, unreadable .tac */
+    TACTUS_ELIMIT = 3,      /* a resource limit was reached (the result names which) */
+    TACTUS_ETIMEOUT = 4,    /* the wall-clock timeout was reached */
+    TACTUS_SUSPENDED = 5,   /* waiting for a human; resume later */
+    TACTUS_ENONDET = 6,     /* replay diverged from the journal */
+    TACTUS_ESYSTEM = 7      /* the operating system refused something (fork, disk, sandbox) */
+} tactus_status;
+
+/* Where the Lua VM runs. */
+typedef enum tactus_isolation {
+    /* In the calling thread. Only the limits the VM enforces itself apply: a long single C call
+     * (a pathological string.find, say) cannot be interrupted. Never use for untrusted code. */
+    TACTUS_INPROCESS = 0,
+    /* In a child process, killed at the wall-clock timeout. */
+    TACTUS_CHILD = 1,
+    /* In a child process inside the native sandbox (namespaces, seccomp, rlimits). */
+    TACTUS_SANDBOX = 2
+} tactus_isolation;
+
+typedef struct tactus_runtime tactus_runtime;
+typedef struct tactus_result tactus_result;
+
+/* Same contract as lua_Alloc: nsize == 0 frees and returns NULL; otherwise (re)allocates. */
+typedef void *(*tactus_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+
+/* Receives each run event as one line of JSON (the same objects as stream.jsonl). */
+typedef void (*tactus_event_fn)(void *ud, const char *event_json);
+
+/*
+ * A host tool implemented in C, callable from Lua with Host.call(name, args). args_json is a
+ * JSON object. On success set *result_json to a malloc'd JSON text and return 0; on failure
+ * set *error_message to a malloc'd message (or leave it NULL) and return -1. The runtime
+ * frees both with free(). Tools run on the trusted side, never inside the sandbox.
+ */
+typedef int (*tactus_tool_fn)(void *ud, const char *args_json, char **result_json,
+                              char **error_message);
+
+/* The library version, e.g. "0.1.0". */
+TACTUS_API const char *tactus_version(void);
+
+/* "ok", "error", "usage", "limit", "timeout", "suspended", "nondeterminism", "system". */
+TACTUS_API const char *tactus_status_name(tactus_status status);
+
+/* A new runtime using malloc, or NULL if out of memory. */
+TACTUS_API tactus_runtime *tactus_new(void);
+
+/* A new runtime whose memory (including every Lua VM it runs in-process) comes from alloc. */
+TACTUS_API tactus_runtime *tactus_new_with_alloc(tactus_alloc_fn alloc, void *ud);
+
+/* Frees the runtime. Results it handed out stay valid. NULL is allowed. */
+TACTUS_API void tactus_free(tactus_runtime *rt);
+
+/* The message of the last failed call on rt ("" if none). Valid until the next call on rt. */
+TACTUS_API const char *tactus_errmsg(const tactus_runtime *rt);
+
+/*
+ * Sets a named limit for later runs: "instructions", "memory", "string", "output", "depth",
+ * "host_calls", "timeout" (milliseconds), and for sandboxed runs "cpus", "pids", "files",
+ * "file_size", "tmp". 0 means unlimited. TACTUS_EUSAGE for an unknown name.
+ */
+TACTUS_API tactus_status tactus_set_limit(tactus_runtime *rt, const char *name, uint64_t value);
+
+/* Chooses where runs execute (default TACTUS_INPROCESS). */
+TACTUS_API tactus_status tactus_set_isolation(tactus_runtime *rt, tactus_isolation isolation);
+
+/*
+ * Directory under which each run writes its evidence (<dir>/<run-id>/stream.jsonl, steps.json,
+ * result.json). NULL (the default) writes no evidence.
+ */
+TACTUS_API tactus_status tactus_set_runs_dir(tactus_runtime *rt, const char *dir);
+
+/* Calls fn(ud, event_json) for every event of later runs. NULL fn removes the callback. */
+TACTUS_API void tactus_set_event_callback(tactus_runtime *rt, tactus_event_fn fn, void *ud);
+
+/* Merges a sidecar-format YAML file (tools, host_tools, limits, ...) into the runtime's config. */
+TACTUS_API tactus_status tactus_load_config(tactus_runtime *rt, const char *path);
+
+/*
+ * Registers a C host tool. The name must match [A-Za-z0-9_.-]{1,128}. Registering a tool also
+ * allows it: procedures may call it without a sidecar `tools:` entry.
+ */
+TACTUS_API tactus_status tactus_register_tool(tactus_runtime *rt, const char *name,
+                                              tactus_tool_fn fn, void *ud);
+
+/*
+ * Runs the procedure in `path` with input_json (a JSON object, or NULL for {}). On return
+ * *result is set (also on failure of the procedure itself) unless the call could not start the
+ * run at all, in which case *result is NULL and tactus_errmsg says why. The returned status is
+ * the run's status.
+ */
+TACTUS_API tactus_status tactus_run_file(tactus_runtime *rt, const char *path,
+                                         const char *input_json, tactus_result **result);
+
+/* Like tactus_run_file for source text; `name` is used in messages ("name:12: ..."). */
+TACTUS_API tactus_status tactus_run_string(tactus_runtime *rt, const char *name,
+                                           const char *source, size_t len,
+                                           const char *input_json, tactus_result **result);
+
+/* The run's status. */
+TACTUS_API tactus_status tactus_result_status(const tactus_result *r);
+
+/* The procedure's output as JSON text, or NULL when the run did not finish ok. */
+TACTUS_API const char *tactus_result_output(const tactus_result *r);
+
+/* The error message ("proc.tac:12: boom"), or NULL when the run finished ok. */
+TACTUS_API const char *tactus_result_error(const tactus_result *r);
+
+/* The whole result object, exactly as written to result.json. */
+TACTUS_API const char *tactus_result_json(const tactus_result *r);
+
+/* The run id. */
+TACTUS_API const char *tactus_result_run_id(const tactus_result *r);
+
+/* Frees a result. NULL is allowed. */
+TACTUS_API void tactus_result_free(tactus_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
