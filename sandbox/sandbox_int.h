@@ -1,0 +1,125 @@
+/*
+ * sandbox_int.h - internals shared by the sandbox's files.
+ *
+ * The parent turns a tx_sandbox_policy into a tx_sb_plan: every path, string, number and the
+ * seccomp program the child will need, computed before clone. The child then executes the
+ * plan with plain system calls only (no malloc, no stdio, no locks), which is what makes the
+ * exec path safe in a multi-threaded caller. Child-side functions are marked "child:" and
+ * report failure through tx_sb_child_fail, never through tx_error.
+ */
+#ifndef TX_SANDBOX_INT_H
+#define TX_SANDBOX_INT_H
+
+#include <limits.h>
+#include <linux/filter.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox.h"
+
+#define TX_SB_PATH 512     /* longest path the plan accepts (error if longer) */
+#define TX_SB_MAX_BINDS 48 /* user mounts + system binds + devices + workspace */
+#define TX_SB_MAX_LINKS 8
+#define TX_SB_MAX_CGROUPS 8
+#define TX_SB_STAGE "/tmp" /* where the new root's tmpfs is mounted before pivot_root */
+
+/* One bind mount: a host path cloned with open_tree and attached at target. */
+typedef struct tx_sb_bind {
+    char source[TX_SB_PATH]; /* absolute host path */
+    char target[TX_SB_PATH]; /* absolute path inside the sandbox */
+    int is_dir;              /* create a directory (1) or an empty file (0) as the mount point */
+    int read_only;
+    int device; /* a device node: keep dev, add noexec,nosuid */
+} tx_sb_bind;
+
+/* A symlink to recreate in the new root (host /bin -> usr/bin and the like). */
+typedef struct tx_sb_link {
+    char path[TX_SB_PATH];
+    char content[TX_SB_PATH];
+} tx_sb_link;
+
+/* Per-run cgroups (one directory per v1 controller, or one v2 directory). */
+typedef struct tx_sb_cgroup {
+    char dirs[TX_SB_MAX_CGROUPS][TX_SB_PATH]; /* created directories, removed at teardown */
+    char ctrl[TX_SB_MAX_CGROUPS][16];         /* controller of each dir ("memory", "pids", ...) */
+    size_t ndirs;
+    int v2;          /* 1: dirs[0] is a cgroup v2 directory */
+    char layer[128]; /* for tx_sandbox_layers */
+} tx_sb_cgroup;
+
+typedef struct tx_sb_plan {
+    tx_sb_bind binds[TX_SB_MAX_BINDS];
+    size_t nbinds;
+    tx_sb_link links[TX_SB_MAX_LINKS];
+    size_t nlinks;
+    char mkdirs[8][TX_SB_PATH]; /* extra empty directories (/workspace when none, ...) */
+    size_t nmkdirs;
+    char tmp_opts[128]; /* mount data for /tmp */
+    int has_workspace;
+    uint64_t limits[TX_LIMIT__COUNT];
+    int keep_fds[TX_SANDBOX_MAX_KEEP_FDS];
+    size_t nkeep_fds;
+    /* exec path */
+    char **argv;             /* owned copy, NULL for the fn path */
+    struct sock_filter *bpf; /* seccomp program, owned */
+    unsigned short bpf_len;
+    /* fn path */
+    int (*fn)(void *);
+    void *arg;
+} tx_sb_plan;
+
+/* The error record the child writes to the error pipe when a setup step fails. */
+typedef struct tx_sb_child_error {
+    int err;        /* errno of the failed call, 0 if not applicable */
+    char step[240]; /* what failed, e.g. "bind /usr at /usr: open_tree" */
+} tx_sb_child_error;
+
+/* policy.c: validates p and fills plan (mount list, links, options). err names the field. */
+int tx_sb_plan_build(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_error *err);
+
+/* child: writes {err, step + detail} to fd (may be -1) and _exits with status 126. */
+_Noreturn void tx_sb_child_fail(int fd, const char *step, const char *detail, int err);
+
+/* child: async-signal-safe string helpers (bounded; return -1 if the result would not fit). */
+int tx_sb_strcat(char *dst, size_t cap, const char *src);
+int tx_sb_utoa(char *dst, size_t cap, unsigned long long v);
+
+/* namespaces.c */
+int tx_sb_clone_flags(void);
+/* Checks that this kernel and user may create the namespaces; err names the missing one. */
+int tx_sb_probe_userns(tx_error *err);
+/* parent: writes setgroups=deny, uid_map, gid_map of child pid (mapping id -> id). */
+int tx_sb_write_idmaps(pid_t pid, uid_t inner_uid, uid_t outer_uid, gid_t inner_gid,
+                       gid_t outer_gid, tx_error *err);
+
+/* mounts.c: child: builds the new root from plan and pivots into it. Fails via errfd. */
+void tx_sb_child_mounts(const tx_sb_plan *plan, int errfd);
+
+/* rlimits.c: child: applies the plan's rlimits. Fails via errfd. */
+void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int errfd);
+
+/* caps.c: child: drops every capability (effective, permitted, inheritable, ambient, bounding),
+ * locks securebits, sets no_new_privs and non-dumpable. Fails via errfd. */
+void tx_sb_child_drop_privileges(int errfd);
+
+/* cgroup.c (parent side) */
+/* Creates per-run cgroups named after `id` with the plan's limits, or records why not. Never
+ * fails: no cgroup is a degraded mode reported in cg->layer. */
+void tx_sb_cgroup_create(tx_sb_cgroup *cg, const tx_limits *limits, const char *id);
+/* Moves pid into every per-run cgroup. Returns 0 or -1 with err. */
+int tx_sb_cgroup_attach(const tx_sb_cgroup *cg, pid_t pid, tx_error *err);
+/* Whether a pids (resp. memory) controller is active. */
+int tx_sb_cgroup_has(const tx_sb_cgroup *cg, const char *ctrl);
+/* Reads limit evidence after the run: memory oom kills, pids refusals. Returns the name of the
+ * limit that was hit ("memory", "pids") or NULL; fills used. */
+const char *tx_sb_cgroup_tripped(const tx_sb_cgroup *cg, uint64_t *used);
+/* SIGKILLs every pid left in the cgroups (bounded loop). */
+void tx_sb_cgroup_kill(const tx_sb_cgroup *cg);
+/* Kills what is left, removes the directories; -1 with err if one stays (busy). */
+int tx_sb_cgroup_destroy(tx_sb_cgroup *cg, tx_error *err);
+
+/* seccomp.c: builds the filter as BPF in memory (owned by caller, free()). */
+int tx_seccomp_build_bpf(int allow_exec, struct sock_filter **prog, unsigned short *len,
+                         tx_error *err);
+
+#endif
