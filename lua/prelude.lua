@@ -1,1 +1,1036 @@
-return {}
+-- prelude.lua - the Lua side of the procedure language (docs/lua-api.md).
+--
+-- Loaded once per VM, before any procedure code, in an environment of its own; procedure code
+-- never sees this file's locals. Called with `tx`, the table of private C functions (prims.c),
+-- and returns the module M that runner.c drives: M.new_program() builds a procedure
+-- environment, M.execute() runs the registration pass and then the main procedure.
+--
+-- Errors meant for users are raised as plain strings (so pcall in procedures sees what the
+-- reference runtime gives); their kind ("InputError", ...) is remembered in `error_kinds` so
+-- the host can report it in result.json.
+
+local tx = ...
+
+local type, pairs, ipairs, next, select, tostring, tonumber = type, pairs, ipairs, next, select, tostring, tonumber
+local error, pcall, rawget, rawset, rawequal, setmetatable, getmetatable = error, pcall, rawget, rawset, rawequal, setmetatable, getmetatable
+local string_format, string_match, table_concat, table_sort, table_insert, table_unpack =
+  string.format, string.match, table.concat, table.sort, table.insert, table.unpack
+local math_type = math.type
+
+local M = {}
+local error_kinds = setmetatable({}, { __mode = "k" })
+local DEFAULT_MAX_DEPTH = 5
+
+local function fail(kind, message, level)
+  error_kinds[message] = kind
+  error(message, level or 0)
+end
+-- Errors raised with a position: `level` counts like error()'s, from the caller of fail_at.
+local function fail_at(kind, message, level)
+  local _, positioned = pcall(error, message, (level or 1) + 3)
+  error_kinds[positioned] = kind
+  error(positioned, 0)
+end
+
+function M.error_kind(message)
+  return error_kinds[message]
+end
+
+-- ---- values ------------------------------------------------------------------------------
+
+local function is_array(t)
+  local n = 0
+  for k in next, t do
+    if math_type(k) ~= "integer" or k < 1 then return false end
+    n = n + 1
+  end
+  for i = 1, n do
+    if rawget(t, i) == nil then return false end
+  end
+  return true, n
+end
+
+local function deep_copy(v, seen)
+  if type(v) ~= "table" then return v end
+  seen = seen or {}
+  if seen[v] then return seen[v] end
+  local c = {}
+  seen[v] = c
+  for k, x in next, v do c[deep_copy(k, seen)] = deep_copy(x, seen) end
+  return c
+end
+
+local function describe(v)
+  local t = type(v)
+  if t == "string" then return string_format("%q", v) end
+  if t == "number" or t == "boolean" or t == "nil" then return tostring(v) end
+  return t
+end
+
+-- ---- schemas -----------------------------------------------------------------------------
+
+local FIELD_TYPES = { string = true, number = true, integer = true, boolean = true,
+                      array = true, object = true, any = true, table = true }
+local FIELD_KEYS = { type = true, required = true, default = true, description = true,
+                     enum = true, items = true, properties = true, min = true, max = true }
+local field_mt = { __name = "tactus.field" }
+
+local field = {}
+for name in pairs(FIELD_TYPES) do
+  field[name] = function(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      fail_at("SchemaError", "field." .. name .. " expects a table of options, got " .. type(opts), 1)
+    end
+    local f = {}
+    for k, v in pairs(opts or {}) do f[k] = v end
+    f.type = name
+    return setmetatable(f, field_mt)
+  end
+end
+
+-- Checks a schema declaration ({name = field}) and returns a normalised copy.
+local function normalize_schema(what, schema)
+  if schema == nil then return nil end
+  if type(schema) ~= "table" then
+    fail("SchemaError", string_format("%s schema must be a table, got %s", what, type(schema)))
+  end
+  local out, names = {}, {}
+  for name, spec in pairs(schema) do
+    if type(name) ~= "string" then
+      fail("SchemaError", string_format("%s schema: field names must be strings, got %s", what, describe(name)))
+    end
+    if type(spec) == "string" then spec = { type = spec } end
+    if type(spec) ~= "table" then
+      fail("SchemaError", string_format("%s field '%s': expected a field declaration, got %s", what, name, type(spec)))
+    end
+    local f = {}
+    for k, v in pairs(spec) do
+      if not FIELD_KEYS[k] then
+        fail("SchemaError", string_format("%s field '%s': unknown option '%s'", what, name, tostring(k)))
+      end
+      f[k] = v
+    end
+    f.type = f.type or "any"
+    if not FIELD_TYPES[f.type] then
+      fail("SchemaError", string_format("%s field '%s': unknown type '%s' (use string, number, integer, boolean, array or object)", what, name, tostring(f.type)))
+    end
+    if f.type == "table" then f.type = "object" end
+    if f.enum ~= nil and type(f.enum) ~= "table" then
+      fail("SchemaError", string_format("%s field '%s': enum must be a list", what, name))
+    end
+    out[name] = f
+    names[#names + 1] = name
+  end
+  table_sort(names)
+  return { fields = out, names = names }
+end
+
+-- Returns the value converted to the field's type, or nil and a reason.
+local function check_type(f, v)
+  local t = f.type
+  if t == "any" then return v end
+  if t == "string" then
+    if type(v) == "string" then return v end
+    return nil, "expected string, got " .. type(v)
+  elseif t == "number" then
+    if type(v) == "number" then return v end
+    return nil, "expected number, got " .. type(v)
+  elseif t == "integer" then
+    if math_type(v) == "integer" then return v end
+    if math_type(v) == "float" and v == v // 1 and v >= -2^63 and v < 2^63 then return math.tointeger(v) end
+    return nil, "expected integer, got " .. (math_type(v) or type(v))
+  elseif t == "boolean" then
+    if type(v) == "boolean" then return v end
+    return nil, "expected boolean, got " .. type(v)
+  elseif t == "array" then
+    if type(v) == "table" and is_array(v) then return v end
+    return nil, "expected array, got " .. (type(v) == "table" and "object" or type(v))
+  elseif t == "object" then
+    if type(v) == "table" and (next(v) == nil or not is_array(v)) then return v end
+    return nil, "expected object, got " .. (type(v) == "table" and "array" or type(v))
+  end
+  return v
+end
+
+local function check_enum(f, v)
+  if f.enum == nil then return true end
+  for _, allowed in ipairs(f.enum) do
+    if rawequal(allowed, v) then return true end
+  end
+  local shown = {}
+  for i, allowed in ipairs(f.enum) do shown[i] = tostring(allowed) end
+  return false, table_concat(shown, ", ")
+end
+
+-- Converts `--param key=value` strings by the declared type of each input; an input that is
+-- not declared keeps its JSON value if the text is JSON, else the string.
+local function coerce_params(schema, params, into)
+  for key, text in pairs(params) do
+    local f = schema and schema.fields[key]
+    local t = f and f.type or "any"
+    local value
+    if t == "string" then
+      value = text
+    elseif t == "integer" or t == "number" then
+      value = tonumber(text)
+      if t == "integer" then value = value and math.tointeger(value) end
+      if value == nil then
+        fail("InputError", string_format("invalid value for input '%s': expected %s, got %s", key, t, describe(text)))
+      end
+    elseif t == "boolean" then
+      local lower = text:lower()
+      if lower == "true" or lower == "yes" or lower == "1" then value = true
+      elseif lower == "false" or lower == "no" or lower == "0" then value = false
+      else fail("InputError", string_format("invalid value for input '%s': expected boolean (true/false), got %s", key, describe(text))) end
+    elseif t == "array" or t == "object" then
+      local ok, decoded = pcall(tx.json_decode, text)
+      if not ok or type(decoded) ~= "table" then
+        fail("InputError", string_format("invalid value for input '%s': expected a JSON %s, got %s", key, t, describe(text)))
+      end
+      value = decoded
+    else
+      local ok, decoded = pcall(tx.json_decode, text)
+      if ok and decoded ~= nil then value = decoded else value = text end
+    end
+    into[key] = value
+  end
+  return into
+end
+
+-- Validates procedure input against a schema; returns a fresh table with defaults applied.
+local function validate_input(who, schema, given)
+  if given == nil then given = {} end
+  if type(given) ~= "table" then
+    fail("InputError", string_format("%sinput must be a table, got %s", who, type(given)))
+  end
+  if schema == nil then return deep_copy(given) end
+  local out = {}
+  for k, v in pairs(given) do
+    if type(k) ~= "string" or schema.fields[k] == nil then
+      fail("InputError", string_format("%sunknown input: %s (declared inputs: %s)", who, tostring(k),
+        #schema.names > 0 and table_concat(schema.names, ", ") or "none"))
+    end
+    out[k] = deep_copy(v)
+  end
+  for _, name in ipairs(schema.names) do
+    local f = schema.fields[name]
+    local v = out[name]
+    if v == nil then
+      if f.default ~= nil then
+        out[name] = deep_copy(f.default)
+      elseif f.required then
+        fail("InputError", who .. "missing required input: " .. name)
+      end
+    else
+      local converted, why = check_type(f, v)
+      if converted == nil then
+        fail("InputError", string_format("%sinvalid input '%s': %s", who, name, why))
+      end
+      local ok, allowed = check_enum(f, converted)
+      if not ok then
+        fail("InputError", string_format("%sinvalid input '%s': %s is not one of: %s", who, name, describe(converted), allowed))
+      end
+      out[name] = converted
+    end
+  end
+  return out
+end
+
+local function validate_output(who, schema, result)
+  if schema == nil then return result end
+  if type(result) ~= "table" or (next(result) ~= nil and is_array(result)) then
+    fail("OutputError", string_format("%soutput must be a table of fields, got %s", who,
+      type(result) == "table" and "an array" or type(result)))
+  end
+  for _, name in ipairs(schema.names) do
+    local f = schema.fields[name]
+    local v = result[name]
+    if v == nil then
+      if f.required then fail("OutputError", who .. "missing required output: " .. name) end
+    else
+      local converted, why = check_type(f, v)
+      if converted == nil then
+        fail("OutputError", string_format("%sinvalid output '%s': %s", who, name, why))
+      end
+      local ok, allowed = check_enum(f, converted)
+      if not ok then
+        fail("OutputError", string_format("%sinvalid output '%s': %s is not one of: %s", who, name, describe(converted), allowed))
+      end
+      result[name] = converted
+    end
+  end
+  return result
+end
+
+-- ---- the run-wide context ------------------------------------------------------------------
+
+local run = {
+  depth = 0,              -- current sub-procedure nesting
+  max_depth = DEFAULT_MAX_DEPTH,
+  frames = {},            -- stack of {proc=, state=}
+  programs = {},          -- loaded .tac files by path
+  validate_only = false,
+  cli_params = nil,       -- --param strings, converted by the main procedure's schema
+  stop = { requested = false, reason = nil, success = nil },
+  iterations = 0,
+  tool_calls = {},        -- name -> list of {name, args, result}
+}
+
+local function current_frame()
+  return run.frames[#run.frames]
+end
+
+local function emit(kind, fields)
+  if run.validate_only then return end
+  tx.emit(kind, fields)
+end
+
+local function not_available(what, issue)
+  return function()
+    fail_at("NotAvailable", what .. " is not available in this build (" .. issue .. ")", 1)
+  end
+end
+
+-- ---- building a program's environment -------------------------------------------------------
+
+local handle_kind = setmetatable({}, { __mode = "k" })  -- handle -> "procedure" | "tool" | ...
+
+local function install(env, program)
+  -- State --------------------------------------------------------------------------------
+  local function store()
+    local f = current_frame()
+    if f == nil then
+      program.top_state = program.top_state or {}
+      return program.top_state
+    end
+    return f.state
+  end
+  local function check_state_type(key, value)
+    local f = current_frame()
+    local schema = f and f.proc.state_schema
+    local decl = schema and schema.fields[key]
+    if decl and value ~= nil then
+      local ok, why = check_type(decl, value)
+      if ok == nil then
+        emit("log", { level = "warn", message = string_format("State.set('%s'): %s", key, why) })
+      end
+    end
+  end
+  local State = {}
+  function State.get(key, default)
+    local v = store()[key]
+    if v == nil then return default end
+    return v
+  end
+  function State.set(key, value)
+    if type(key) ~= "string" then fail_at("StateError", "State.set: key must be a string", 1) end
+    check_state_type(key, value)
+    store()[key] = value
+  end
+  function State.increment(key, amount)
+    amount = amount == nil and 1 or amount
+    if type(amount) ~= "number" then fail_at("StateError", "State.increment: amount must be a number", 1) end
+    local s = store()
+    local v = s[key]
+    if v == nil then v = 0 end
+    if type(v) ~= "number" then
+      fail_at("StateError", string_format("State.increment: '%s' holds a %s, not a number", tostring(key), type(v)), 1)
+    end
+    s[key] = v + amount
+    return s[key]
+  end
+  function State.append(key, value)
+    local s = store()
+    local list = s[key]
+    if list == nil then
+      list = {}
+    elseif type(list) ~= "table" or not is_array(list) then
+      list = { list }
+    end
+    list[#list + 1] = value
+    s[key] = list
+    return list
+  end
+  function State.all()
+    return deep_copy(store())
+  end
+  function State.clear()
+    local s = store()
+    for k in pairs(s) do s[k] = nil end
+  end
+  env.State = State
+  env.state = setmetatable({}, {
+    __index = function(_, k) return store()[k] end,
+    __newindex = function(_, k, v) check_state_type(k, v); store()[k] = v end,
+    __pairs = function() return next, store(), nil end,
+    __metatable = false,
+  })
+
+  -- Log / print -------------------------------------------------------------------------------
+  local Log = {}
+  for _, level in ipairs({ "debug", "info", "warn", "error" }) do
+    Log[level] = function(message, context)
+      if type(message) ~= "string" and type(message) ~= "number" then
+        fail_at("LogError", "Log." .. level .. ": message must be a string", 1)
+      end
+      if context ~= nil and type(context) ~= "table" then
+        fail_at("LogError", "Log." .. level .. ": context must be a table", 1)
+      end
+      emit("log", { level = level, message = tostring(message), context = context })
+    end
+  end
+  Log.warning = Log.warn
+  env.Log = Log
+  env.print = function(...)
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    emit("log", { level = "info", message = table_concat(parts, "\t"), source = "print" })
+  end
+
+  -- Json ---------------------------------------------------------------------------------------
+  env.Json = {
+    encode = function(v) return tx.json_encode(v) end,
+    decode = function(s)
+      if type(s) ~= "string" then fail_at("JsonError", "Failed to decode JSON: expected a string, got " .. type(s), 1) end
+      return tx.json_decode(s)
+    end,
+  }
+
+  -- Stage ----------------------------------------------------------------------------------
+  local stages = { declared = nil, current = nil, history = {} }
+  local function declare_stages(...)
+    local list = ...
+    if type(list) ~= "table" then list = { ... } end
+    local names = {}
+    for i, name in ipairs(list) do
+      if type(name) ~= "string" then fail_at("StageError", "Stages: stage names must be strings", 1) end
+      names[i] = name
+    end
+    stages.declared = names
+  end
+  env.Stages = declare_stages
+  env.stages = declare_stages
+  local Stage = {}
+  local function transition(to)
+    table_insert(stages.history, { from_stage = stages.current, to_stage = to, timestamp = tx.now() })
+    stages.current = to
+    emit("stage", { stage = to })
+  end
+  function Stage.set(name)
+    if type(name) ~= "string" then fail_at("StageError", "Stage.set: stage name must be a string", 1) end
+    if stages.declared then
+      local found = false
+      for _, s in ipairs(stages.declared) do if s == name then found = true end end
+      if not found then
+        fail_at("StageError", string_format("Invalid stage '%s'. Valid stages: %s", name, table_concat(stages.declared, ", ")), 1)
+      end
+    end
+    transition(name)
+  end
+  function Stage.current() return stages.current end
+  function Stage.is(name) return stages.current == name end
+  function Stage.history() return deep_copy(stages.history) end
+  function Stage.count() return #stages.history end
+  function Stage.advance()
+    if not stages.declared or #stages.declared == 0 then
+      fail_at("StageError", "Stage.advance: no stages declared (use Stages({...}))", 1)
+    end
+    if stages.current == nil then
+      fail_at("StageError", "Stage.advance: no current stage (call Stage.set first)", 1)
+    end
+    for i, s in ipairs(stages.declared) do
+      if s == stages.current then
+        local nxt = stages.declared[i + 1]
+        if nxt == nil then return nil end
+        transition(nxt)
+        return nxt
+      end
+    end
+    return nil
+  end
+  env.Stage = Stage
+
+  -- Stop / Iterations -----------------------------------------------------------------------
+  env.Stop = {
+    requested = function() return run.stop.requested end,
+    reason = function() return run.stop.reason end,
+    success = function() return run.stop.success end,
+    request = function(reason, success)
+      run.stop.requested, run.stop.reason = true, reason
+      run.stop.success = success ~= false
+    end,
+  }
+  env.Iterations = {
+    current = function() return run.iterations end,
+    exceeded = function(n) return run.iterations >= n end,
+    increment = function() run.iterations = run.iterations + 1; return run.iterations end,
+  }
+
+  -- Host.call ------------------------------------------------------------------------------
+  local function host_call(name, args, level)
+    if type(name) ~= "string" or name == "" then
+      fail_at("ValueError", "Host.call requires a non-empty tool name string", level)
+    end
+    if args ~= nil and type(args) ~= "table" then
+      fail_at("ValueError", "Host.call: args must be a table, got " .. type(args), level)
+    end
+    if run.validate_only then
+      fail_at("NotAvailable", "Host.call is not available while validating", level)
+    end
+    local ok, data, message = tx.call("tool.call", { name = name, args = args or {} })
+    if not ok then fail_at(data, message, level) end
+    return data.result
+  end
+  env.Host = {
+    call = function(name, args)
+      local result = host_call(name, args, 2)
+      return result
+    end,
+  }
+
+  -- Tools ----------------------------------------------------------------------------------
+  local tools = program.tools
+  local function record_call(name, args, result)
+    local calls = run.tool_calls[name]
+    if calls == nil then calls = {}; run.tool_calls[name] = calls end
+    calls[#calls + 1] = { name = name, args = args, result = result }
+  end
+  local tool_mt = {}
+  tool_mt.__index = {
+    called = function(self) return run.tool_calls[self.name] ~= nil end,
+    last_call = function(self)
+      local c = run.tool_calls[self.name]
+      return c and deep_copy(c[#c]) or nil
+    end,
+    last_result = function(self)
+      local c = run.tool_calls[self.name]
+      return c and deep_copy(c[#c].result) or nil
+    end,
+    call_count = function(self)
+      local c = run.tool_calls[self.name]
+      return c and #c or 0
+    end,
+  }
+  tool_mt.__call = function(self, args)
+    local name = self.name or "?"
+    if args == nil then args = {} end
+    if type(args) ~= "table" then fail_at("ToolError", "tool '" .. name .. "': arguments must be a table", 1) end
+    local result
+    if self.use then
+      result = host_call(self.use, args, 2)
+    else
+      local validated = validate_input("tool '" .. name .. "': ", self.input_schema, args)
+      result = self.fn(validated)
+    end
+    record_call(name, args, result)
+    emit("tool_call", { tool = name, host = self.use ~= nil })
+    return result
+  end
+  tool_mt.__metatable = false
+  local function make_tool(name, cfg, fn)
+    if type(cfg) ~= "table" then fail_at("ToolError", "Tool expects a table", 2) end
+    local t = { name = name or cfg.name, description = cfg.description }
+    fn = fn or cfg[1] or cfg.handler
+    if cfg.use ~= nil then
+      if type(cfg.use) ~= "string" then fail_at("ToolError", "Tool: use must be a string", 2) end
+      local target = cfg.use:gsub("^broker%.", "")
+      t.use = target
+    elseif type(fn) ~= "function" then
+      fail_at("ToolError", "Tool " .. (t.name and ("'" .. t.name .. "' ") or "") .. "needs a function or use = \"broker.NAME\"", 2)
+    end
+    t.fn = fn
+    t.input_schema = normalize_schema("tool input", cfg.input or cfg.parameters)
+    setmetatable(t, tool_mt)
+    handle_kind[t] = "tool"
+    if t.name then tools[t.name] = t end
+    return t
+  end
+  local Tool = setmetatable({}, {
+    __call = function(_, cfg) local t = make_tool(nil, cfg); return t end,
+    __metatable = false,
+  })
+  function Tool.called(name) return run.tool_calls[name] ~= nil end
+  function Tool.last_call(name)
+    local c = run.tool_calls[name]
+    return c and deep_copy(c[#c]) or nil
+  end
+  function Tool.last_result(name)
+    local c = run.tool_calls[name]
+    return c and deep_copy(c[#c].result) or nil
+  end
+  function Tool.get(name) return tools[name] end
+  env.Tool = Tool
+  env.tool = function(name, cfg, handler)
+    if type(name) ~= "string" then fail_at("ToolError", "tool() first argument must be a string name", 1) end
+    local t = make_tool(name, cfg, handler); return t
+  end
+  local toolsets = program.toolsets
+  local Toolset = setmetatable({}, {
+    __call = function(_, cfg)
+      if type(cfg) ~= "table" then fail_at("ToolError", "Toolset expects a table", 2) end
+      local ts = { name = cfg.name, tools = cfg.tools or {} }
+      handle_kind[ts] = "toolset"
+      if ts.name then toolsets[ts.name] = ts end
+      return ts
+    end,
+    __metatable = false,
+  })
+  function Toolset.get(name) return toolsets[name] end
+  function Toolset.combine(...)
+    local all = {}
+    for _, ts in ipairs({ ... }) do for _, t in ipairs(ts.tools or {}) do all[#all + 1] = t end end
+    return { tools = all }
+  end
+  function Toolset.filter(ts, pred)
+    local out = {}
+    for _, t in ipairs(ts.tools or {}) do if pred(t.name) then out[#out + 1] = t end end
+    return { tools = out }
+  end
+  env.Toolset = Toolset
+  env.toolset = function(name, cfg)
+    cfg = cfg or {}
+    cfg.name = name
+    return Toolset(cfg)
+  end
+
+  -- Procedures -------------------------------------------------------------------------------
+  local procedures = program.procedures
+  local run_procedure
+
+  local proc_mt = {}
+  proc_mt.__call = function(self, params) return run_procedure(self, params, true) end
+  proc_mt.__index = function(self, key)
+    if key == "run" then return function(params) return run_procedure(self, params, true) end end
+    return nil
+  end
+  proc_mt.__metatable = false
+
+  local function define(name, cfg, fn, style)
+    if cfg ~= nil and type(cfg) ~= "table" then
+      fail_at("ProcedureError", "procedure configuration must be a table", 2)
+    end
+    cfg = cfg or {}
+    fn = fn or cfg[1] or cfg["function"]
+    if type(fn) ~= "function" then
+      fail_at("ProcedureError", "procedure " .. (name and ("'" .. name .. "' ") or "") .. "needs a function", 2)
+    end
+    local p = {
+      name = name,
+      fn = fn,
+      style = style,
+      input_schema = normalize_schema("input", cfg.input),
+      output_schema = normalize_schema("output", cfg.output or cfg.outputs_schema),
+      state_schema = normalize_schema("state", cfg.state),
+      program = program,
+    }
+    setmetatable(p, proc_mt)
+    handle_kind[p] = "procedure"
+    if name then
+      if procedures[name] then
+        fail_at("ProcedureError", "procedure '" .. name .. "' is defined twice", 2)
+      end
+      procedures[name] = p
+    else
+      program.unnamed[#program.unnamed + 1] = p
+    end
+    return p
+  end
+
+  -- G1: procedure(name, cfg, fn) / procedure(name, fn)
+  env.procedure = function(name, cfg, fn)
+    if type(name) ~= "string" then
+      fail_at("ProcedureError", "procedure() first argument must be a string name", 1)
+    end
+    if type(cfg) == "function" then cfg, fn = nil, cfg end
+    local p = define(name, cfg, fn, "g1")
+    return p
+  end
+  -- G3: Procedure { ... }; G2: Procedure "name" { ... }; lookup: Procedure("name")(params)
+  local Procedure = setmetatable({}, {
+    __call = function(_, arg)
+      if type(arg) == "table" then
+        local p = define(arg.name, arg, nil, "g3")
+    return p
+      elseif type(arg) == "string" then
+        return function(cfg_or_params)
+          if type(cfg_or_params) == "table" and (type(cfg_or_params[1]) == "function" or type(cfg_or_params["function"]) == "function") then
+            local p = define(arg, cfg_or_params, nil, "g3")
+    return p
+          end
+          local p = procedures[arg]
+          if p == nil then fail_at("ProcedureError", "no procedure named '" .. arg .. "'", 1) end
+          return run_procedure(p, cfg_or_params, true)
+        end
+      end
+      fail_at("ProcedureError", "Procedure expects a table { ..., function(input) ... end }", 1)
+    end,
+    __metatable = false,
+  })
+  function Procedure.run(name_or_path, params)
+    if type(name_or_path) ~= "string" then fail_at("ProcedureError", "Procedure.run: name must be a string", 1) end
+    local p = procedures[name_or_path]
+    if p == nil then
+      local sub = M.load_program(name_or_path)
+      p = sub.procedures.main
+      if p == nil then fail_at("ProcedureError", "Procedure.run: '" .. name_or_path .. "' defines no main procedure", 1) end
+    end
+    return run_procedure(p, params, true)
+  end
+  env.Procedure = Procedure
+
+  run_procedure = function(p, params, nested)
+    local label = p.name or "main"
+    local who = nested and ("procedure '" .. label .. "': ") or ""
+    if nested then
+      if run.depth >= run.max_depth then
+        fail("RecursionError", string_format("Maximum recursion depth (%d) exceeded", run.max_depth))
+      end
+    end
+    if not nested and run.cli_params then
+      params = coerce_params(p.input_schema, run.cli_params, deep_copy(params or {}))
+    end
+    local input = validate_input(who, p.input_schema, params)
+    local st = {}
+    if p.state_schema then
+      for _, name in ipairs(p.state_schema.names) do
+        local d = p.state_schema.fields[name].default
+        if d ~= nil then st[name] = deep_copy(d) end
+      end
+    end
+    local penv = p.program.env
+    local saved_input, saved_state = rawget(penv, "input"), rawget(penv, "state")
+    if p.style == "g1" then rawset(penv, "input", input) end
+    run.frames[#run.frames + 1] = { proc = p, state = st }
+    if nested then run.depth = run.depth + 1 end
+    if nested then emit("procedure_call", { procedure = label, depth = run.depth }) end
+    local results = table.pack(pcall(p.fn, input))
+    if nested then run.depth = run.depth - 1 end
+    run.frames[#run.frames] = nil
+    if p.style == "g1" then rawset(penv, "input", saved_input); rawset(penv, "state", saved_state) end
+    if not results[1] then error(results[2], 0) end
+    local result = results[2]
+    if nested and p.style == "g1" and p.output_schema == nil and result ~= nil and
+        (type(result) ~= "table" or (next(result) ~= nil and is_array(result))) then
+      fail("OutputError", string_format("Procedure '%s' must return dict, got %s", label, type(result)))
+    end
+    return validate_output(who, p.output_schema, result)
+  end
+  program.run_procedure = run_procedure
+
+  -- Script mode: input { ... } / output { ... } ---------------------------------------------
+  local raw_input = program.raw_input
+  env.input = setmetatable({}, {
+    __call = function(self, schema)
+      program.script_input_schema = normalize_schema("input", schema)
+      if run.validate_only then
+        fail("ValidateStop", "validate stops at the script's input declaration")
+      end
+      local given = raw_input
+      if run.cli_params then
+        given = coerce_params(program.script_input_schema, run.cli_params, deep_copy(raw_input or {}))
+      end
+      local validated = validate_input("", program.script_input_schema, given)
+      program.script_input_used = true
+      for k in pairs(self) do rawset(self, k, nil) end
+      for k, v in pairs(validated) do rawset(self, k, v) end
+      return self
+    end,
+    __metatable = false,
+  })
+  if type(raw_input) == "table" then
+    for k, v in pairs(raw_input) do rawset(env.input, k, deep_copy(v)) end
+  end
+  env.output = function(schema)
+    program.script_output_schema = normalize_schema("output", schema)
+  end
+
+  -- Declarations that are stored for tools that read them (tactus info / tactus test) ----------
+  local function store_decl(list)
+    return function(value) program[list][#program[list] + 1] = value; return value end
+  end
+  env.specifications = store_decl("specs")
+  env.Specifications = env.specifications
+  env.Specification = env.specifications
+  env.specification = function(name, scenarios) program.specs[#program.specs + 1] = { name = name, scenarios = scenarios } end
+  env.evaluation = store_decl("evaluations")
+  env.evaluations = env.evaluation
+  env.Evaluation = env.evaluation
+  env.Evaluations = env.evaluation
+  env.Mocks = store_decl("mocks")
+  env.hitl = function(name, cfg) program.hitl[name] = cfg end
+  env.prompt = function(name, text) program.prompts[name] = text end
+  env.max_depth = function(n)
+    if math_type(n) ~= "integer" or n < 1 then fail_at("ValueError", "max_depth expects a positive integer", 1) end
+    run.max_depth = n
+  end
+  for _, setting in ipairs({ "default_provider", "default_model", "return_prompt", "error_prompt",
+                             "status_prompt", "async", "max_turns" }) do
+    env[setting] = function(v) program.settings[setting] = v end
+  end
+
+  -- Agents and models are declared freely; using one needs the agents issue.
+  local function declared_unavailable(kind)
+    return function(cfg)
+      local h = setmetatable({ config = cfg }, {
+        __call = not_available(kind .. " turns", "agents are not implemented yet"),
+        __index = function(_, k)
+          if k == "turn" then return not_available(kind .. " turns", "agents are not implemented yet") end
+        end,
+      })
+      handle_kind[h] = kind
+      return h
+    end
+  end
+  env.Agent = declared_unavailable("agent")
+  env.Model = declared_unavailable("model")
+  env.agent = function(name, cfg)
+    local h = declared_unavailable("agent")(cfg)
+    program.agents[name] = h
+    local cap = name:sub(1, 1):upper() .. name:sub(2)
+    rawset(env, cap, h)
+    return h
+  end
+  env.model = function(name, cfg) program.models[name] = declared_unavailable("model")(cfg) end
+
+  -- Durability and humans: later issues. Until then they fail loudly, never pretend.
+  local Step = setmetatable({
+    checkpoint = not_available("Step.checkpoint", "durable execution is not implemented yet"),
+    run = not_available("Step.run", "durable execution is not implemented yet"),
+    key = not_available("Step.key", "durable execution is not implemented yet"),
+  }, {
+    __call = function(_, text, fn) program.steps[#program.steps + 1] = { text = text, fn = fn } end,
+  })
+  env.Step = Step
+  env.step = function(text, fn) program.steps[#program.steps + 1] = { text = text, fn = fn } end
+  env.checkpoint = Step.checkpoint
+  env.Checkpoint = {
+    clear_all = not_available("Checkpoint.clear_all", "durable execution is not implemented yet"),
+    clear_after = not_available("Checkpoint.clear_after", "durable execution is not implemented yet"),
+    next_position = not_available("Checkpoint.next_position", "durable execution is not implemented yet"),
+  }
+  env.Human = {}
+  for _, fn in ipairs({ "approve", "input", "review", "escalate" }) do
+    env.Human[fn] = not_available("Human." .. fn, "human-in-the-loop is not implemented yet")
+  end
+  env.Human.notify = function(opts)
+    local msg = type(opts) == "table" and opts.message or opts
+    emit("log", { level = "info", message = tostring(msg), source = "Human.notify" })
+  end
+  env.System = {
+    alert = function(opts)
+      if type(opts) ~= "table" then fail_at("ValueError", "System.alert expects a table", 1) end
+      emit("alert", { level = opts.level or "info", message = tostring(opts.message), source = opts.source })
+    end,
+  }
+
+  -- Retry / Sleep -------------------------------------------------------------------------------
+  env.Sleep = function(seconds)
+    if type(seconds) ~= "number" or seconds < 0 then fail_at("ValueError", "Sleep expects a non-negative number of seconds", 1) end
+    if not run.validate_only then tx.sleep(seconds) end
+  end
+  env.Retry = {
+    with_backoff = function(fn, opts)
+      if type(fn) ~= "function" then fail_at("ValueError", "Retry.with_backoff expects a function", 1) end
+      opts = opts or {}
+      local attempts = opts.max_attempts or 3
+      local delay = opts.initial_delay or 1
+      local max_delay = opts.max_delay or 60
+      local factor = opts.backoff_factor or 2
+      local last
+      for attempt = 1, attempts do
+        local results = table.pack(pcall(fn))
+        if results[1] then return table_unpack(results, 2, results.n) end
+        last = results[2]
+        if attempt < attempts then
+          if opts.on_error then
+            opts.on_error({ attempt = attempt, max_attempts = attempts, error = last, delay = delay })
+          end
+          env.Sleep(delay)
+          delay = math.min(delay * factor, max_delay)
+        end
+      end
+      fail("RetryError", string_format("Retry failed after %d attempts: %s", attempts, tostring(last)))
+    end,
+  }
+
+  -- Restricted require: .tac/.lua files under the procedure's directory, via the broker. --------
+  local loaded = program.loaded
+  env.require = function(name)
+    if type(name) ~= "string" or not string_match(name, "^[%a_][%w_%-]*([./][%a_][%w_%-]*)*$") then
+      fail_at("RequireError", "require: invalid module name " .. describe(name), 1)
+    end
+    if loaded[name] ~= nil then return loaded[name] end
+    local builtin = M.builtin_modules[name]
+    local value
+    if builtin then
+      value = builtin(env)
+    else
+      local source, chunkname = tx.load_module(name)
+      if source == nil then fail_at("RequireError", chunkname, 1) end
+      local menv = M.new_env(program)
+      local chunk, err = load(source, "@" .. chunkname, "t", menv)
+      if chunk == nil then fail("SyntaxError", err) end
+      value = chunk(name)
+      if value == nil then value = true end
+    end
+    loaded[name] = value
+    return value
+  end
+
+  -- Assignment capture: `x = Tool {...}` names the tool "x"; `helper = Procedure {...}` names
+  -- an unnamed procedure "helper".
+  setmetatable(env, {
+    __newindex = function(t, k, v)
+      if type(k) == "string" and type(v) == "table" then
+        local kind = handle_kind[v]
+        if kind == "tool" and v.name == nil then
+          v.name = k
+          tools[k] = v
+        elseif kind == "procedure" and v.name == nil then
+          for i, u in ipairs(program.unnamed) do
+            if u == v then table.remove(program.unnamed, i) end
+          end
+          v.name = k
+          if procedures[k] then fail_at("ProcedureError", "procedure '" .. k .. "' is defined twice", 1) end
+          procedures[k] = v
+        elseif kind == "toolset" and v.name == nil then
+          v.name = k
+          toolsets[k] = v
+        end
+      end
+      rawset(t, k, v)
+    end,
+    __metatable = false,
+  })
+end
+
+M.builtin_modules = {
+  ["tactus.tools.done"] = function(env)
+    return env.Tool {
+      description = "Signal that the task is complete",
+      input = { reason = field.string { required = false } },
+      function(args)
+        run.stop.requested, run.stop.reason, run.stop.success = true, args.reason or "Task completed", true
+        return { status = "complete", message = args.reason or "Task completed" }
+      end,
+    }
+  end,
+}
+
+local function new_program(chunkname, raw_input)
+  return {
+    chunkname = chunkname, procedures = {}, unnamed = {}, tools = {}, toolsets = {},
+    specs = {}, steps = {}, evaluations = {}, mocks = {}, hitl = {}, prompts = {},
+    settings = {}, agents = {}, models = {}, loaded = {}, raw_input = raw_input,
+  }
+end
+
+-- A fresh procedure environment bound to `program`.
+function M.new_env(program)
+  local env = tx.sandbox_env()
+  env.field = field
+  install(env, program)
+  return env
+end
+
+-- Compiles and registers another .tac file (Procedure.run by path).
+function M.load_program(path)
+  if run.programs[path] then return run.programs[path] end
+  local source, chunkname = tx.load_module(path)
+  if source == nil then fail("ProcedureError", chunkname) end
+  local program = new_program(chunkname, nil)
+  local env = M.new_env(program)
+  program.env = env
+  local chunk, err = load(source, "@" .. chunkname, "t", env)
+  if chunk == nil then fail("SyntaxError", err) end
+  chunk()
+  if program.unnamed[1] and not program.procedures.main then
+    program.procedures.main = program.unnamed[1]
+    program.unnamed[1].name = "main"
+  end
+  run.programs[path] = program
+  return program
+end
+
+-- Entry point used by runner.c. `compile(env)` returns the main chunk compiled with env.
+-- Returns the output value (a Lua value to be converted to JSON by the host) and a table
+-- describing what was registered.
+function M.execute(compile, chunkname, raw_input, validate_only, cli_params)
+  run.validate_only = validate_only
+  if cli_params and next(cli_params) ~= nil then
+    run.cli_params = cli_params
+    if type(raw_input) == "table" then
+      -- Undeclared script inputs still need a value before input{} runs.
+      coerce_params(nil, cli_params, raw_input)
+    end
+  end
+  local program = new_program(chunkname, raw_input)
+  local env = M.new_env(program)
+  program.env = env
+  local chunk = compile(env)
+  local ok, top = pcall(chunk)
+  if not ok then
+    if validate_only and M.error_kind(top) == "ValidateStop" then
+      return nil, M.describe(program)
+    end
+    error(top, 0)
+  end
+  if program.unnamed[1] then
+    if program.procedures.main then
+      fail("ProcedureError", "both a named 'main' and an unnamed Procedure are defined")
+    end
+    if program.unnamed[2] then
+      fail("ProcedureError", "more than one unnamed Procedure: name the sub-procedures (name = \"...\")")
+    end
+    program.procedures.main = program.unnamed[1]
+    program.unnamed[1].name = "main"
+  end
+  local main = program.procedures.main
+  if validate_only then return nil, M.describe(program) end
+  local output
+  if main then
+    output = program.run_procedure(main, raw_input, false)
+  else
+    output = validate_output("", program.script_output_schema, top)
+  end
+  if output ~= nil and type(output) ~= "table" then output = { result = output } end
+  return output, nil
+end
+
+-- What a program declares, for `tactus info` and `tactus validate`.
+function M.describe(program)
+  local function schema_info(s)
+    if s == nil then return nil end
+    local out = {}
+    for _, name in ipairs(s.names) do
+      local f = s.fields[name]
+      out[name] = { type = f.type, required = f.required == true, default = f.default,
+                    description = f.description, enum = f.enum }
+    end
+    return out
+  end
+  local procs = {}
+  for name, p in pairs(program.procedures) do
+    procs[name] = { input = schema_info(p.input_schema), output = schema_info(p.output_schema),
+                    state = schema_info(p.state_schema) }
+  end
+  local tool_names = {}
+  for name in pairs(program.tools) do tool_names[#tool_names + 1] = name end
+  table_sort(tool_names)
+  local agents = {}
+  for name in pairs(program.agents) do agents[#agents + 1] = name end
+  table_sort(agents)
+  return {
+    procedures = procs,
+    script_mode = program.procedures.main == nil,
+    script_input = schema_info(program.script_input_schema),
+    script_output = schema_info(program.script_output_schema),
+    tools = tool_names,
+    agents = agents,
+    specifications = #program.specs,
+    stages = nil,
+  }
+end
+
+return M

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "tx_limits.h"
 #include "tx_error.h"
 
 typedef enum tx_durability {

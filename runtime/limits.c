@@ -1,5 +1,5 @@
 /* limits.c - names, defaults and parsing of the run's resource limits. */
-#include "limits.h"
+#include "tx_limits.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,0 +1,183 @@
+/* evidence.c - writing the run directory. */
+#include "evidence.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tx_evidence {
+    char dir[PATH_MAX];
+    int stream_fd;
+    long long seq;
+};
+
+void tx_utc_now(char *buf, size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+}
+
+int tx_mkdirs(const char *path, int mode, tx_error *err)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return tx_fail(err, TACTUS_EUSAGE, "path too long: %s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+            return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, (mode_t)mode) != 0 && errno != EEXIST)
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", buf, strerror(errno));
+    return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int tx_evidence_open(const char *run_dir, tx_evidence **out, tx_error *err)
+{
+    tx_evidence *ev = calloc(1, sizeof *ev);
+    if (ev == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    if (snprintf(ev->dir, sizeof ev->dir, "%s", run_dir) >= (int)sizeof ev->dir) {
+        free(ev);
+        return tx_fail(err, TACTUS_EUSAGE, "run directory path too long: %s", run_dir);
+    }
+    if (tx_mkdirs(run_dir, 0755, err) != 0) {
+        free(ev);
+        return -1;
+    }
+    chmod(run_dir, 0700);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/stream.jsonl", run_dir);
+    ev->stream_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (ev->stream_fd < 0) {
+        int e = errno;
+        free(ev);
+        return tx_fail(err, e == EEXIST ? TACTUS_EUSAGE : TACTUS_ESYSTEM, "cannot create %s: %s",
+                       path, e == EEXIST ? "run directory already in use" : strerror(e));
+    }
+    char *slash = strrchr(ev->dir, '/');
+    if (slash != NULL && slash != ev->dir) {
+        *slash = '\0';
+        fsync_dir(ev->dir); /* make the new run directory itself durable */
+        *slash = '/';
+    }
+    *out = ev;
+    return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
+{
+    json_t *line = json_object();
+    char ts[40];
+    if (line == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    tx_utc_now(ts, sizeof ts);
+    json_object_set_new(line, "seq", json_integer(++ev->seq));
+    json_object_set_new(line, "ts", json_string(ts));
+    json_object_update_missing(line, event);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(line);
+    if (text == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory encoding an event");
+    size_t len = strlen(text);
+    char *withnl = realloc(text, len + 2);
+    if (withnl == NULL) {
+        free(text);
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory encoding an event");
+    }
+    withnl[len] = '\n';
+    int rc = write_all(ev->stream_fd, withnl, len + 1);
+    free(withnl);
+    if (rc != 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s/stream.jsonl: %s", ev->dir,
+                       strerror(errno));
+    return 0;
+}
+
+int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err)
+{
+    char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", ev->dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ev->dir, name);
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory encoding %s", name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(text);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    size_t len = strlen(text);
+    int rc = write_all(fd, text, len);
+    if (rc == 0)
+        rc = write_all(fd, "\n", 1);
+    free(text);
+    if (rc == 0)
+        rc = fdatasync(fd);
+    int saved = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0 || rename(tmp, path) != 0) {
+        if (rc == 0)
+            saved = errno;
+        unlink(tmp);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s: %s", path, strerror(saved));
+    }
+    fsync_dir(ev->dir);
+    return 0;
+}
+
+const char *tx_evidence_dir(const tx_evidence *ev)
+{
+    return ev->dir;
+}
+
+void tx_evidence_close(tx_evidence *ev)
+{
+    if (ev == NULL)
+        return;
+    if (ev->stream_fd >= 0)
+        close(ev->stream_fd);
+    free(ev);
+}

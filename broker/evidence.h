@@ -1,0 +1,40 @@
+/*
+ * evidence.h - the run directory: stream.jsonl, steps.json, result.json (docs/evidence.md).
+ *
+ * Only the trusted side writes here. stream.jsonl gets one JSON object per line, written with
+ * a single write(2) per event so a crash never leaves half an event before a whole one; the
+ * JSON files are replaced atomically (temp file, fsync, rename, fsync of the directory).
+ */
+#ifndef TX_EVIDENCE_H
+#define TX_EVIDENCE_H
+
+#include <jansson.h>
+
+#include "tx_error.h"
+
+typedef struct tx_evidence tx_evidence;
+
+/* Creates run_dir (and missing parents, mode 0755; the run dir itself 0700) and opens
+ * stream.jsonl for appending. Fails if run_dir already holds a stream (run ids are unique). */
+int tx_evidence_open(const char *run_dir, tx_evidence **out, tx_error *err);
+
+/* Appends one event: adds "seq" (1, 2, ...) and "ts" (UTC, ISO 8601 with milliseconds) to a
+ * copy of `event` (borrowed) and writes it as one line. */
+int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err);
+
+/* Atomically replaces <run_dir>/<name> with the JSON value (pretty-printed). */
+int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err);
+
+/* The run directory's path. */
+const char *tx_evidence_dir(const tx_evidence *ev);
+
+/* Closes stream.jsonl and frees ev. NULL is allowed. */
+void tx_evidence_close(tx_evidence *ev);
+
+/* Writes the current UTC time as "2026-11-23T16:32:26.123Z" into buf (at least 32 bytes). */
+void tx_utc_now(char *buf, size_t cap);
+
+/* mkdir -p with the given mode for each created component. */
+int tx_mkdirs(const char *path, int mode, tx_error *err);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * server.h - the broker's request handler: the one place that decides what a runner may do.
+ *
+ * It answers the runner's requests (docs/protocol.md): events are redacted and written to the
+ * evidence; tool calls are checked against the allowlist on every call (the runner's word is
+ * never trusted) and run here, on the trusted side; module loads read only .tac/.lua files
+ * under the procedure's directory. It does not know about sockets: supervise.c feeds it frames,
+ * the in-process channel calls it directly.
+ */
+#ifndef TX_SERVER_H
+#define TX_SERVER_H
+
+#include <jansson.h>
+
+#include "channel.h"
+#include "config.h"
+#include "evidence.h"
+#include "protocol.h"
+#include "tactus.h"
+
+#define TX_METHOD_MODULE_LOAD "module.load" /* params {name} -> done {source, chunkname} */
+
+/* A C host tool registered through the embedding API. */
+typedef struct tx_c_tool {
+    char *name;
+    tactus_tool_fn fn;
+    void *ud;
+} tx_c_tool;
+
+typedef struct tx_server_opts {
+    const char *run_id;
+    const char *proc_dir;       /* directory of the .tac: module.load root, host tool cwd */
+    const tx_config *config;    /* allowlist and host tool definitions */
+    const tx_c_tool *c_tools;   /* registered C tools (always allowed) */
+    size_t n_c_tools;
+    tx_evidence *evidence;      /* NULL: no run directory */
+    tactus_event_fn on_event;   /* NULL: none */
+    void *event_ud;
+} tx_server_opts;
+
+typedef struct tx_server tx_server;
+
+/* Creates a server; opts is copied (the pointed-to objects must outlive the server). */
+tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err);
+void tx_server_free(tx_server *s);
+
+/* Handles one request. Returns the response message (new reference), or NULL for a
+ * notification. Never fails: problems become error responses. */
+json_t *tx_server_handle(tx_server *s, const tx_request *req);
+
+/* Records a host-side event (run_started, finished, ...): evidence and callback. `event` is
+ * borrowed. Returns 0, or -1 if the evidence could not be written. */
+int tx_server_record(tx_server *s, json_t *event, tx_error *err);
+
+/* The result the runner delivered with run.finish (new reference), or NULL if none came. */
+json_t *tx_server_take_result(tx_server *s);
+
+/* The operations performed so far, as the steps.json array (borrowed). */
+json_t *tx_server_steps(const tx_server *s);
+
+/* Host calls answered so far. */
+long tx_server_host_calls(const tx_server *s);
+
+/* A channel that calls the server directly (in-process runs). */
+tx_channel tx_server_channel(tx_server *s);
+
+#endif

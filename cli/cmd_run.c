@@ -1,0 +1,434 @@
+/*
+ * cmd_run.c - `tactus run`, `tactus validate`, `tactus info`.
+ *
+ * Configuration order for a run: the procedure directory's .tactus/config.yml, then the
+ * sidecar FILE.tac.yml, then --limit flags. `--policy FILE` replaces both files: nothing inside
+ * an untrusted tree is read as configuration then.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "run.h"
+#include "util.h"
+
+static const char run_help[] =
+    "usage: tactus run FILE.tac [options]\n"
+    "\n"
+    "Runs a procedure. Progress and logs go to stderr; the output goes to stdout as JSON.\n"
+    "\n"
+    "options:\n"
+    "  --param KEY=VALUE   an input value, converted by the input's declared type (repeatable)\n"
+    "  --input FILE.json   input values from a JSON object (--param values override it)\n"
+    "  --json              print exactly the result.json object on stdout\n"
+    "  --quiet             no progress or log lines on stderr\n"
+    "  --run-id ID         use this run id ([A-Za-z0-9._-], at most 128 characters)\n"
+    "  --run-dir DIR       write the evidence to DIR instead of .tactus/runs/<run-id>\n"
+    "  --policy FILE.yml   trusted configuration from outside the tree; ignores the sidecar\n"
+    "                      and .tactus/config.yml next to the procedure\n"
+    "  --limit NAME=VALUE  override a limit (memory=64m, instructions=1000000, timeout=30, ...)\n"
+    "  --no-sandbox        run the VM in a plain child process (no namespaces or seccomp)\n"
+    "  --sandbox           run the VM in the native sandbox\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "exit codes: 0 ok, 1 procedure error, 2 usage/config error, 3 limit, 4 timeout,\n"
+    "            5 suspended, 6 nondeterminism, 7 system error\n";
+
+typedef struct run_opts {
+    const char *file;
+    const char *input_file;
+    const char *policy;
+    const char *run_id;
+    const char *run_dir;
+    json_t *params; /* object of strings */
+    int json;
+    int quiet;
+    int sandbox; /* -1 default, 0 --no-sandbox, 1 --sandbox */
+    tx_config config;
+} run_opts;
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tactus %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see tactus %s --help)\n", cmd);
+    return TACTUS_EUSAGE;
+}
+
+/* Applies --limit NAME=VALUE; timeout is given in seconds like the sidecar's. */
+static int apply_limit(tx_config *cfg, const char *spec)
+{
+    char name[64];
+    const char *eq = strchr(spec, '=');
+    if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof name)
+        return usage_error("run", "--limit expects NAME=VALUE, got '%s'", spec);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
+    int id = tx_limit_by_name(name);
+    if (id < 0)
+        return usage_error("run", "unknown limit '%s'", name);
+    uint64_t v = 0;
+    if (id == TX_LIMIT_TIMEOUT) {
+        char *end = NULL;
+        errno = 0;
+        double secs = strtod(eq + 1, &end);
+        if (errno != 0 || end == eq + 1 || *end != '\0' || !(secs >= 0) || secs > 1e9)
+            return usage_error("run", "--limit timeout expects seconds, got '%s'", eq + 1);
+        v = (uint64_t)(secs * 1000.0);
+    } else if (tx_parse_size(eq + 1, &v) != 0 ||
+               (!tx_limit_is_size((tx_limit_id)id) && strpbrk(eq + 1, "kKmMgG") != NULL)) {
+        return usage_error("run", "--limit: bad value '%s'", spec);
+    }
+    cfg->limits.allowed[id] = v;
+    cfg->limits_set |= 1u << id;
+    return 0;
+}
+
+static int parse_run_args(int argc, char **argv, run_opts *o, int validate_only)
+{
+    const char *cmd = argv[0];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = strcmp(a, "--param") == 0 || strcmp(a, "--input") == 0 ||
+                    strcmp(a, "--policy") == 0 || strcmp(a, "--run-id") == 0 ||
+                    strcmp(a, "--run-dir") == 0 || strcmp(a, "--limit") == 0;
+        if (takes && next == NULL)
+            return usage_error(cmd, "%s needs a value", a);
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(run_help, stdout);
+            return -1;
+        } else if (strcmp(a, "--param") == 0) {
+            const char *eq = strchr(next, '=');
+            if (eq == NULL || eq == next)
+                return usage_error(cmd, "invalid parameter format: %s (expected key=value)", next);
+            char key[256];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - next), next);
+            json_t *v = json_string(eq + 1);
+            if (v == NULL || json_object_set_new(o->params, key, v) != 0)
+                return usage_error(cmd, "--param %s: value is not valid UTF-8", next);
+            i++;
+        } else if (strcmp(a, "--input") == 0) {
+            o->input_file = argv[++i];
+        } else if (strcmp(a, "--policy") == 0) {
+            o->policy = argv[++i];
+        } else if (strcmp(a, "--run-id") == 0) {
+            o->run_id = argv[++i];
+        } else if (strcmp(a, "--run-dir") == 0) {
+            o->run_dir = argv[++i];
+        } else if (strcmp(a, "--limit") == 0) {
+            if (apply_limit(&o->config, argv[++i]) != 0)
+                return TACTUS_EUSAGE;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(a, "--no-sandbox") == 0) {
+            o->sandbox = 0;
+        } else if (strcmp(a, "--sandbox") == 0) {
+            o->sandbox = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error(cmd, "unknown option '%s'", a);
+        } else if (o->file == NULL) {
+            o->file = a;
+        } else {
+            return usage_error(cmd, "unexpected argument '%s'", a);
+        }
+    }
+    if (o->file == NULL)
+        return usage_error(cmd, "%s", "missing FILE.tac");
+    (void)validate_only;
+    return 0;
+}
+
+/* Loads configuration in order; later --limit flags were applied already and must win, so
+ * they are re-applied on top by the caller keeping a copy. */
+static int load_config(run_opts *o, const char *proc_dir)
+{
+    tx_config cli_limits = o->config; /* --limit flags */
+    tx_config cfg;
+    tx_error err;
+    tx_error_clear(&err);
+    tx_config_init(&cfg);
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = 0;
+    if (o->policy != NULL) {
+        rc = tx_config_load_file(&cfg, o->policy, &err);
+    } else {
+        snprintf(path, sizeof path, "%s/.tactus/config.yml", proc_dir);
+        if (stat(path, &st) == 0)
+            rc = tx_config_load_file(&cfg, path, &err);
+        snprintf(path, sizeof path, "%s.yml", o->file);
+        if (rc == 0 && stat(path, &st) == 0)
+            rc = tx_config_load_file(&cfg, path, &err);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_config_free(&cfg);
+        return TACTUS_EUSAGE;
+    }
+    for (int id = 0; id < TX_LIMIT__COUNT; id++)
+        if (cli_limits.limits_set & (1u << id))
+            cfg.limits.allowed[id] = cli_limits.limits.allowed[id];
+    tx_config_free(&cli_limits);
+    o->config = cfg;
+    return 0;
+}
+
+/* Prints run events for people, on stderr. */
+static void print_event(void *ud, const char *event_json)
+{
+    (void)ud;
+    json_t *e = json_loads(event_json, 0, NULL);
+    const char *type = json_string_value(json_object_get(e, "type"));
+    if (type == NULL) {
+        json_decref(e);
+        return;
+    }
+    if (strcmp(type, "log") == 0) {
+        const char *level = json_string_value(json_object_get(e, "level"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        json_t *ctx = json_object_get(e, "context");
+        fprintf(stderr, "[%s] %s", level ? level : "info", msg ? msg : "");
+        if (json_is_object(ctx) && json_object_size(ctx) > 0) {
+            char *c = json_dumps(ctx, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            if (c != NULL)
+                fprintf(stderr, " %s", c);
+            free(c);
+        }
+        fputc('\n', stderr);
+    } else if (strcmp(type, "run_started") == 0) {
+        fprintf(stderr, "tactus: running %s (run %s)\n",
+                json_string_value(json_object_get(e, "procedure")),
+                json_string_value(json_object_get(e, "run_id")));
+    } else if (strcmp(type, "host_call") == 0) {
+        fprintf(stderr, "tactus: Host.call %s -> %s\n",
+                json_string_value(json_object_get(e, "name")),
+                json_string_value(json_object_get(e, "outcome")));
+    } else if (strcmp(type, "stage") == 0) {
+        fprintf(stderr, "tactus: stage %s\n", json_string_value(json_object_get(e, "stage")));
+    }
+    json_decref(e);
+}
+
+static json_t *read_input_file(const char *path)
+{
+    json_error_t jerr;
+    json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL) {
+        fprintf(stderr, "tactus: %s:%d: invalid JSON: %s\n", path, jerr.line, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        fprintf(stderr, "tactus: %s: the input must be a JSON object\n", path);
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void print_result(const json_t *result, const run_opts *o)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (o->json) {
+        char *text = json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+        return;
+    }
+    if (status != NULL && strcmp(status, "ok") == 0) {
+        char *text = json_dumps(json_object_get(result, "output"),
+                                JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+        if (!o->quiet)
+            fprintf(stderr, "tactus: ok in %lld ms (run %s)\n",
+                    (long long)json_integer_value(json_object_get(result, "duration_ms")),
+                    json_string_value(json_object_get(result, "run_id")));
+        return;
+    }
+    json_t *error = json_object_get(result, "error");
+    fprintf(stderr, "tactus: %s: %s\n", status ? status : "failed",
+            json_string_value(json_object_get(error, "message")) ?: "(no message)");
+}
+
+int tx_cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    memset(&o, 0, sizeof o);
+    o.sandbox = -1;
+    o.params = json_object();
+    tx_config_init(&o.config);
+    int rc = parse_run_args(argc, argv, &o, 0);
+    if (rc != 0) {
+        json_decref(o.params);
+        tx_config_free(&o.config);
+        return rc < 0 ? 0 : rc;
+    }
+    char *source = NULL;
+    size_t len = 0;
+    json_t *input = NULL, *result = NULL;
+    tx_error err;
+    tx_error_clear(&err);
+    char proc_dir[PATH_MAX], runs_dir[PATH_MAX], run_id_buf[160];
+    tx_dirname(o.file, proc_dir, sizeof proc_dir);
+    if ((rc = load_config(&o, proc_dir)) != 0)
+        goto done;
+    rc = TACTUS_EUSAGE;
+    if (tx_read_source(o.file, &source, &len, &err) != 0) {
+        fprintf(stderr, "tactus: %s\n", err.message);
+        goto done;
+    }
+    if (o.input_file != NULL && (input = read_input_file(o.input_file)) == NULL)
+        goto done;
+    int sandboxed = o.sandbox >= 0 ? o.sandbox : o.config.sandbox_enabled == 1;
+    if (sandboxed) {
+        fprintf(stderr, "tactus: the native sandbox is not available in this build; "
+                        "run with --no-sandbox to use a plain child process\n");
+        rc = TACTUS_ESYSTEM;
+        goto done;
+    }
+    if (!o.quiet)
+        fprintf(stderr, "tactus: warning: running without the sandbox (plain child process)\n");
+
+    const char *run_id = o.run_id;
+    snprintf(runs_dir, sizeof runs_dir, "%s", TX_RUNS_DIR);
+    if (o.run_dir != NULL) {
+        /* --run-dir DIR: the evidence goes exactly there. */
+        tx_dirname(o.run_dir, runs_dir, sizeof runs_dir);
+        const char *base = strrchr(o.run_dir, '/');
+        snprintf(run_id_buf, sizeof run_id_buf, "%s", base ? base + 1 : o.run_dir);
+        if (o.run_id != NULL && strcmp(o.run_id, run_id_buf) != 0) {
+            fprintf(stderr, "tactus run: --run-id and --run-dir name different runs\n");
+            goto done;
+        }
+        run_id = run_id_buf;
+    }
+
+    tx_run_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.source = source;
+    spec.source_len = len;
+    spec.chunkname = o.file;
+    spec.proc_dir = proc_dir;
+    spec.input = input;
+    spec.params = o.params;
+    spec.config = &o.config;
+    spec.isolation = TACTUS_CHILD;
+    spec.runs_dir = runs_dir;
+    spec.run_id = run_id;
+    spec.on_event = o.quiet ? NULL : print_event;
+    result = tx_run(&spec, &err);
+    if (result == NULL) {
+        fprintf(stderr, "tactus: %s\n", err.message);
+        rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
+        goto done;
+    }
+    print_result(result, &o);
+    rc = (int)tx_status_from_string(json_string_value(json_object_get(result, "status")));
+done:
+    json_decref(result);
+    json_decref(input);
+    json_decref(o.params);
+    free(source);
+    tx_config_free(&o.config);
+    return rc;
+}
+
+/* validate and info share this: load, register, do not run main. */
+static int inspect(int argc, char **argv, int show_info)
+{
+    run_opts o;
+    memset(&o, 0, sizeof o);
+    o.params = json_object();
+    tx_config_init(&o.config);
+    int rc = parse_run_args(argc, argv, &o, 1);
+    if (rc != 0) {
+        json_decref(o.params);
+        tx_config_free(&o.config);
+        return rc < 0 ? 0 : rc;
+    }
+    char *source = NULL;
+    size_t len = 0;
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *result = NULL;
+    char proc_dir[PATH_MAX];
+    tx_dirname(o.file, proc_dir, sizeof proc_dir);
+    if ((rc = load_config(&o, proc_dir)) != 0)
+        goto done;
+    rc = TACTUS_EUSAGE;
+    if (tx_read_source(o.file, &source, &len, &err) != 0) {
+        fprintf(stderr, "tactus: %s\n", err.message);
+        goto done;
+    }
+    tx_run_spec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.source = source;
+    spec.source_len = len;
+    spec.chunkname = o.file;
+    spec.proc_dir = proc_dir;
+    spec.config = &o.config;
+    spec.isolation = TACTUS_CHILD;
+    spec.validate_only = 1;
+    result = tx_run(&spec, &err);
+    if (result == NULL) {
+        fprintf(stderr, "tactus: %s\n", err.message);
+        rc = TACTUS_ESYSTEM;
+        goto done;
+    }
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (status == NULL || strcmp(status, "ok") != 0) {
+        json_t *error = json_object_get(result, "error");
+        fprintf(stderr, "tactus: %s is not valid: %s\n", o.file,
+                json_string_value(json_object_get(error, "message")) ?: "(no message)");
+        rc = TACTUS_EPROC;
+        goto done;
+    }
+    json_t *decl = json_object_get(result, "declarations");
+    if (o.json || show_info) {
+        char *text = json_dumps(decl, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (text != NULL)
+            printf("%s\n", text);
+        free(text);
+    } else {
+        json_t *procs = json_object_get(decl, "procedures");
+        printf("%s: valid (%zu procedure%s%s, %lld specification block%s)\n", o.file,
+               json_object_size(procs), json_object_size(procs) == 1 ? "" : "s",
+               json_is_true(json_object_get(decl, "script_mode")) ? ", script mode" : "",
+               (long long)json_integer_value(json_object_get(decl, "specifications")),
+               json_integer_value(json_object_get(decl, "specifications")) == 1 ? "" : "s");
+    }
+    rc = 0;
+done:
+    json_decref(result);
+    json_decref(o.params);
+    free(source);
+    tx_config_free(&o.config);
+    return rc;
+}
+
+int tx_cmd_validate(int argc, char **argv)
+{
+    return inspect(argc, argv, 0);
+}
+
+int tx_cmd_info(int argc, char **argv)
+{
+    return inspect(argc, argv, 1);
+}
+
+int tx_cmd_unavailable(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "tactus %s: not available in this build yet\n", argv[0]);
+    return TACTUS_EUSAGE;
+}

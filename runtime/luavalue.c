@@ -1,0 +1,260 @@
+/* luavalue.c - Lua <-> JSON conversion with raw access and caps. */
+#include "luavalue.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct to_json_ctx {
+    size_t nodes;
+    json_t *root; /* everything built so far hangs off root, so an error frees it all */
+    char path[256];
+} to_json_ctx;
+
+static int raise_at(lua_State *L, const to_json_ctx *c, const char *what)
+{
+    return luaL_error(L, "%s: %s", c->path, what);
+}
+
+/* Appends a path component; returns the previous length, to cut the path back after. */
+static size_t path_push(to_json_ctx *c, const char *key, lua_Integer index)
+{
+    size_t len = strlen(c->path);
+    if (key == NULL)
+        snprintf(c->path + len, sizeof c->path - len, "[%lld]", (long long)index);
+    else
+        snprintf(c->path + len, sizeof c->path - len, ".%s", key);
+    return len;
+}
+
+/* True when the table's keys are exactly 1..n with n > 0; sets *n. */
+static int table_is_array(lua_State *L, int idx, lua_Integer *n)
+{
+    lua_Integer count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        count++;
+    }
+    if (count == 0)
+        return 0;
+    for (lua_Integer i = 1; i <= count; i++) {
+        int t = lua_rawgeti(L, idx, i);
+        lua_pop(L, 1);
+        if (t == LUA_TNIL)
+            return 0;
+    }
+    *n = count;
+    return 1;
+}
+
+/* Makes the JSON for the value at idx: a scalar, or an EMPTY container that fill() fills
+ * once it is attached to its parent. Raises on values JSON cannot hold. */
+static json_t *make(lua_State *L, int idx, to_json_ctx *c, int depth)
+{
+    if (++c->nodes > TX_VALUE_MAX_NODES)
+        raise_at(L, c, "value has too many elements to convert");
+    if (depth > TX_VALUE_MAX_DEPTH)
+        raise_at(L, c, "value is nested too deeply (or contains a cycle)");
+    json_t *out = NULL;
+    lua_Integer n = 0;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL: out = json_null(); break;
+    case LUA_TBOOLEAN: out = json_boolean(lua_toboolean(L, idx)); break;
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            out = json_integer((json_int_t)lua_tointeger(L, idx));
+        } else {
+            double d = (double)lua_tonumber(L, idx);
+            if (!isfinite(d))
+                raise_at(L, c, "NaN and infinite numbers cannot be converted to JSON");
+            out = json_real(d);
+        }
+        break;
+    case LUA_TSTRING: {
+        size_t len = 0;
+        const char *s = lua_tolstring(L, idx, &len);
+        out = json_stringn(s, len);
+        if (out == NULL)
+            raise_at(L, c, "string is not valid UTF-8 (JSON text must be UTF-8)");
+        break;
+    }
+    case LUA_TTABLE:
+        out = table_is_array(L, idx, &n) ? json_array() : json_object();
+        break;
+    default: {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%ss cannot be converted to JSON",
+                 lua_typename(L, lua_type(L, idx)));
+        raise_at(L, c, msg);
+    }
+    }
+    if (out == NULL)
+        luaL_error(L, "out of memory");
+    return out;
+}
+
+static void fill(lua_State *L, int idx, to_json_ctx *c, int depth, json_t *container);
+
+/* Converts the value on top of the stack into a child of `parent` (under `key`, or appended
+ * when key is NULL), then fills it if it is a container. */
+static void attach_child(lua_State *L, to_json_ctx *c, int depth, json_t *parent,
+                         const char *key)
+{
+    int idx = lua_gettop(L);
+    json_t *v = make(L, idx, c, depth);
+    int rc = key ? json_object_set_new(parent, key, v) : json_array_append_new(parent, v);
+    if (rc != 0)
+        luaL_error(L, "%s: cannot store value (key not valid UTF-8, or out of memory)", c->path);
+    if (json_is_object(v) || json_is_array(v))
+        fill(L, idx, c, depth, v);
+}
+
+static void fill(lua_State *L, int idx, to_json_ctx *c, int depth, json_t *container)
+{
+    luaL_checkstack(L, 6, "value nested too deeply");
+    if (json_is_array(container)) {
+        lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, i);
+            size_t mark = path_push(c, NULL, i);
+            attach_child(L, c, depth + 1, container, NULL);
+            c->path[mark] = '\0';
+            lua_pop(L, 1);
+        }
+        return;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        char numkey[32];
+        const char *key;
+        int kt = lua_type(L, -2);
+        if (kt == LUA_TSTRING) {
+            key = lua_tostring(L, -2);
+        } else if (lua_isinteger(L, -2)) {
+            /* Never lua_tostring a key during traversal: it would change the key in place. */
+            snprintf(numkey, sizeof numkey, "%lld", (long long)lua_tointeger(L, -2));
+            key = numkey;
+        } else {
+            char msg[96];
+            snprintf(msg, sizeof msg, "a table key of type %s cannot be converted to JSON",
+                     lua_typename(L, kt));
+            raise_at(L, c, msg);
+            return;
+        }
+        size_t mark = path_push(c, key, 0);
+        attach_child(L, c, depth + 1, container, key);
+        c->path[mark] = '\0';
+        lua_pop(L, 1);
+    }
+}
+
+typedef struct protected_args {
+    int idx;
+    to_json_ctx ctx;
+} protected_args;
+
+static int protected_convert(lua_State *L)
+{
+    protected_args *a = lua_touserdata(L, 1);
+    json_t *v = make(L, a->idx, &a->ctx, 0);
+    a->ctx.root = v;
+    if (json_is_object(v) || json_is_array(v))
+        fill(L, a->idx, &a->ctx, 0, v);
+    return 0;
+}
+
+int tx_lua_to_json(lua_State *L, int idx, const char *what, json_t **out, tx_error *err)
+{
+    protected_args a;
+    memset(&a, 0, sizeof a);
+    a.idx = lua_absindex(L, idx);
+    snprintf(a.ctx.path, sizeof a.ctx.path, "%s", what);
+    if (!lua_checkstack(L, 8))
+        return tx_fail(err, TACTUS_ESYSTEM, "%s: Lua stack exhausted", what);
+    lua_pushcfunction(L, protected_convert);
+    lua_pushlightuserdata(L, &a);
+    lua_pushvalue(L, a.idx);
+    a.idx = 2; /* the value's slot inside protected_convert's own frame */
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+        json_decref(a.ctx.root);
+        const char *msg =
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "conversion failed";
+        tx_fail(err, TACTUS_EPROC, "%s", msg);
+        lua_pop(L, 1);
+        return -1;
+    }
+    *out = a.ctx.root;
+    return 0;
+}
+
+static void push_depth(lua_State *L, const json_t *value, int depth)
+{
+    if (depth > TX_VALUE_MAX_DEPTH)
+        luaL_error(L, "JSON value is nested too deeply");
+    luaL_checkstack(L, 4, "JSON value is nested too deeply");
+    switch (json_typeof(value)) {
+    case JSON_OBJECT: {
+        lua_createtable(L, 0, (int)json_object_size(value));
+        const char *key;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach((json_t *)value, key, klen, v)
+        {
+            if (json_is_null(v))
+                continue;
+            lua_pushlstring(L, key, klen);
+            push_depth(L, v, depth + 1);
+            lua_rawset(L, -3);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(value);
+        lua_createtable(L, n > 1000000 ? 0 : (int)n, 0);
+        for (size_t i = 0; i < n; i++) {
+            push_depth(L, json_array_get(value, i), depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case JSON_STRING: lua_pushlstring(L, json_string_value(value), json_string_length(value)); break;
+    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(value)); break;
+    case JSON_REAL: lua_pushnumber(L, (lua_Number)json_real_value(value)); break;
+    case JSON_TRUE: lua_pushboolean(L, 1); break;
+    case JSON_FALSE: lua_pushboolean(L, 0); break;
+    case JSON_NULL: lua_pushnil(L); break;
+    }
+}
+
+void tx_json_push(lua_State *L, const json_t *value)
+{
+    push_depth(L, value, 0);
+}
+
+static int protected_push(lua_State *L)
+{
+    const json_t *v = lua_touserdata(L, 1);
+    tx_json_push(L, v);
+    return 1;
+}
+
+int tx_json_push_protected(lua_State *L, const json_t *value, tx_error *err)
+{
+    if (!lua_checkstack(L, 8))
+        return tx_fail(err, TACTUS_ESYSTEM, "Lua stack exhausted");
+    lua_pushcfunction(L, protected_push);
+    lua_pushlightuserdata(L, (void *)value);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        tx_fail(err, TACTUS_EPROC, "%s",
+                lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "conversion failed");
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,223 @@
+/*
+ * prims.c - the private C functions behind the procedure language (the `tx` table that
+ * lua/prelude.lua receives). Each one is the single place where Lua values cross into the
+ * host: everything is converted with raw access (luavalue.c) and charged against its limit.
+ */
+#include <errno.h>
+#include <lauxlib.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "luavalue.h"
+#include "runner.h"
+
+static tx_runner *runner_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* Raises after a broken channel: the run cannot continue without its broker. */
+static int channel_lost(lua_State *L, tx_runner *r, const tx_error *err)
+{
+    r->channel_broken = 1;
+    snprintf(r->channel_error, sizeof r->channel_error, "%s", err->message);
+    return luaL_error(L, "connection to the broker lost: %s", err->message);
+}
+
+/* Converts the value at idx or raises the conversion error as a Lua error. */
+static json_t *to_json_or_raise(lua_State *L, int idx, const char *what)
+{
+    tx_error err;
+    json_t *v = NULL;
+    tx_error_clear(&err);
+    if (tx_lua_to_json(L, idx, what, &v, &err) != 0) {
+        tx_vm_check(L);
+        luaL_error(L, "%s", err.message);
+    }
+    return v;
+}
+
+/* tx.emit(kind, fields): one event to the broker, charged against the output limit. */
+static int prim_emit(lua_State *L)
+{
+    tx_runner *r = runner_of(L);
+    const char *kind = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    json_t *event = to_json_or_raise(L, 2, kind);
+    if (!json_is_object(event)) {
+        json_decref(event);
+        event = json_object();
+        if (event == NULL)
+            return luaL_error(L, "out of memory");
+    }
+    json_object_set_new(event, "type", json_string(kind));
+    size_t size = json_dumpb(event, NULL, 0, JSON_COMPACT);
+    tx_error err;
+    tx_error_clear(&err);
+    int rc = r->args->channel.emit(r->args->channel.ud, event, &err);
+    json_decref(event);
+    if (rc != 0)
+        return channel_lost(L, r, &err);
+    tx_vm_charge(L, TX_LIMIT_OUTPUT, size);
+    return 0;
+}
+
+/* tx.call(method, params) -> true, data | false, error_type, message */
+static int prim_call(lua_State *L)
+{
+    tx_runner *r = runner_of(L);
+    const char *method = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (strcmp(method, "tool.call") == 0)
+        tx_vm_charge(L, TX_LIMIT_HOST_CALLS, 1);
+    json_t *params = to_json_or_raise(L, 2, "args");
+    tx_reply reply;
+    memset(&reply, 0, sizeof reply);
+    tx_error err;
+    tx_error_clear(&err);
+    int rc = r->args->channel.call(r->args->channel.ud, method, params, &reply, &err);
+    json_decref(params);
+    if (rc != 0)
+        return channel_lost(L, r, &err);
+    if (reply.data == NULL) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, reply.error_type[0] ? reply.error_type : "HostError");
+        lua_pushstring(L, reply.error_message);
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    tx_error perr;
+    tx_error_clear(&perr);
+    int pushed = tx_json_push_protected(L, reply.data, &perr);
+    json_decref(reply.data);
+    if (pushed != 0) {
+        tx_vm_check(L);
+        return luaL_error(L, "host reply: %s", perr.message);
+    }
+    return 2;
+}
+
+/* tx.json_encode(value) -> text, in the reference's layout: {"a": 1}, [1, 2, 3]. */
+static int prim_json_encode(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    tx_error err;
+    json_t *v = NULL;
+    tx_error_clear(&err);
+    if (tx_lua_to_json(L, 1, "value", &v, &err) != 0) {
+        tx_vm_check(L);
+        return luaL_error(L, "Failed to encode to JSON: %s", err.message);
+    }
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+    json_decref(v);
+    if (text == NULL)
+        return luaL_error(L, "Failed to encode to JSON: out of memory");
+    lua_pushstring(L, text);
+    free(text);
+    return 1;
+}
+
+/* tx.json_decode(text) -> value (null becomes nil). */
+static int prim_json_decode(lua_State *L)
+{
+    size_t len = 0;
+    const char *text = luaL_checklstring(L, 1, &len);
+    json_error_t jerr;
+    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL)
+        return luaL_error(L, "Failed to decode JSON: %s (line %d, column %d)", jerr.text,
+                          jerr.line, jerr.column);
+    tx_error perr;
+    tx_error_clear(&perr);
+    int pushed = tx_json_push_protected(L, v, &perr);
+    json_decref(v);
+    if (pushed != 0) {
+        tx_vm_check(L);
+        return luaL_error(L, "Failed to decode JSON: %s", perr.message);
+    }
+    return 1;
+}
+
+/* tx.load_module(name) -> source, chunkname | nil, message. Modules come from the broker, which
+ * reads only .tac/.lua files under the procedure's directory. */
+static int prim_load_module(lua_State *L)
+{
+    tx_runner *r = runner_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    json_t *params = json_pack("{s:s}", "name", name);
+    if (params == NULL)
+        return luaL_error(L, "out of memory");
+    tx_reply reply;
+    memset(&reply, 0, sizeof reply);
+    tx_error err;
+    tx_error_clear(&err);
+    int rc = r->args->channel.call(r->args->channel.ud, "module.load", params, &reply, &err);
+    json_decref(params);
+    if (rc != 0)
+        return channel_lost(L, r, &err);
+    if (reply.data == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, reply.error_message);
+        return 2;
+    }
+    const char *source = json_string_value(json_object_get(reply.data, "source"));
+    const char *chunk = json_string_value(json_object_get(reply.data, "chunkname"));
+    if (source == NULL || chunk == NULL) {
+        json_decref(reply.data);
+        return luaL_error(L, "broker sent a malformed module.load reply");
+    }
+    lua_pushlstring(L, source, json_string_length(json_object_get(reply.data, "source")));
+    lua_pushstring(L, chunk);
+    json_decref(reply.data);
+    return 2;
+}
+
+static int prim_sandbox_env(lua_State *L)
+{
+    tx_vm_push_sandbox_env(L);
+    return 1;
+}
+
+/* tx.now() -> seconds since the epoch, as a float. */
+static int prim_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* tx.sleep(seconds): never sleeps past the run's deadline; the hook reports the timeout. */
+static int prim_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    if (!(s >= 0))
+        return luaL_error(L, "Sleep: seconds must be a non-negative number");
+    tx_vm *vm = tx_vm_of(L);
+    uint64_t timeout_ms = tx_vm_allowed(vm, TX_LIMIT_TIMEOUT);
+    if (timeout_ms != 0 && s * 1000.0 > (lua_Number)timeout_ms)
+        s = (lua_Number)timeout_ms / 1000.0;
+    struct timespec ts = {(time_t)s, (long)((s - floor(s)) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
+void tx_prims_push(lua_State *L, tx_runner *runner)
+{
+    static const luaL_Reg prims[] = {
+        {"emit", prim_emit},
+        {"call", prim_call},
+        {"json_encode", prim_json_encode},
+        {"json_decode", prim_json_decode},
+        {"load_module", prim_load_module},
+        {"sandbox_env", prim_sandbox_env},
+        {"now", prim_now},
+        {"sleep", prim_sleep},
+        {NULL, NULL},
+    };
+    lua_newtable(L);
+    lua_pushlightuserdata(L, runner);
+    luaL_setfuncs(L, prims, 1);
+}

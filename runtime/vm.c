@@ -1,0 +1,561 @@
+/*
+ * vm.c - the restricted Lua VM: counting allocator, one global instruction budget, depth and
+ * deadline checks, and the safe standard library.
+ *
+ * Why each wrapper exists (all reproduced against stock Lua 5.4, see docs/security.md):
+ *  - pcall/xpcall: a tripped limit must not be catchable, and Lua runs an xpcall message
+ *    handler with hooks off when the error came from a hook, so a looping handler would never
+ *    be stopped. The wrappers re-raise a tripped limit and skip the user's handler.
+ *  - coroutine.*: every new coroutine starts a fresh hook count, so creation is charged a full
+ *    hook period and resume/close re-raise a limit that killed the coroutine.
+ *  - setmetatable: finalizers (__gc) run with hooks off; any metatable with a __gc key is refused.
+ *  - load: stock load accepts bytecode and hands chunks the real globals; ours is text-only and
+ *    defaults to the calling procedure's environment.
+ *  - string.rep / table.concat: one C call can build a huge string without reaching a hook, so
+ *    the result size is checked against the `string` limit before the work is done.
+ *  - the string metatable is shared by every string: it is locked with __metatable.
+ */
+#include "vm.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+/* Instructions between two hook calls. Small enough that a tripped limit is noticed quickly,
+ * large enough that the hook costs well under 1% of compute. */
+#define HOOK_PERIOD 1000
+
+/* Extra bytes the allocator grants after the memory limit tripped, so the VM can unwind and
+ * build its error message; the run is over by then. */
+#define MEMORY_SLACK (256 * 1024)
+
+struct tx_vm {
+    lua_State *L;
+    tactus_alloc_fn alloc;
+    void *alloc_ud;
+    tx_limits limits;
+    uint64_t used[TX_LIMIT__COUNT];
+    uint64_t mem_now;
+    int tripped; /* tx_limit_id, or -1 */
+    char trip_message[192];
+    struct timespec deadline;
+    int has_deadline;
+};
+
+static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, nsize);
+}
+
+/* lua_Alloc: counts every byte; refuses growth past the memory limit (Lua then raises a
+ * "not enough memory" error, which the sticky trip turns into an uncatchable limit). */
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    tx_vm *vm = ud;
+    size_t old = ptr ? osize : 0; /* with ptr == NULL, osize is a type tag, not a size */
+    if (nsize == 0) {
+        vm->alloc(vm->alloc_ud, ptr, old, 0);
+        vm->mem_now -= old;
+        return NULL;
+    }
+    uint64_t limit = vm->limits.allowed[TX_LIMIT_MEMORY];
+    if (nsize > old && limit != 0) {
+        uint64_t want = vm->mem_now - old + nsize;
+        uint64_t cap = vm->tripped == TX_LIMIT_MEMORY ? limit + MEMORY_SLACK : limit;
+        if (want > cap) {
+            if (vm->tripped < 0) {
+                vm->tripped = TX_LIMIT_MEMORY;
+                vm->used[TX_LIMIT_MEMORY] = want;
+                snprintf(vm->trip_message, sizeof vm->trip_message,
+                         "limit exceeded: memory (%llu bytes allowed)",
+                         (unsigned long long)limit);
+            }
+            return NULL;
+        }
+    }
+    void *p = vm->alloc(vm->alloc_ud, ptr, old, nsize);
+    if (p == NULL)
+        return NULL;
+    vm->mem_now = vm->mem_now - old + nsize;
+    if (vm->mem_now > vm->used[TX_LIMIT_MEMORY])
+        vm->used[TX_LIMIT_MEMORY] = vm->mem_now;
+    return p;
+}
+
+tx_vm *tx_vm_of(lua_State *L)
+{
+    void *ud = NULL;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+static int raise_trip(lua_State *L)
+{
+    tx_vm *vm = tx_vm_of(L);
+    lua_pushstring(L, vm->trip_message);
+    return lua_error(L);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+static int trip_now(lua_State *L, tx_vm *vm, tx_limit_id id, uint64_t used)
+{
+    if (vm->tripped < 0) {
+        vm->tripped = (int)id;
+        vm->used[id] = used;
+        if (id == TX_LIMIT_TIMEOUT)
+            snprintf(vm->trip_message, sizeof vm->trip_message,
+                     "timeout: the run passed its %llu ms wall-clock limit",
+                     (unsigned long long)vm->limits.allowed[id]);
+        else
+            snprintf(vm->trip_message, sizeof vm->trip_message,
+                     "limit exceeded: %s (%llu allowed)", tx_limit_name(id),
+                     (unsigned long long)vm->limits.allowed[id]);
+    }
+    /* Sticky: from now on every instruction of this thread raises again. */
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    return raise_trip(L);
+}
+
+int tx_vm_trip(lua_State *L, tx_limit_id id, uint64_t used)
+{
+    return trip_now(L, tx_vm_of(L), id, used);
+}
+
+void tx_vm_check(lua_State *L)
+{
+    tx_vm *vm = tx_vm_of(L);
+    if (vm->tripped >= 0)
+        trip_now(L, vm, (tx_limit_id)vm->tripped, vm->used[vm->tripped]);
+}
+
+void tx_vm_charge(lua_State *L, tx_limit_id id, uint64_t amount)
+{
+    tx_vm *vm = tx_vm_of(L);
+    vm->used[id] += amount;
+    uint64_t allowed = vm->limits.allowed[id];
+    if (allowed != 0 && vm->used[id] > allowed)
+        trip_now(L, vm, id, vm->used[id]);
+}
+
+static int deadline_passed(const tx_vm *vm)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > vm->deadline.tv_sec ||
+           (now.tv_sec == vm->deadline.tv_sec && now.tv_nsec >= vm->deadline.tv_nsec);
+}
+
+/* Deepest call level seen; probing from the previous peak keeps this O(new depth). */
+static void track_depth(lua_State *L, tx_vm *vm)
+{
+    lua_Debug probe;
+    uint64_t level = vm->used[TX_LIMIT_DEPTH];
+    while (lua_getstack(L, (int)level, &probe))
+        level++;
+    vm->used[TX_LIMIT_DEPTH] = level;
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    tx_vm *vm = tx_vm_of(L);
+    if (vm->tripped >= 0) {
+        trip_now(L, vm, (tx_limit_id)vm->tripped, vm->used[vm->tripped]);
+        return;
+    }
+    vm->used[TX_LIMIT_INSTRUCTIONS] += HOOK_PERIOD;
+    uint64_t budget = vm->limits.allowed[TX_LIMIT_INSTRUCTIONS];
+    if (budget != 0 && vm->used[TX_LIMIT_INSTRUCTIONS] > budget)
+        trip_now(L, vm, TX_LIMIT_INSTRUCTIONS, vm->used[TX_LIMIT_INSTRUCTIONS]);
+    track_depth(L, vm);
+    uint64_t depth = vm->limits.allowed[TX_LIMIT_DEPTH];
+    if (depth != 0 && vm->used[TX_LIMIT_DEPTH] > depth)
+        trip_now(L, vm, TX_LIMIT_DEPTH, vm->used[TX_LIMIT_DEPTH]);
+    if (vm->has_deadline && deadline_passed(vm))
+        trip_now(L, vm, TX_LIMIT_TIMEOUT, vm->limits.allowed[TX_LIMIT_TIMEOUT]);
+}
+
+/* ---- pcall / xpcall ------------------------------------------------------------------- */
+
+static int finish_pcall(lua_State *L, int status, lua_KContext extra)
+{
+    tx_vm_check(L);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+
+static int safe_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    int status = lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, finish_pcall);
+    return finish_pcall(L, status, 0);
+}
+
+/* Message handler trampoline: calls the user's handler only while no limit has tripped. */
+static int xpcall_handler(lua_State *L)
+{
+    if (tx_vm_of(L)->tripped >= 0)
+        return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int safe_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, xpcall_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2);
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_pcall);
+    return finish_pcall(L, status, 2);
+}
+
+/* ---- coroutines --------------------------------------------------------------------- */
+
+/* Calls the original library function (upvalue 1) with all arguments, then re-raises a limit
+ * that tripped inside. */
+static int call_original_checked(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    tx_vm_check(L);
+    return lua_gettop(L);
+}
+
+/* A new coroutine starts a fresh hook count: charge it a full period up front. */
+static int charged_create(lua_State *L)
+{
+    tx_vm_charge(L, TX_LIMIT_INSTRUCTIONS, HOOK_PERIOD);
+    return call_original_checked(L);
+}
+
+/* ---- metatables, load, collectgarbage --------------------------------------------------- */
+
+static int safe_setmetatable(lua_State *L)
+{
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: __gc metamethods are not allowed in procedures");
+        lua_pop(L, 1);
+    }
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL)
+        return luaL_error(L, "cannot change a protected metatable");
+    lua_settop(L, 2);
+    lua_setmetatable(L, 1);
+    return 1;
+}
+
+/* load(chunk [, chunkname [, mode [, env]]]): text only; env defaults to upvalue 1. */
+static int safe_load(lua_State *L)
+{
+    size_t len = 0;
+    if (lua_type(L, 1) != LUA_TSTRING)
+        return luaL_error(L, "load: only source strings are accepted");
+    const char *src = lua_tolstring(L, 1, &len);
+    const char *name = luaL_optstring(L, 2, "=(load)");
+    int has_env = !lua_isnone(L, 4);
+    if (luaL_loadbufferx(L, src, len, name, "t") != LUA_OK) {
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    if (has_env)
+        lua_pushvalue(L, 4);
+    else
+        lua_pushvalue(L, lua_upvalueindex(1));
+    if (lua_setupvalue(L, -2, 1) == NULL)
+        lua_pop(L, 1);
+    return 1;
+}
+
+static int safe_collectgarbage(lua_State *L)
+{
+    const char *opt = luaL_optstring(L, 1, "collect");
+    if (strcmp(opt, "count") != 0)
+        return luaL_error(L, "collectgarbage: only \"count\" is available to procedures");
+    lua_pushnumber(L, (lua_Number)lua_gc(L, LUA_GCCOUNT, 0) +
+                          (lua_Number)lua_gc(L, LUA_GCCOUNTB, 0) / 1024.0);
+    return 1;
+}
+
+/* ---- string building ------------------------------------------------------------------ */
+
+static void check_string_size(lua_State *L, uint64_t size)
+{
+    tx_vm *vm = tx_vm_of(L);
+    uint64_t limit = vm->limits.allowed[TX_LIMIT_STRING];
+    if (limit != 0 && size > limit)
+        trip_now(L, vm, TX_LIMIT_STRING, size);
+}
+
+static int sized_rep(lua_State *L)
+{
+    size_t len = 0, seplen = 0;
+    luaL_checklstring(L, 1, &len);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &seplen);
+    if (n > 0) {
+        uint64_t count = (uint64_t)n;
+        uint64_t unit = (uint64_t)len + seplen;
+        uint64_t total = unit != 0 && count > UINT64_MAX / unit ? UINT64_MAX : unit * count;
+        check_string_size(L, total);
+    }
+    return call_original_checked(L);
+}
+
+static int sized_concat(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t seplen = 0;
+    luaL_optlstring(L, 2, "", &seplen);
+    lua_Integer i = luaL_optinteger(L, 3, 1);
+    lua_Integer last = lua_isnoneornil(L, 4) ? (lua_Integer)lua_rawlen(L, 1) : luaL_checkinteger(L, 4);
+    uint64_t total = 0;
+    for (; i <= last; i++) {
+        size_t l = 0;
+        lua_rawgeti(L, 1, i);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            lua_tolstring(L, -1, &l);
+        else
+            l = 32; /* numbers; anything else makes table.concat fail on its own */
+        lua_pop(L, 1);
+        total += l + seplen;
+        check_string_size(L, total);
+        if (i == LUA_MAXINTEGER)
+            break;
+    }
+    return call_original_checked(L);
+}
+
+/* ---- building the state ------------------------------------------------------------------ */
+
+/* Replaces t[name] with a C closure fn whose upvalue 1 is the previous value. */
+static void wrap_field(lua_State *L, int t, const char *name, lua_CFunction fn)
+{
+    lua_getfield(L, t, name);
+    lua_pushcclosure(L, fn, 1);
+    lua_setfield(L, t, name);
+}
+
+/* Shallow copy of the table at `idx`, pushed on the stack. */
+static void push_copy(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+}
+
+static const char *const safe_base[] = {
+    "assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen", "rawset",
+    "select", "tonumber", "tostring", "type", "getmetatable", "_VERSION", NULL,
+};
+
+/* Runs inside lua_pcall: opens the libraries, hardens the shared parts. */
+static int setup_state(lua_State *L)
+{
+    luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
+    luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
+    luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
+    luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
+    luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+    luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 1);
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+    lua_settop(L, 0);
+
+    /* The original string table is what every string's metatable points at, so harden it in
+     * place: no dump, sized rep. Then lock the metatable itself. */
+    lua_getglobal(L, LUA_STRLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, 1, "dump");
+    wrap_field(L, 1, "rep", sized_rep);
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_settop(L, 0);
+
+    lua_getglobal(L, LUA_TABLIBNAME);
+    wrap_field(L, 1, "concat", sized_concat);
+    lua_settop(L, 0);
+
+    lua_getglobal(L, LUA_COLIBNAME);
+    wrap_field(L, 1, "create", charged_create);
+    wrap_field(L, 1, "wrap", charged_create);
+    wrap_field(L, 1, "resume", call_original_checked);
+    wrap_field(L, 1, "close", call_original_checked);
+    lua_settop(L, 0);
+
+    /* Only the clock functions of os survive; the rest of it never enters an environment. */
+    lua_newtable(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, LUA_OSLIBNAME);
+    static const char *const os_keep[] = {"time", "clock", "date", "difftime", NULL};
+    for (int i = 0; os_keep[i]; i++) {
+        lua_getfield(L, -1, os_keep[i]);
+        lua_setfield(L, 1, os_keep[i]);
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_setfield(L, -2, LUA_OSLIBNAME);
+    lua_pop(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "tactus.os");
+    return 0;
+}
+
+void tx_vm_push_sandbox_env(lua_State *L)
+{
+    lua_newtable(L);
+    int env = lua_gettop(L);
+    lua_pushglobaltable(L);
+    int g = lua_gettop(L);
+    for (int i = 0; safe_base[i]; i++) {
+        lua_getfield(L, g, safe_base[i]);
+        lua_setfield(L, env, safe_base[i]);
+    }
+    lua_pushcfunction(L, safe_pcall);
+    lua_setfield(L, env, "pcall");
+    lua_pushcfunction(L, safe_xpcall);
+    lua_setfield(L, env, "xpcall");
+    lua_pushcfunction(L, safe_setmetatable);
+    lua_setfield(L, env, "setmetatable");
+    lua_pushcfunction(L, safe_collectgarbage);
+    lua_setfield(L, env, "collectgarbage");
+    lua_pushvalue(L, env);
+    lua_pushcclosure(L, safe_load, 1);
+    lua_setfield(L, env, "load");
+    static const char *const libs[] = {LUA_STRLIBNAME, LUA_TABLIBNAME, LUA_MATHLIBNAME,
+                                       LUA_UTF8LIBNAME, LUA_COLIBNAME, NULL};
+    for (int i = 0; libs[i]; i++) {
+        lua_getfield(L, g, libs[i]);
+        push_copy(L, -1);
+        lua_setfield(L, env, libs[i]);
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, LUA_REGISTRYINDEX, "tactus.os");
+    push_copy(L, -1);
+    lua_setfield(L, env, LUA_OSLIBNAME);
+    lua_pop(L, 1);
+    lua_pushvalue(L, env);
+    lua_setfield(L, env, LUA_GNAME);
+    lua_settop(L, env);
+}
+
+static int panic_handler(lua_State *L)
+{
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(non-string)";
+    fprintf(stderr, "tactus: unprotected Lua error: %s\n", msg);
+    return 0;
+}
+
+tx_vm *tx_vm_new(const tx_limits *limits, tactus_alloc_fn alloc, void *alloc_ud, tx_error *err)
+{
+    if (alloc == NULL)
+        alloc = default_alloc;
+    tx_vm *vm = alloc(alloc_ud, NULL, 0, sizeof *vm);
+    if (vm == NULL) {
+        tx_fail(err, TACTUS_ESYSTEM, "out of memory creating the Lua VM");
+        return NULL;
+    }
+    memset(vm, 0, sizeof *vm);
+    vm->alloc = alloc;
+    vm->alloc_ud = alloc_ud;
+    vm->limits = *limits;
+    vm->tripped = -1;
+    vm->L = lua_newstate(vm_alloc, vm);
+    if (vm->L == NULL) {
+        alloc(alloc_ud, vm, sizeof *vm, 0);
+        tx_fail(err, TACTUS_ESYSTEM, "out of memory creating the Lua VM");
+        return NULL;
+    }
+    lua_atpanic(vm->L, panic_handler);
+    lua_pushcfunction(vm->L, setup_state);
+    if (lua_pcall(vm->L, 0, 0, 0) != LUA_OK) {
+        tx_fail(err, TACTUS_ESYSTEM, "cannot set up the Lua VM: %s",
+                lua_type(vm->L, -1) == LUA_TSTRING ? lua_tostring(vm->L, -1) : "?");
+        tx_vm_free(vm);
+        return NULL;
+    }
+    uint64_t timeout_ms = limits->allowed[TX_LIMIT_TIMEOUT];
+    if (timeout_ms != 0) {
+        clock_gettime(CLOCK_MONOTONIC, &vm->deadline);
+        vm->deadline.tv_sec += (time_t)(timeout_ms / 1000);
+        vm->deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (vm->deadline.tv_nsec >= 1000000000L) {
+            vm->deadline.tv_sec++;
+            vm->deadline.tv_nsec -= 1000000000L;
+        }
+        vm->has_deadline = 1;
+    }
+    /* Set before any procedure code or coroutine exists: new threads copy the hook. */
+    lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+    return vm;
+}
+
+void tx_vm_free(tx_vm *vm)
+{
+    if (vm == NULL)
+        return;
+    if (vm->L != NULL) {
+        /* Finalizers cannot exist (setmetatable refuses __gc), so closing runs no procedure
+         * code. */
+        lua_close(vm->L);
+    }
+    vm->alloc(vm->alloc_ud, vm, sizeof *vm, 0);
+}
+
+lua_State *tx_vm_state(tx_vm *vm)
+{
+    return vm->L;
+}
+
+int tx_vm_tripped(const tx_vm *vm)
+{
+    return vm->tripped;
+}
+
+const char *tx_vm_trip_message(const tx_vm *vm)
+{
+    return vm->trip_message;
+}
+
+uint64_t tx_vm_used(const tx_vm *vm, tx_limit_id id)
+{
+    return vm->used[id];
+}
+
+uint64_t tx_vm_allowed(const tx_vm *vm, tx_limit_id id)
+{
+    return vm->limits.allowed[id];
+}
