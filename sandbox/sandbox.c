@@ -189,6 +189,25 @@ static _Noreturn void worker_main(const child_ctx *c)
     tx_sb_child_fail(errfd, "exec ", prog_name, saved);
 }
 
+/* child: sets user.max_user_namespaces to 0 in the sandbox's own user namespace (the sysctl
+ * is per namespace), so even without seccomp nothing inside can create a nested user
+ * namespace: that is where unprivileged code would regain capabilities and reach mount, netfilter
+ * and other kernel code (bwrap --disable-userns does the same). Must run before pivot_root,
+ * while the host's /proc is still reachable; a kernel without the file has no nesting limit to
+ * set and is skipped. */
+static void forbid_nested_userns(int errfd)
+{
+    int fd = open("/proc/sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        tx_sb_child_fail(errfd, "open /proc/sys/user/max_user_namespaces", "", errno);
+    }
+    if (write(fd, "0", 1) != 1)
+        tx_sb_child_fail(errfd, "write /proc/sys/user/max_user_namespaces", "", errno);
+    close(fd);
+}
+
 /* child: init, PID 1 of the new pid namespace. Builds the sandbox, forks the worker, reaps,
  * reports the worker's status and exits (which kills whatever is left). Never returns. */
 static _Noreturn void init_main(const child_ctx *c)
@@ -210,6 +229,7 @@ static _Noreturn void init_main(const child_ctx *c)
         tx_sb_child_fail(errfd, "setresuid", "", errno);
     if (sethostname("tactus", 6) < 0)
         tx_sb_child_fail(errfd, "sethostname", "", errno);
+    forbid_nested_userns(errfd);
     tx_sb_child_mounts(c->plan, errfd);
     tx_sb_child_rlimits(c->plan, c->has_pids_cgroup, errfd);
     if (setsid() < 0)
