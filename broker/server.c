@@ -188,15 +188,17 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     char digest[80];
     digest_json(args, digest, sizeof digest);
     json_decref(args);
-    json_t *event = json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "host_call", "name", name,
-                              "args_digest", digest, "duration_ms", duration, "outcome",
-                              result ? "ok" : "error");
+    json_t *event =
+        json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "host_call", "name", name, "args_digest",
+                  digest, "duration_ms", duration, "outcome", result ? "ok" : "error");
     if (event != NULL && result == NULL)
-        json_object_set_new(event, "error", json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
+        json_object_set_new(event, "error",
+                            json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
     json_t *step = json_deep_copy(event);
     if (step != NULL) {
         json_object_del(step, "type");
-        json_object_set_new(step, "position", json_integer((json_int_t)json_array_size(s->steps) + 1));
+        json_object_set_new(step, "position",
+                            json_integer((json_int_t)json_array_size(s->steps) + 1));
         json_object_set_new(step, "kind", json_string("host_call"));
         json_array_append_new(s->steps, step);
     }
@@ -259,7 +261,8 @@ static json_t *handle_module_load(tx_server *s, json_t *params, const char **ety
     char dotted[257], candidates[5][264];
     int n = 0;
     size_t len = strlen(name);
-    int has_ext = len > 4 && (strcmp(name + len - 4, ".tac") == 0 || strcmp(name + len - 4, ".lua") == 0);
+    int has_ext =
+        len > 4 && (strcmp(name + len - 4, ".tac") == 0 || strcmp(name + len - 4, ".lua") == 0);
     if (has_ext) {
         snprintf(candidates[n++], sizeof candidates[0], "%s", name);
     } else {
@@ -288,8 +291,8 @@ static json_t *handle_module_load(tx_server *s, json_t *params, const char **ety
         }
         struct stat st;
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)MODULE_MAX_BYTES) {
-            snprintf(emsg, cap, "module %.200s: %.250s is not a regular file of at most %u bytes", name,
-                     candidates[i], MODULE_MAX_BYTES);
+            snprintf(emsg, cap, "module %.200s: %.250s is not a regular file of at most %u bytes",
+                     name, candidates[i], MODULE_MAX_BYTES);
             close(fd);
             close(dirfd);
             return NULL;
@@ -319,8 +322,7 @@ static json_t *handle_module_load(tx_server *s, json_t *params, const char **ety
 }
 
 /* events.emit: the runner's events are recorded with a type the runner cannot forge. */
-static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, char *emsg,
-                           size_t cap)
+static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, char *emsg, size_t cap)
 {
     json_t *event = json_object_get(params, "event");
     if (!json_is_object(event)) {
@@ -329,7 +331,7 @@ static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, cha
         return NULL;
     }
     const char *type = json_string_value(json_object_get(event, "type"));
-    static const char *const runner_types[] = {"log", "stage", "tool_call", "procedure_call",
+    static const char *const runner_types[] = {"log",   "stage", "tool_call", "procedure_call",
                                                "alert", NULL};
     int known = 0;
     for (int i = 0; type != NULL && runner_types[i]; i++)
@@ -398,8 +400,7 @@ static int direct_emit(void *ud, json_t *event, tx_error *err)
     return 0;
 }
 
-static int direct_call(void *ud, const char *method, json_t *params, tx_reply *reply,
-                       tx_error *err)
+static int direct_call(void *ud, const char *method, json_t *params, tx_reply *reply, tx_error *err)
 {
     tx_server *s = ud;
     tx_request req = {NULL, NULL, method, params};

@@ -29,12 +29,12 @@ typedef struct tx_c_tool {
 
 typedef struct tx_server_opts {
     const char *run_id;
-    const char *proc_dir;       /* directory of the .tac: module.load root, host tool cwd */
-    const tx_config *config;    /* allowlist and host tool definitions */
-    const tx_c_tool *c_tools;   /* registered C tools (always allowed) */
+    const char *proc_dir;     /* directory of the .tac: module.load root, host tool cwd */
+    const tx_config *config;  /* allowlist and host tool definitions */
+    const tx_c_tool *c_tools; /* registered C tools (always allowed) */
     size_t n_c_tools;
-    tx_evidence *evidence;      /* NULL: no run directory */
-    tactus_event_fn on_event;   /* NULL: none */
+    tx_evidence *evidence;    /* NULL: no run directory */
+    tactus_event_fn on_event; /* NULL: none */
     void *event_ud;
 } tx_server_opts;
 

@@ -38,8 +38,8 @@ const char *tactus_version(void)
 
 const char *tactus_status_name(tactus_status status)
 {
-    static const char *const names[] = {"ok",        "error",          "usage", "limit", "timeout",
-                                        "suspended", "nondeterminism", "system"};
+    static const char *const names[] = {"ok",      "error",     "usage",          "limit",
+                                        "timeout", "suspended", "nondeterminism", "system"};
     if ((int)status < 0 || (size_t)status >= sizeof names / sizeof names[0])
         return "unknown";
     return names[status];
@@ -218,7 +218,8 @@ static tactus_status run_common(tactus_runtime *rt, const char *name, const char
     r->output = r->status == TACTUS_OK ? dump_or_null(json_object_get(result, "output")) : NULL;
     if (r->status == TACTUS_OK && r->output == NULL)
         r->output = strdup("null");
-    const char *msg = json_string_value(json_object_get(json_object_get(result, "error"), "message"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(result, "error"), "message"));
     r->error = msg ? strdup(msg) : NULL;
     const char *id = json_string_value(json_object_get(result, "run_id"));
     r->run_id = strdup(id ? id : "");

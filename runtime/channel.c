@@ -46,8 +46,7 @@ static int socket_emit(void *ud, json_t *event, tx_error *err)
     return rc;
 }
 
-static int socket_call(void *ud, const char *method, json_t *params, tx_reply *reply,
-                       tx_error *err)
+static int socket_call(void *ud, const char *method, json_t *params, tx_reply *reply, tx_error *err)
 {
     tx_socket_channel *sc = ud;
     json_int_t id = sc->next_id++;

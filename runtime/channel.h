@@ -15,8 +15,8 @@
 
 /* The answer to a call: exactly one of data (success) or error_type/error_message is set. */
 typedef struct tx_reply {
-    json_t *data;            /* new reference on success, NULL on a refused call */
-    char error_type[64];     /* "ToolNotAllowed", "BadRequest", ... */
+    json_t *data;        /* new reference on success, NULL on a refused call */
+    char error_type[64]; /* "ToolNotAllowed", "BadRequest", ... */
     char error_message[1024];
 } tx_reply;
 

@@ -76,11 +76,11 @@ static void node_free(node *n)
 /* Messages                                                                                  */
 
 /*
- * Fails with status TACTUS_EUSAGE and the message "NAME:LINE: PATH: what". line 0 leaves out
- * the line, an empty key path leaves out the path. Returns -1.
+ * Sets c->err to status TACTUS_EUSAGE and the message "NAME:LINE: PATH: what". line 0 leaves
+ * out the line, an empty key path leaves out the path.
  */
-static int fail_at(ctx *c, size_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail_at(ctx *c, size_t line, const char *fmt, ...)
+static void report(ctx *c, size_t line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report(ctx *c, size_t line, const char *fmt, ...)
 {
     char what[768];
     va_list ap;
@@ -94,8 +94,11 @@ static int fail_at(ctx *c, size_t line, const char *fmt, ...)
         tx_fail(c->err, TACTUS_EUSAGE, "%s%s: %s: %s", c->name, where, c->path, what);
     else
         tx_fail(c->err, TACTUS_EUSAGE, "%s%s: %s", c->name, where, what);
-    return -1; /* spelled out so readers and analysers need not look into tx_fail */
 }
+
+/* report() and evaluate to -1, for `return fail_at(...)`. A macro rather than a function so the
+ * -1 is visible at each call site (static analysers do not follow variadic calls). */
+#define fail_at(c, line, ...) (report((c), (line), __VA_ARGS__), -1)
 
 /* Out of memory is the system's fault, not the file's: status TACTUS_ESYSTEM. Returns -1. */
 static int fail_oom(ctx *c)
@@ -281,6 +284,10 @@ static int add_node(ctx *c, builder *b, const yaml_event_t *ev, size_t line)
         n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     }
     if (b->depth == 0) {
+        if (b->root != NULL) { /* libyaml gives one root per document; never trust, still */
+            node_free(n);
+            return fail_at(c, line, "more than one value at the top of the document");
+        }
         b->root = n;
     } else if (node_append(c, b->open[b->depth - 1], n) != 0) {
         node_free(n);
@@ -692,7 +699,8 @@ static int parse_tools(ctx *c, const node *n, cfg_delta *d)
     d->v.tools = calloc(n->nitems, sizeof *d->v.tools);
     if (d->v.tools == NULL)
         return fail_oom(c);
-    for (size_t i = 0; i < n->nitems; i++) {
+    /* count mirrors d->v.ntools; a local keeps the loop's bounds obvious */
+    for (size_t i = 0, count = 0; i < n->nitems; i++) {
         const node *item = n->items[i];
         size_t old = path_index(c, i);
         const char *name;
@@ -701,12 +709,12 @@ static int parse_tools(ctx *c, const node *n, cfg_delta *d)
         if (!valid_tool_name(name))
             return fail_expected(c, item, tool_name_rule);
         path_pop(c, old);
-        if (in_list(d->v.tools, d->v.ntools, name))
+        if (in_list(d->v.tools, count, name))
             continue;
-        char *copy = strdup(name);
-        if (copy == NULL)
+        d->v.tools[count] = strdup(name);
+        if (d->v.tools[count] == NULL)
             return fail_oom(c);
-        d->v.tools[d->v.ntools++] = copy;
+        d->v.ntools = ++count;
     }
     return 0;
 }
@@ -752,7 +760,8 @@ static int parse_secrets(ctx *c, const node *n, tx_host_tool *t)
     t->secrets = calloc(n->nitems, sizeof *t->secrets);
     if (t->secrets == NULL)
         return fail_oom(c);
-    for (size_t i = 0; i < n->nitems; i++) {
+    /* count mirrors t->nsecrets; a local keeps the loop's bounds obvious */
+    for (size_t i = 0, count = 0; i < n->nitems; i++) {
         const node *item = n->items[i];
         size_t old = path_index(c, i);
         const char *name;
@@ -761,12 +770,12 @@ static int parse_secrets(ctx *c, const node *n, tx_host_tool *t)
         if (!valid_secret_name(name))
             return fail_expected(c, item, what);
         path_pop(c, old);
-        if (in_list(t->secrets, t->nsecrets, name))
+        if (in_list(t->secrets, count, name))
             continue;
-        t->secrets[t->nsecrets] = strdup(name);
-        if (t->secrets[t->nsecrets] == NULL)
+        t->secrets[count] = strdup(name);
+        if (t->secrets[count] == NULL)
             return fail_oom(c);
-        t->nsecrets++;
+        t->nsecrets = ++count;
     }
     return 0;
 }

@@ -25,10 +25,10 @@ typedef enum tx_durability {
 } tx_durability;
 
 typedef enum tx_profile {
-    TX_PROFILE_NONE,       /* no `sandbox.profile` given */
-    TX_PROFILE_OFFLINE,    /* workspace not mounted writable, no host tools beyond the allowlist */
-    TX_PROFILE_REPO_READ,  /* workspace read-only */
-    TX_PROFILE_REPO_WRITE  /* workspace read-write */
+    TX_PROFILE_NONE,      /* no `sandbox.profile` given */
+    TX_PROFILE_OFFLINE,   /* workspace not mounted writable, no host tools beyond the allowlist */
+    TX_PROFILE_REPO_READ, /* workspace read-only */
+    TX_PROFILE_REPO_WRITE /* workspace read-write */
 } tx_profile;
 
 typedef struct tx_mount {
@@ -38,8 +38,8 @@ typedef struct tx_mount {
 } tx_mount;
 
 typedef struct tx_host_tool {
-    char *name;          /* e.g. "repo.diff" */
-    char **argv;         /* NULL-terminated argv, argv[0] looked up in PATH; never a shell */
+    char *name;  /* e.g. "repo.diff" */
+    char **argv; /* NULL-terminated argv, argv[0] looked up in PATH; never a shell */
     size_t argc;
     uint64_t timeout_ms; /* default 30000 */
     char **secrets;      /* names of secrets put into the tool's environment */
@@ -62,9 +62,9 @@ typedef struct tx_config {
     tx_mount *mounts;
     size_t nmounts;
     tx_profile profile;
-    tx_limits limits;        /* defaults from tx_limits_default(), overridden per key */
-    uint32_t limits_set;     /* bit (1u << id) set for each limit a file gave explicitly */
-    int strict_determinism;  /* default 0 */
+    tx_limits limits;       /* defaults from tx_limits_default(), overridden per key */
+    uint32_t limits_set;    /* bit (1u << id) set for each limit a file gave explicitly */
+    int strict_determinism; /* default 0 */
 } tx_config;
 
 /* Fills cfg with defaults. Never fails. */

@@ -7,12 +7,18 @@
 #include <string.h>
 
 static const char *const limit_names[TX_LIMIT__COUNT] = {
-    [TX_LIMIT_INSTRUCTIONS] = "instructions", [TX_LIMIT_MEMORY] = "memory",
-    [TX_LIMIT_STRING] = "string",             [TX_LIMIT_OUTPUT] = "output",
-    [TX_LIMIT_DEPTH] = "depth",               [TX_LIMIT_HOST_CALLS] = "host_calls",
-    [TX_LIMIT_TIMEOUT] = "timeout",           [TX_LIMIT_CPUS] = "cpus",
-    [TX_LIMIT_PIDS] = "pids",                 [TX_LIMIT_FILES] = "files",
-    [TX_LIMIT_FILE_SIZE] = "file_size",       [TX_LIMIT_TMP] = "tmp",
+    [TX_LIMIT_INSTRUCTIONS] = "instructions",
+    [TX_LIMIT_MEMORY] = "memory",
+    [TX_LIMIT_STRING] = "string",
+    [TX_LIMIT_OUTPUT] = "output",
+    [TX_LIMIT_DEPTH] = "depth",
+    [TX_LIMIT_HOST_CALLS] = "host_calls",
+    [TX_LIMIT_TIMEOUT] = "timeout",
+    [TX_LIMIT_CPUS] = "cpus",
+    [TX_LIMIT_PIDS] = "pids",
+    [TX_LIMIT_FILES] = "files",
+    [TX_LIMIT_FILE_SIZE] = "file_size",
+    [TX_LIMIT_TMP] = "tmp",
 };
 
 #define MIB (1024ULL * 1024ULL)
@@ -66,11 +72,22 @@ int tx_parse_size(const char *text, uint64_t *out)
         return -1;
     uint64_t mult = 1;
     switch (tolower((unsigned char)*end)) {
-    case '\0': break;
-    case 'k': mult = 1024ULL; end++; break;
-    case 'm': mult = MIB; end++; break;
-    case 'g': mult = 1024ULL * MIB; end++; break;
-    default: return -1;
+    case '\0':
+        break;
+    case 'k':
+        mult = 1024ULL;
+        end++;
+        break;
+    case 'm':
+        mult = MIB;
+        end++;
+        break;
+    case 'g':
+        mult = 1024ULL * MIB;
+        end++;
+        break;
+    default:
+        return -1;
     }
     if (*end == 'b' || *end == 'B')
         end++;

@@ -21,6 +21,12 @@ static int raise_at(lua_State *L, const to_json_ctx *c, const char *what)
 static size_t path_push(to_json_ctx *c, const char *key, lua_Integer index)
 {
     size_t len = strlen(c->path);
+    if (len > 96) {
+        /* Deep paths (usually a cycle) are cut: the start says where the value is. */
+        if (c->path[len - 1] != '.')
+            snprintf(c->path + len, sizeof c->path - len, "...");
+        return len;
+    }
     if (key == NULL)
         snprintf(c->path + len, sizeof c->path - len, "[%lld]", (long long)index);
     else
@@ -64,8 +70,12 @@ static json_t *make(lua_State *L, int idx, to_json_ctx *c, int depth)
     json_t *out = NULL;
     lua_Integer n = 0;
     switch (lua_type(L, idx)) {
-    case LUA_TNIL: out = json_null(); break;
-    case LUA_TBOOLEAN: out = json_boolean(lua_toboolean(L, idx)); break;
+    case LUA_TNIL:
+        out = json_null();
+        break;
+    case LUA_TBOOLEAN:
+        out = json_boolean(lua_toboolean(L, idx));
+        break;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx)) {
             out = json_integer((json_int_t)lua_tointeger(L, idx));
@@ -103,8 +113,7 @@ static void fill(lua_State *L, int idx, to_json_ctx *c, int depth, json_t *conta
 
 /* Converts the value on top of the stack into a child of `parent` (under `key`, or appended
  * when key is NULL), then fills it if it is a container. */
-static void attach_child(lua_State *L, to_json_ctx *c, int depth, json_t *parent,
-                         const char *key)
+static void attach_child(lua_State *L, to_json_ctx *c, int depth, json_t *parent, const char *key)
 {
     int idx = lua_gettop(L);
     json_t *v = make(L, idx, c, depth);
@@ -223,12 +232,24 @@ static void push_depth(lua_State *L, const json_t *value, int depth)
         }
         break;
     }
-    case JSON_STRING: lua_pushlstring(L, json_string_value(value), json_string_length(value)); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(value)); break;
-    case JSON_REAL: lua_pushnumber(L, (lua_Number)json_real_value(value)); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    case JSON_NULL: lua_pushnil(L); break;
+    case JSON_STRING:
+        lua_pushlstring(L, json_string_value(value), json_string_length(value));
+        break;
+    case JSON_INTEGER:
+        lua_pushinteger(L, (lua_Integer)json_integer_value(value));
+        break;
+    case JSON_REAL:
+        lua_pushnumber(L, (lua_Number)json_real_value(value));
+        break;
+    case JSON_TRUE:
+        lua_pushboolean(L, 1);
+        break;
+    case JSON_FALSE:
+        lua_pushboolean(L, 0);
+        break;
+    case JSON_NULL:
+        lua_pushnil(L);
+        break;
     }
 }
 

@@ -126,8 +126,8 @@ static int prim_json_decode(lua_State *L)
     json_error_t jerr;
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL)
-        return luaL_error(L, "Failed to decode JSON: %s (line %d, column %d)", jerr.text,
-                          jerr.line, jerr.column);
+        return luaL_error(L, "Failed to decode JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                          jerr.column);
     tx_error perr;
     tx_error_clear(&perr);
     int pushed = tx_json_push_protected(L, v, &perr);

@@ -152,13 +152,20 @@ static int serve_frame(tx_server *server, int fd, const char *payload, size_t le
 static const char *signal_text(int sig)
 {
     switch (sig) {
-    case SIGKILL: return "SIGKILL";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGABRT: return "SIGABRT";
-    case SIGSYS: return "SIGSYS (blocked system call)";
-    case SIGXCPU: return "SIGXCPU";
-    case SIGXFSZ: return "SIGXFSZ";
-    default: return "a signal";
+    case SIGKILL:
+        return "SIGKILL";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGABRT:
+        return "SIGABRT";
+    case SIGSYS:
+        return "SIGSYS (blocked system call)";
+    case SIGXCPU:
+        return "SIGXCPU";
+    case SIGXFSZ:
+        return "SIGXFSZ";
+    default:
+        return "a signal";
     }
 }
 
@@ -215,7 +222,7 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, pid_t
         return result;
     if (timed_out) {
         char msg[160];
-        snprintf(msg, sizeof msg, "timeout: the run passed its %llu ms wall-clock limit",
+        snprintf(msg, sizeof msg, "wall-clock limit of %llu ms exceeded",
                  (unsigned long long)timeout_ms);
         result = failure("timeout", "Timeout", msg);
         json_object_set_new(json_object_get(result, "error"), "limit", json_string("timeout"));
@@ -281,7 +288,7 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
         if (tx_evidence_open(dir, &evidence, err) != 0)
             return NULL;
     }
-    tx_server_opts opts = {run_id,         spec->proc_dir, spec->config,   spec->c_tools,
+    tx_server_opts opts = {run_id,          spec->proc_dir, spec->config,   spec->c_tools,
                            spec->n_c_tools, evidence,       spec->on_event, spec->event_ud};
     tx_server *server = tx_server_new(&opts, err);
     if (server == NULL) {
@@ -298,10 +305,10 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
     const char *isolation = isolation_names[spec->isolation];
     json_t *input = spec->input ? json_incref(spec->input) : json_object();
-    json_t *started = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "type", "run_started",
-                                "run_id", run_id, "procedure", spec->chunkname, "source_digest",
-                                digest, "isolation", isolation, "input", input, "version",
-                                TACTUS_VERSION);
+    json_t *started =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "type", "run_started", "run_id", run_id,
+                  "procedure", spec->chunkname, "source_digest", digest, "isolation", isolation,
+                  "input", input, "version", TACTUS_VERSION);
     tx_error ev_err;
     tx_error_clear(&ev_err);
     if (started != NULL)

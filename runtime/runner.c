@@ -25,8 +25,8 @@ static const tx_limit_id vm_limits[] = {TX_LIMIT_INSTRUCTIONS, TX_LIMIT_MEMORY, 
 static int boot(lua_State *L)
 {
     tx_runner *r = lua_touserdata(L, 1);
-    if (luaL_loadbufferx(L, (const char *)tx_lua_prelude, tx_lua_prelude_len, "=[tactus]",
-                         "t") != LUA_OK)
+    if (luaL_loadbufferx(L, (const char *)tx_lua_prelude, tx_lua_prelude_len, "=[tactus]", "t") !=
+        LUA_OK)
         return lua_error(L);
     tx_vm_push_sandbox_env(L);
     lua_setupvalue(L, -2, 1);
@@ -201,8 +201,8 @@ json_t *tx_runner_execute(const tx_runner_args *args)
         char message[2048], kindbuf[64];
         describe_error(L, message, sizeof message);
         lua_pop(L, 1);
-        const char *kind = r.syntax_error ? "SyntaxError"
-                                          : lookup_kind(L, message, kindbuf, sizeof kindbuf);
+        const char *kind =
+            r.syntax_error ? "SyntaxError" : lookup_kind(L, message, kindbuf, sizeof kindbuf);
         result = result_object("error", NULL, make_error(kind ? kind : "LuaError", message));
     } else {
         json_t *output = NULL;

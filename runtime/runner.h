@@ -33,8 +33,8 @@ typedef struct tx_runner_args {
 typedef struct tx_runner {
     const tx_runner_args *args;
     tx_vm *vm;
-    int channel_broken;  /* the broker went away: the run ends with status "system" */
-    int syntax_error;    /* the last error was a compile error */
+    int channel_broken; /* the broker went away: the run ends with status "system" */
+    int syntax_error;   /* the last error was a compile error */
     char channel_error[1024];
 } tx_runner;
 

@@ -29,14 +29,14 @@ extern "C" {
 
 /* Status of a call or of a run. The numbers are also the `tactus` CLI's exit codes. */
 typedef enum tactus_status {
-    TACTUS_OK = 0,          /* finished; output is valid */
-    TACTUS_EPROC = 1,       /* the procedure failed: a Lua error, bad input or bad output */
-    TACTUS_EUSAGE = 2,      /* bad usage or configuration: argument, sidecar, unreadable .tac */
-    TACTUS_ELIMIT = 3,      /* a resource limit was reached (the result names which) */
-    TACTUS_ETIMEOUT = 4,    /* the wall-clock timeout was reached */
-    TACTUS_SUSPENDED = 5,   /* waiting for a human; resume later */
-    TACTUS_ENONDET = 6,     /* replay diverged from the journal */
-    TACTUS_ESYSTEM = 7      /* the operating system refused something (fork, disk, sandbox) */
+    TACTUS_OK = 0,        /* finished; output is valid */
+    TACTUS_EPROC = 1,     /* the procedure failed: a Lua error, bad input or bad output */
+    TACTUS_EUSAGE = 2,    /* bad usage or configuration: argument, sidecar, unreadable .tac */
+    TACTUS_ELIMIT = 3,    /* a resource limit was reached (the result names which) */
+    TACTUS_ETIMEOUT = 4,  /* the wall-clock timeout was reached */
+    TACTUS_SUSPENDED = 5, /* waiting for a human; resume later */
+    TACTUS_ENONDET = 6,   /* replay diverged from the journal */
+    TACTUS_ESYSTEM = 7    /* the operating system refused something (fork, disk, sandbox) */
 } tactus_status;
 
 /* Where the Lua VM runs. */
@@ -125,9 +125,9 @@ TACTUS_API tactus_status tactus_run_file(tactus_runtime *rt, const char *path,
                                          const char *input_json, tactus_result **result);
 
 /* Like tactus_run_file for source text; `name` is used in messages ("name:12: ..."). */
-TACTUS_API tactus_status tactus_run_string(tactus_runtime *rt, const char *name,
-                                           const char *source, size_t len,
-                                           const char *input_json, tactus_result **result);
+TACTUS_API tactus_status tactus_run_string(tactus_runtime *rt, const char *name, const char *source,
+                                           size_t len, const char *input_json,
+                                           tactus_result **result);
 
 /* The run's status. */
 TACTUS_API tactus_status tactus_result_status(const tactus_result *r);

@@ -13,7 +13,7 @@
 #include "tactus.h"
 
 typedef struct tx_error {
-    tactus_status status;   /* TACTUS_OK when no error has been set */
+    tactus_status status; /* TACTUS_OK when no error has been set */
     char message[1024];
 } tx_error;
 

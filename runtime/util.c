@@ -21,8 +21,7 @@ int tx_read_source(const char *path, char **out, size_t *len, tx_error *err)
     }
     if (st.st_size > (off_t)TX_SOURCE_MAX) {
         close(fd);
-        return tx_fail(err, TACTUS_EUSAGE, "%s: file is larger than %u bytes", path,
-                       TX_SOURCE_MAX);
+        return tx_fail(err, TACTUS_EUSAGE, "%s: file is larger than %u bytes", path, TX_SOURCE_MAX);
     }
     char *buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL) {

@@ -76,8 +76,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
                 vm->tripped = TX_LIMIT_MEMORY;
                 vm->used[TX_LIMIT_MEMORY] = want;
                 snprintf(vm->trip_message, sizeof vm->trip_message,
-                         "limit exceeded: memory (%llu bytes allowed)",
-                         (unsigned long long)limit);
+                         "memory limit exceeded (%llu bytes allowed)", (unsigned long long)limit);
             }
             return NULL;
         }
@@ -114,12 +113,11 @@ static int trip_now(lua_State *L, tx_vm *vm, tx_limit_id id, uint64_t used)
         vm->used[id] = used;
         if (id == TX_LIMIT_TIMEOUT)
             snprintf(vm->trip_message, sizeof vm->trip_message,
-                     "timeout: the run passed its %llu ms wall-clock limit",
+                     "wall-clock limit of %llu ms exceeded",
                      (unsigned long long)vm->limits.allowed[id]);
         else
-            snprintf(vm->trip_message, sizeof vm->trip_message,
-                     "limit exceeded: %s (%llu allowed)", tx_limit_name(id),
-                     (unsigned long long)vm->limits.allowed[id]);
+            snprintf(vm->trip_message, sizeof vm->trip_message, "%s limit exceeded (%llu allowed)",
+                     tx_limit_name(id), (unsigned long long)vm->limits.allowed[id]);
     }
     /* Sticky: from now on every instruction of this thread raises again. */
     lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
@@ -336,7 +334,8 @@ static int sized_concat(lua_State *L)
     size_t seplen = 0;
     luaL_optlstring(L, 2, "", &seplen);
     lua_Integer i = luaL_optinteger(L, 3, 1);
-    lua_Integer last = lua_isnoneornil(L, 4) ? (lua_Integer)lua_rawlen(L, 1) : luaL_checkinteger(L, 4);
+    lua_Integer last =
+        lua_isnoneornil(L, 4) ? (lua_Integer)lua_rawlen(L, 1) : luaL_checkinteger(L, 4);
     uint64_t total = 0;
     for (; i <= last; i++) {
         size_t l = 0;
@@ -378,8 +377,8 @@ static void push_copy(lua_State *L, int idx)
 }
 
 static const char *const safe_base[] = {
-    "assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen", "rawset",
-    "select", "tonumber", "tostring", "type", "getmetatable", "_VERSION", NULL,
+    "assert", "error",  "ipairs",   "next",     "pairs", "rawequal",     "rawget",   "rawlen",
+    "rawset", "select", "tonumber", "tostring", "type",  "getmetatable", "_VERSION", NULL,
 };
 
 /* Runs inside lua_pcall: opens the libraries, hardens the shared parts. */
@@ -455,8 +454,8 @@ void tx_vm_push_sandbox_env(lua_State *L)
     lua_pushvalue(L, env);
     lua_pushcclosure(L, safe_load, 1);
     lua_setfield(L, env, "load");
-    static const char *const libs[] = {LUA_STRLIBNAME, LUA_TABLIBNAME, LUA_MATHLIBNAME,
-                                       LUA_UTF8LIBNAME, LUA_COLIBNAME, NULL};
+    static const char *const libs[] = {LUA_STRLIBNAME,  LUA_TABLIBNAME, LUA_MATHLIBNAME,
+                                       LUA_UTF8LIBNAME, LUA_COLIBNAME,  NULL};
     for (int i = 0; libs[i]; i++) {
         lua_getfield(L, g, libs[i]);
         push_copy(L, -1);

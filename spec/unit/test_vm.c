@@ -1,0 +1,253 @@
+/* test_vm.c - the restricted VM: safe library surface, limits, and the hook bypasses. */
+#include <check.h>
+#include <lauxlib.h>
+#include <string.h>
+
+#include "tx_limits.h"
+#include "vm.h"
+
+/* Runs `code` in a fresh VM with the given limits; returns the lua status and leaves the
+ * message (or first result, as a string) in msg. */
+static int run_code(const char *code, tx_limits *limits, char *msg, size_t cap, tx_vm **out_vm)
+{
+    tx_error err;
+    tx_vm *vm = tx_vm_new(limits, NULL, NULL, &err);
+    ck_assert_ptr_nonnull(vm);
+    lua_State *L = tx_vm_state(vm);
+    int rc = luaL_loadbufferx(L, code, strlen(code), "=test", "t");
+    if (rc == LUA_OK) {
+        tx_vm_push_sandbox_env(L);
+        lua_setupvalue(L, -2, 1);
+        rc = lua_pcall(L, 0, 1, 0);
+    }
+    const char *s = lua_type(L, -1) == LUA_TSTRING    ? lua_tostring(L, -1)
+                    : lua_type(L, -1) == LUA_TBOOLEAN ? (lua_toboolean(L, -1) ? "true" : "false")
+                                                      : lua_typename(L, lua_type(L, -1));
+    snprintf(msg, cap, "%s", s);
+    if (out_vm)
+        *out_vm = vm;
+    else
+        tx_vm_free(vm);
+    return rc;
+}
+
+static tx_limits defaults(void)
+{
+    tx_limits l;
+    tx_limits_default(&l);
+    l.allowed[TX_LIMIT_TIMEOUT] = 10000;
+    return l;
+}
+
+START_TEST(absent_globals)
+{
+    static const char *const absent[] = {"io",      "debug",       "package",    "require",
+                                         "dofile",  "loadfile",    "os.execute", "os.getenv",
+                                         "os.exit", "string.dump", "os.remove",  NULL};
+    for (int i = 0; absent[i]; i++) {
+        char code[128], msg[256];
+        snprintf(code, sizeof code, "return %s == nil", absent[i]);
+        tx_limits l = defaults();
+        ck_assert_int_eq(run_code(code, &l, msg, sizeof msg, NULL), LUA_OK);
+        ck_assert_msg(strcmp(msg, "true") == 0, "%s should be absent", absent[i]);
+    }
+}
+END_TEST
+
+START_TEST(load_is_text_only_and_sandboxed)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("return select(2, load('\\27Lua'))", &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_ptr_nonnull(strstr(msg, "binary"));
+    ck_assert_int_eq(run_code("return load('return io')() == nil", &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "true");
+    ck_assert_int_eq(
+        run_code("return load(function() return 'x' end) ~= nil", &l, msg, sizeof msg, NULL),
+        LUA_ERRRUN);
+}
+END_TEST
+
+START_TEST(string_metatable_locked)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("return getmetatable('') == false", &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "true");
+    ck_assert_int_eq(run_code("setmetatable(getmetatable(''), {})", &l, msg, sizeof msg, NULL),
+                     LUA_ERRRUN);
+}
+END_TEST
+
+START_TEST(gc_metatables_refused)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("setmetatable({}, {__gc = true})", &l, msg, sizeof msg, NULL),
+                     LUA_ERRRUN);
+    ck_assert_ptr_nonnull(strstr(msg, "__gc"));
+    ck_assert_int_eq(run_code("return collectgarbage('collect')", &l, msg, sizeof msg, NULL),
+                     LUA_ERRRUN);
+    ck_assert_int_eq(run_code("return type(collectgarbage('count'))", &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "number");
+}
+END_TEST
+
+/* A tripped limit cannot be caught: pcall, xpcall handlers and coroutines re-raise it. */
+START_TEST(instruction_budget_is_uncatchable)
+{
+    static const char *const loops[] = {
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "xpcall(function() while true do end end, function() while true do end end)",
+        "while true do coroutine.wrap(function() for i = 1, 900 do end end)() end",
+        "while true do local co = coroutine.create(function() while true do end end) "
+        "coroutine.resume(co) end",
+        NULL};
+    for (int i = 0; loops[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_INSTRUCTIONS] = 200000;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(loops[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_INSTRUCTIONS);
+        ck_assert_ptr_nonnull(strstr(msg, "instructions limit exceeded"));
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+START_TEST(memory_limit)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    l.allowed[TX_LIMIT_MEMORY] = 4u << 20;
+    tx_vm *vm = NULL;
+    ck_assert_int_ne(
+        run_code("local t = {} for i = 1, 1e8 do t[i] = i end", &l, msg, sizeof msg, &vm), LUA_OK);
+    ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_MEMORY);
+    ck_assert_uint_le(tx_vm_used(vm, TX_LIMIT_MEMORY), (4u << 20) + (1u << 20));
+    tx_vm_free(vm);
+    /* Caught by pcall: still the memory limit. */
+    l = defaults();
+    l.allowed[TX_LIMIT_MEMORY] = 4u << 20;
+    ck_assert_int_ne(
+        run_code("local ok = pcall(function() local s = 'x' for i = 1, 40 do s = s .. s "
+                 "end end) return ok",
+                 &l, msg, sizeof msg, &vm),
+        LUA_OK);
+    ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_MEMORY);
+    tx_vm_free(vm);
+}
+END_TEST
+
+START_TEST(string_limit_before_work)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    l.allowed[TX_LIMIT_STRING] = 1u << 20;
+    tx_vm *vm = NULL;
+    ck_assert_int_ne(run_code("return ('x'):rep(1 << 40)", &l, msg, sizeof msg, &vm), LUA_OK);
+    ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_STRING);
+    tx_vm_free(vm);
+    l = defaults();
+    l.allowed[TX_LIMIT_STRING] = 1u << 20;
+    ck_assert_int_ne(run_code("local t = {} for i = 1, 3000 do t[i] = ('y'):rep(1000) end "
+                              "return table.concat(t)",
+                              &l, msg, sizeof msg, &vm),
+                     LUA_OK);
+    ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_STRING);
+    tx_vm_free(vm);
+}
+END_TEST
+
+START_TEST(depth_limit)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    l.allowed[TX_LIMIT_DEPTH] = 100;
+    tx_vm *vm = NULL;
+    ck_assert_int_ne(run_code("local function f(n) return 1 + f(n + 1) end return f(1)", &l, msg,
+                              sizeof msg, &vm),
+                     LUA_OK);
+    ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_DEPTH);
+    tx_vm_free(vm);
+}
+END_TEST
+
+START_TEST(deadline)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    l.allowed[TX_LIMIT_TIMEOUT] = 100;
+    tx_vm *vm = NULL;
+    ck_assert_int_ne(run_code("while true do end", &l, msg, sizeof msg, &vm), LUA_OK);
+    ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_TIMEOUT);
+    tx_vm_free(vm);
+}
+END_TEST
+
+START_TEST(libraries_are_private_copies)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    /* Changing the procedure's string table does not change string methods. */
+    ck_assert_int_eq(
+        run_code("string.upper = nil; return ('a'):upper()", &l, msg, sizeof msg, NULL), LUA_OK);
+    ck_assert_str_eq(msg, "A");
+}
+END_TEST
+
+START_TEST(ordinary_code_works)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(
+        run_code("local co = coroutine.wrap(function(a) local b = coroutine.yield(a + 1) "
+                 "return b * 2 end) local x = co(1) return tostring(x + co(10))",
+                 &l, msg, sizeof msg, NULL),
+        LUA_OK);
+    ck_assert_str_eq(msg, "22");
+    ck_assert_int_eq(
+        run_code("local ok, e = pcall(error, 'boom') return e", &l, msg, sizeof msg, NULL), LUA_OK);
+    ck_assert_str_eq(msg, "boom");
+    ck_assert_int_eq(run_code("return select(2, xpcall(error, function(m) return 'handled ' .. m "
+                              "end, 'x'))",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "handled x");
+}
+END_TEST
+
+static Suite *vm_suite(void)
+{
+    Suite *s = suite_create("vm");
+    TCase *tc = tcase_create("vm");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, absent_globals);
+    tcase_add_test(tc, load_is_text_only_and_sandboxed);
+    tcase_add_test(tc, string_metatable_locked);
+    tcase_add_test(tc, gc_metatables_refused);
+    tcase_add_test(tc, instruction_budget_is_uncatchable);
+    tcase_add_test(tc, memory_limit);
+    tcase_add_test(tc, string_limit_before_work);
+    tcase_add_test(tc, depth_limit);
+    tcase_add_test(tc, deadline);
+    tcase_add_test(tc, libraries_are_private_copies);
+    tcase_add_test(tc, ordinary_code_works);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(vm_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
