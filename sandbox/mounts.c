@@ -123,16 +123,18 @@ static void mount_tmpfs(const char *path, unsigned long flags, const char *opts,
         tx_sb_child_fail(errfd, "mount tmpfs at ", path, errno);
 }
 
-void tx_sb_child_mounts(const tx_sb_plan *plan, int errfd)
+void tx_sb_child_clone_sources(const tx_sb_plan *plan, int *fds, int errfd)
 {
-    int fds[TX_SB_MAX_BINDS];
-    char path[TX_SB_PATH + 16];
-
     /* Nothing we mount may propagate back to the host's mount namespace. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         tx_sb_child_fail(errfd, "make / private (MS_REC|MS_PRIVATE)", "", errno);
     for (size_t i = 0; i < plan->nbinds; i++)
         fds[i] = clone_source(&plan->binds[i], errfd);
+}
+
+void tx_sb_child_build_root(const tx_sb_plan *plan, int *fds, int errfd)
+{
+    char path[TX_SB_PATH + 16];
 
     mount_tmpfs(TX_SB_STAGE, MS_NOSUID | MS_NODEV, ROOT_TMPFS_OPTS, errfd);
     staged(path, sizeof path, "/dev", errfd);

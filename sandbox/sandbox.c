@@ -221,6 +221,8 @@ static _Noreturn void init_main(const child_ctx *c)
     if (read(c->sync_r, &go, 1) != 1)
         _exit(126);
     close(c->sync_r);
+    int fds[TX_SB_MAX_BINDS];
+    tx_sb_child_clone_sources(c->plan, fds, errfd);
     /* Become the mapped, unprivileged id (a root caller's clone still runs as host uid 0
      * until this point; capabilities inside the namespace are kept). */
     if (setresgid(c->gid, c->gid, c->gid) < 0)
@@ -230,7 +232,7 @@ static _Noreturn void init_main(const child_ctx *c)
     if (sethostname("tactus", 6) < 0)
         tx_sb_child_fail(errfd, "sethostname", "", errno);
     forbid_nested_userns(errfd);
-    tx_sb_child_mounts(c->plan, errfd);
+    tx_sb_child_build_root(c->plan, fds, errfd);
     tx_sb_child_rlimits(c->plan, c->has_pids_cgroup, errfd);
     if (setsid() < 0)
         tx_sb_child_fail(errfd, "setsid", "", errno);

@@ -30,7 +30,7 @@
 #include <sys/types.h>
 
 #include "config.h"
-#include "limits.h"
+#include "tx_limits.h"
 #include "tx_error.h"
 
 #define TX_SANDBOX_MAX_MOUNTS 32

@@ -92,8 +92,13 @@ int tx_sb_probe_userns(tx_error *err);
 int tx_sb_write_idmaps(pid_t pid, uid_t inner_uid, uid_t outer_uid, gid_t inner_gid,
                        gid_t outer_gid, tx_error *err);
 
-/* mounts.c: child: builds the new root from plan and pivots into it. Fails via errfd. */
-void tx_sb_child_mounts(const tx_sb_plan *plan, int errfd);
+/* mounts.c, child, in this order. clone_sources makes the mount tree private and clones
+ * every bind source into fds[i] (detached, flags applied); it runs with the caller's host
+ * identity, so the caller can bind whatever it can read itself. build_root then mounts the
+ * new root, attaches the clones (closing fds), pivots into it and makes / read-only. Both
+ * fail via errfd. */
+void tx_sb_child_clone_sources(const tx_sb_plan *plan, int *fds, int errfd);
+void tx_sb_child_build_root(const tx_sb_plan *plan, int *fds, int errfd);
 
 /* rlimits.c: child: applies the plan's rlimits. Fails via errfd. */
 void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int errfd);
