@@ -10,7 +10,10 @@
  * Only the native architecture is in the filter: libseccomp's bad-arch action (KILL) then
  * catches x32 numbers (nr | 0x40000000) and `int 0x80` i386 calls. Never add X86/X32 arches.
  * Integer arguments (ioctl cmd, socket domain, prctl option) are compared on their low 32
- * bits, as the kernel reads them (CVE-2019-10063: a 64-bit compare let TIOCSTI|1<<32 through).
+ * bits only, as the kernel reads them (CVE-2019-10063: a 64-bit compare let TIOCSTI|1<<32
+ * through a denylist). libseccomp 2.5's SCMP_A*_32 macros still compare all 64 bits, so the
+ * rules use MASKED_EQ with 0xffffffff (ARG32_EQ below), and only ever to allow or to pick an
+ * errno: anything that matches no rule is killed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,9 @@
 #include <unistd.h>
 
 #include "sandbox_int.h"
+
+/* Argument i's low 32 bits equal v (the kernel's view of an int argument). */
+#define ARG32_EQ(i, v) SCMP_CMP((i), SCMP_CMP_MASKED_EQ, 0xffffffffULL, (uint64_t)(uint32_t)(v))
 
 /* Namespace-creating clone flags; clone is allowed only with all of them clear. */
 #define TX_CLONE_NS_MASK                                                                           \
@@ -280,7 +286,7 @@ static int add_conditional(scmp_filter_ctx ctx, int allow_exec, tx_error *err)
 {
     for (size_t i = 0; i < sizeof runner_ioctls / sizeof runner_ioctls[0]; i++)
         if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                      SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)runner_ioctls[i])),
+                                      ARG32_EQ(1, runner_ioctls[i])),
                      "ioctl", err) < 0)
             return -1;
     /* glibc's fallback for clone3 is clone: ENOSYS makes it fall back; the struct argument of
@@ -308,12 +314,12 @@ static int add_conditional(scmp_filter_ctx ctx, int allow_exec, tx_error *err)
     }
     for (size_t i = 0; i < sizeof exec_ioctls / sizeof exec_ioctls[0]; i++)
         if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                                      SCMP_A1_32(SCMP_CMP_EQ, (uint32_t)exec_ioctls[i])),
+                                      ARG32_EQ(1, exec_ioctls[i])),
                      "ioctl", err) < 0)
             return -1;
     for (size_t i = 0; i < sizeof exec_prctls / sizeof exec_prctls[0]; i++)
         if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                                      SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)exec_prctls[i])),
+                                      ARG32_EQ(0, exec_prctls[i])),
                      "prctl", err) < 0)
             return -1;
     /* Threads and fork, but no new namespaces (nested user namespaces are a large kernel
@@ -322,18 +328,22 @@ static int add_conditional(scmp_filter_ctx ctx, int allow_exec, tx_error *err)
                                   SCMP_A0_64(SCMP_CMP_MASKED_EQ, TX_CLONE_NS_MASK, 0)),
                  "clone", err) < 0)
         return -1;
-    /* AF_UNIX only. Other families get EAFNOSUPPORT rather than a kill: programs probe for
-     * IPv6 and must fail cleanly; there is no network in the sandbox either way. */
-    if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                                  SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)),
+    /* AF_UNIX only. The internet and netlink families get EAFNOSUPPORT rather than a kill:
+     * programs probe for IPv6 and glibc's getaddrinfo opens netlink, and both must fail
+     * cleanly; there is no network in the sandbox either way. Every other family (packet,
+     * AF_ALG, vsock, bluetooth, ...) is killed. */
+    if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, ARG32_EQ(0, AF_UNIX)),
                  "socket", err) < 0 ||
-        check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                  SCMP_A0_32(SCMP_CMP_NE, AF_UNIX)),
-                 "socket", err) < 0 ||
-        check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-                                  SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)),
-                 "socketpair", err) < 0)
+        check_rc(
+            seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, ARG32_EQ(0, AF_UNIX)),
+            "socketpair", err) < 0)
         return -1;
+    static const int soft_families[] = {AF_INET, AF_INET6, AF_NETLINK};
+    for (size_t i = 0; i < sizeof soft_families / sizeof soft_families[0]; i++)
+        if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                      ARG32_EQ(0, soft_families[i])),
+                     "socket", err) < 0)
+            return -1;
     return 0;
 }
 
