@@ -20,7 +20,8 @@ static void set_limit(int r, const char *name, rlim_t soft, rlim_t hard, int err
         tx_sb_child_fail(errfd, "setrlimit ", name, errno);
 }
 
-void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int errfd)
+void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int have_memory_cgroup,
+                         int errfd)
 {
     const uint64_t *l = plan->limits;
     /* No core files: a crash must not write sandbox memory anywhere (core_pattern pipes run
@@ -34,9 +35,10 @@ void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int errfd
     if (l[TX_LIMIT_FILE_SIZE] > 0)
         set_limit(RLIMIT_FSIZE, "RLIMIT_FSIZE", l[TX_LIMIT_FILE_SIZE], l[TX_LIMIT_FILE_SIZE],
                   errfd);
-    /* Address space as a generous backstop only: the memory cgroup is the real cap, and
-     * RLIMIT_AS counts reservations (thread stacks, malloc arenas), not use. */
-    if (l[TX_LIMIT_MEMORY] > 0 && l[TX_LIMIT_MEMORY] < 64 * GIB) {
+    /* Address space only when no memory cgroup caps the sandbox: RLIMIT_AS counts
+     * reservations (thread stacks, malloc arenas, sanitizer shadow), not use, so it is a
+     * generous backstop for degraded mode, never the primary cap. */
+    if (!have_memory_cgroup && l[TX_LIMIT_MEMORY] > 0 && l[TX_LIMIT_MEMORY] < 64 * GIB) {
         rlim_t as = l[TX_LIMIT_MEMORY] + GIB;
         set_limit(RLIMIT_AS, "RLIMIT_AS", as, as, errfd);
     }

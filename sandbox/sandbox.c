@@ -124,7 +124,7 @@ typedef struct child_ctx {
     int sync_r, err_w, status_w;
     uid_t uid;
     gid_t gid;
-    int has_pids_cgroup;
+    int has_pids_cgroup, has_memory_cgroup;
 } child_ctx;
 
 /* child: the worker, PID 2. Never returns. */
@@ -233,7 +233,7 @@ static _Noreturn void init_main(const child_ctx *c)
         tx_sb_child_fail(errfd, "sethostname", "", errno);
     forbid_nested_userns(errfd);
     tx_sb_child_build_root(c->plan, fds, errfd);
-    tx_sb_child_rlimits(c->plan, c->has_pids_cgroup, errfd);
+    tx_sb_child_rlimits(c->plan, c->has_pids_cgroup, c->has_memory_cgroup, errfd);
     if (setsid() < 0)
         tx_sb_child_fail(errfd, "setsid", "", errno);
     tx_sb_child_drop_privileges(errfd);
@@ -339,7 +339,8 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
                    .sync_r = syncp[0],
                    .err_w = errp[1],
                    .status_w = statp[1],
-                   .has_pids_cgroup = tx_sb_cgroup_has(&s->cg, "pids")};
+                   .has_pids_cgroup = tx_sb_cgroup_has(&s->cg, "pids"),
+                   .has_memory_cgroup = tx_sb_cgroup_has(&s->cg, "memory")};
     pick_ids(p, &c.uid, &c.gid);
     now(&s->started);
     pid_t pid = (pid_t)syscall(SYS_clone, tx_sb_clone_flags() | SIGCHLD, 0, 0, 0, 0);

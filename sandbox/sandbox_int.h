@@ -100,8 +100,10 @@ int tx_sb_write_idmaps(pid_t pid, uid_t inner_uid, uid_t outer_uid, gid_t inner_
 void tx_sb_child_clone_sources(const tx_sb_plan *plan, int *fds, int errfd);
 void tx_sb_child_build_root(const tx_sb_plan *plan, int *fds, int errfd);
 
-/* rlimits.c: child: applies the plan's rlimits. Fails via errfd. */
-void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int errfd);
+/* rlimits.c: child: applies the plan's rlimits; the cgroup flags say which limits a cgroup
+ * already enforces (the rlimit is then looser or absent). Fails via errfd. */
+void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int have_memory_cgroup,
+                         int errfd);
 
 /* caps.c: child: drops every capability (effective, permitted, inheritable, ambient, bounding),
  * locks securebits, sets no_new_privs and non-dumpable. Fails via errfd. */

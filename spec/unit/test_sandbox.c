@@ -1,0 +1,349 @@
+/*
+ * test_sandbox.c - the sandbox API's contracts (sandbox/sandbox.h): policy validation, the fn
+ * path's promised state (environment, cwd, identity, fds, hostname), outcomes and teardown.
+ * Attacks live in the escape suite (spec/sandbox/).
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+extern char **environ;
+
+/* Starts fn under p, waits, frees; returns the outcome. Fails the test if start fails. */
+static tx_sandbox_outcome run_fn(const tx_sandbox_policy *p, int (*fn)(void *), void *arg)
+{
+    tx_sandbox *s = NULL;
+    tx_error err = {0};
+    ck_assert_msg(tx_sandbox_start(p, fn, arg, &s, &err) == 0, "start: %s", err.message);
+    tx_sandbox_outcome o;
+    ck_assert_msg(tx_sandbox_wait(s, &o, &err) == 0, "wait: %s", err.message);
+    tx_sandbox_free(s);
+    return o;
+}
+
+/* The tests' base policy. No memory limit: it implies an RLIMIT_AS backstop, and fn runs in
+ * a copy of this test process, which under AddressSanitizer has terabytes of shadow mapped
+ * and could not allocate at all (the escape suite tests the memory limit on a plain probe). */
+static void policy(tx_sandbox_policy *p)
+{
+    tx_sandbox_policy_init(p);
+    p->limits.allowed[TX_LIMIT_TIMEOUT] = 10000;
+    p->limits.allowed[TX_LIMIT_MEMORY] = 0;
+}
+
+/* Expects start to fail with status and a message containing `needle`. */
+static void expect_bad_policy(const tx_sandbox_policy *p, const char *needle)
+{
+    tx_sandbox *s = NULL;
+    tx_error err = {0};
+    char *argv[] = {"/bin/true", NULL};
+    ck_assert_int_eq(tx_sandbox_exec(p, argv, &s, &err), -1);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(err.status, TACTUS_EUSAGE);
+    ck_assert_msg(strstr(err.message, needle) != NULL, "message '%s' lacks '%s'", err.message,
+                  needle);
+}
+
+START_TEST(bad_policies)
+{
+    tx_sandbox_policy p;
+    tx_mount m[2] = {{"/usr/share", "/data", 1}, {"/usr/share", "/data/sub", 1}};
+    policy(&p);
+    p.mounts = m;
+    p.nmounts = 2;
+    expect_bad_policy(&p, "mounts[1]: target '/data/sub' overlaps the mount at '/data'");
+    m[0].source = "relative/dir";
+    p.nmounts = 1;
+    expect_bad_policy(&p, "mounts[0]: source 'relative/dir' must be an absolute path");
+    m[0].source = "/nonexistent/tactus-test";
+    expect_bad_policy(&p, "mounts[0]: source '/nonexistent/tactus-test'");
+    m[0].source = "/usr/share";
+    static const char *const bad_targets[] = {"/",    "data",       "/a/../b", "/a//b", "/tmp/x",
+                                              "/dev", "/workspace", "/proc",   "/a/."};
+    for (size_t i = 0; i < sizeof bad_targets / sizeof bad_targets[0]; i++) {
+        m[0].target = (char *)bad_targets[i];
+        expect_bad_policy(&p, "mounts[0]: target");
+    }
+    m[0].target = "/data";
+    policy(&p);
+    p.workspace = "/nonexistent/tactus-ws";
+    expect_bad_policy(&p, "workspace '/nonexistent/tactus-ws'");
+    p.workspace = "/etc/hostname";
+    if (access(p.workspace, F_OK) == 0)
+        expect_bad_policy(&p, "is not a directory");
+    policy(&p);
+    p.keep_fds[0] = 1;
+    p.nkeep_fds = 1;
+    expect_bad_policy(&p, "keep_fds[0] = 1");
+    policy(&p);
+    p.bind_system = 1;
+    m[0].target = "/usr/local/x";
+    p.mounts = m;
+    p.nmounts = 1;
+    expect_bad_policy(&p, "overlaps the mount at '/usr'");
+
+    tx_sandbox *s = NULL;
+    tx_error err = {0};
+    ck_assert_int_eq(tx_sandbox_start(&p, NULL, NULL, &s, &err), -1);
+    ck_assert_int_eq(err.status, TACTUS_EUSAGE);
+    char *empty[] = {NULL};
+    ck_assert_int_eq(tx_sandbox_exec(&p, empty, &s, &err), -1);
+    ck_assert_int_eq(err.status, TACTUS_EUSAGE);
+}
+END_TEST
+
+static int return_42(void *arg)
+{
+    return 42;
+}
+
+START_TEST(fn_status_and_layers)
+{
+    tx_sandbox_policy p;
+    policy(&p);
+    tx_sandbox *s = NULL;
+    tx_error err = {0};
+    ck_assert_int_eq(tx_sandbox_start(&p, return_42, NULL, &s, &err), 0);
+    ck_assert_int_gt(tx_sandbox_pid(s), 0);
+    const char *layers = tx_sandbox_layers(s);
+    ck_assert_ptr_nonnull(strstr(layers, "userns,pidns,mountns,netns"));
+    ck_assert_ptr_null(strstr(layers, "seccomp")); /* fn installs its own */
+    ck_assert_ptr_nonnull(strstr(layers, "cgroup"));
+    tx_sandbox_outcome o;
+    ck_assert_int_eq(tx_sandbox_wait(s, &o, &err), 0);
+    ck_assert_int_eq(o.kind, TX_SANDBOX_EXITED);
+    ck_assert_int_eq(o.exit_code, 42);
+    ck_assert_int_eq(tx_sandbox_wait(s, &o, &err), -1); /* at most once */
+    tx_sandbox_free(s);
+    tx_sandbox_free(NULL);
+}
+END_TEST
+
+/* Returns a bit per broken promise, 0 if the worker's state is as documented. */
+static int check_state(void *arg)
+{
+    const char *want_cwd = arg;
+    int bad = 0;
+    if (environ != NULL && environ[0] != NULL)
+        bad |= 1;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) == NULL || strcmp(cwd, want_cwd) != 0)
+        bad |= 2;
+    if (getuid() == 0 || geteuid() == 0)
+        bad |= 4;
+    char host[64];
+    if (gethostname(host, sizeof host) != 0 || strcmp(host, "tactus") != 0)
+        bad |= 8;
+    if (getpid() != 2 || getppid() != 1)
+        bad |= 16;
+    struct statvfs sv;
+    if (statvfs("/", &sv) != 0 || !(sv.f_flag & ST_RDONLY))
+        bad |= 32;
+    if (access("/proc/self", F_OK) == 0 || access("/usr", F_OK) == 0)
+        bad |= 64;
+    return bad;
+}
+
+START_TEST(fn_state)
+{
+    ck_assert_int_eq(setenv("TACTUS_TEST_SENTINEL", "x", 1), 0);
+    tx_sandbox_policy p;
+    policy(&p);
+    tx_sandbox_outcome o = run_fn(&p, check_state, "/");
+    ck_assert_msg(o.kind == TX_SANDBOX_EXITED && o.exit_code == 0, "broken promises: %d (%s)",
+                  o.exit_code, o.message);
+    char dir[] = "/tmp/tactus-sbws-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0); /* a root caller's sandbox runs as nobody */
+    p.workspace = dir;
+    o = run_fn(&p, check_state, "/workspace");
+    ck_assert_msg(o.kind == TX_SANDBOX_EXITED && o.exit_code == 0, "broken promises: %d (%s)",
+                  o.exit_code, o.message);
+    rmdir(dir);
+}
+END_TEST
+
+static int write_workspace(void *arg)
+{
+    int fd = open("/workspace/out.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return errno;
+    int ok = write(fd, "from sandbox\n", 13) == 13;
+    close(fd);
+    return ok ? 0 : 100;
+}
+
+START_TEST(workspace_rw_and_ro)
+{
+    char dir[] = "/tmp/tactus-sbws-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0777), 0); /* a root caller's sandbox runs as nobody */
+    tx_sandbox_policy p;
+    policy(&p);
+    p.workspace = dir;
+    tx_sandbox_outcome o = run_fn(&p, write_workspace, NULL);
+    ck_assert_msg(o.kind == TX_SANDBOX_EXITED && o.exit_code == 0, "%s", o.message);
+    char path[PATH_MAX], buf[64] = "";
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+    fclose(f);
+    ck_assert_str_eq(buf, "from sandbox\n");
+    unlink(path);
+    p.workspace_read_only = 1;
+    o = run_fn(&p, write_workspace, NULL);
+    ck_assert_int_eq(o.kind, TX_SANDBOX_EXITED);
+    ck_assert_int_eq(o.exit_code, EROFS);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    rmdir(dir);
+}
+END_TEST
+
+typedef struct fd_pair {
+    int kept, dropped;
+} fd_pair;
+
+static int use_fds(void *arg)
+{
+    fd_pair *fp = arg;
+    if (fcntl(fp->dropped, F_GETFD) >= 0)
+        return 1;
+    if (write(fp->kept, "hello", 5) != 5)
+        return 2;
+    return 0;
+}
+
+START_TEST(keep_fds_only)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    int dropped = open("/dev/null", O_RDONLY);
+    ck_assert_int_ge(dropped, 0);
+    tx_sandbox_policy p;
+    policy(&p);
+    p.keep_fds[0] = sv[1];
+    p.nkeep_fds = 1;
+    fd_pair fp = {sv[1], dropped};
+    tx_sandbox_outcome o = run_fn(&p, use_fds, &fp);
+    ck_assert_msg(o.kind == TX_SANDBOX_EXITED && o.exit_code == 0, "%s", o.message);
+    char buf[16];
+    ck_assert_int_eq(read(sv[0], buf, sizeof buf), 5);
+    ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+    close(sv[0]);
+    close(sv[1]);
+    close(dropped);
+}
+END_TEST
+
+static int forbidden_after_filter(void *arg)
+{
+    tx_error err = {0};
+    if (tx_seccomp_install(0, &err) < 0)
+        return 100;
+    (void)socket(AF_UNIX, SOCK_STREAM, 0);
+    return 0;
+}
+
+static int sleep_forever(void *arg)
+{
+    for (;;)
+        pause();
+    return 0;
+}
+
+/* SIGUSR1, not SIGSEGV: sanitizer runtimes catch SIGSEGV themselves. */
+static int raise_usr1(void *arg)
+{
+    raise(SIGUSR1);
+    return 0;
+}
+
+START_TEST(outcomes)
+{
+    tx_sandbox_policy p;
+    policy(&p);
+    tx_sandbox_outcome o = run_fn(&p, forbidden_after_filter, NULL);
+    ck_assert_msg(o.kind == TX_SANDBOX_SECCOMP && o.signal == SIGSYS, "%s", o.message);
+    ck_assert_ptr_nonnull(strstr(o.message, "seccomp"));
+    o = run_fn(&p, raise_usr1, NULL);
+    ck_assert_msg(o.kind == TX_SANDBOX_SIGNALED && o.signal == SIGUSR1, "%s", o.message);
+    p.limits.allowed[TX_LIMIT_TIMEOUT] = 300;
+    o = run_fn(&p, sleep_forever, NULL);
+    ck_assert_msg(o.kind == TX_SANDBOX_TIMEOUT && o.allowed == 300, "%s", o.message);
+}
+END_TEST
+
+START_TEST(exec_errors)
+{
+    tx_sandbox_policy p;
+    policy(&p);
+    p.bind_system = 1;
+    tx_sandbox *s = NULL;
+    tx_error err = {0};
+    char *argv[] = {"tactus-no-such-program", NULL};
+    ck_assert_int_eq(tx_sandbox_exec(&p, argv, &s, &err), -1);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err.message, "exec tactus-no-such-program") != NULL &&
+                      strstr(err.message, strerror(ENOENT)) != NULL,
+                  "%s", err.message);
+    /* Without bind_system nothing is there to run. */
+    p.bind_system = 0;
+    char *argv2[] = {"/bin/true", NULL};
+    ck_assert_int_eq(tx_sandbox_exec(&p, argv2, &s, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "exec /bin/true"));
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1); /* nothing left behind */
+}
+END_TEST
+
+START_TEST(free_kills_running_sandbox)
+{
+    tx_sandbox_policy p;
+    policy(&p);
+    tx_sandbox *s = NULL;
+    tx_error err = {0};
+    ck_assert_int_eq(tx_sandbox_start(&p, sleep_forever, NULL, &s, &err), 0);
+    pid_t pid = tx_sandbox_pid(s);
+    tx_sandbox_free(s);
+    ck_assert_int_eq(kill(pid, 0), -1);
+    ck_assert_int_eq(errno, ESRCH);
+}
+END_TEST
+
+static Suite *sandbox_suite(void)
+{
+    Suite *s = suite_create("sandbox");
+    TCase *t = tcase_create("api");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, bad_policies);
+    tcase_add_test(t, fn_status_and_layers);
+    tcase_add_test(t, fn_state);
+    tcase_add_test(t, workspace_rw_and_ro);
+    tcase_add_test(t, keep_fds_only);
+    tcase_add_test(t, outcomes);
+    tcase_add_test(t, exec_errors);
+    tcase_add_test(t, free_kills_running_sandbox);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(sandbox_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
