@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -220,7 +221,6 @@ static _Noreturn void init_main(const child_ctx *c)
     /* EOF here means the parent died or gave up before releasing us. */
     if (read(c->sync_r, &go, 1) != 1)
         _exit(126);
-    close(c->sync_r);
     int fds[TX_SB_MAX_BINDS];
     tx_sb_child_clone_sources(c->plan, fds, errfd);
     /* Become the mapped, unprivileged id (a root caller's clone still runs as host uid 0
@@ -237,6 +237,11 @@ static _Noreturn void init_main(const child_ctx *c)
     if (setsid() < 0)
         tx_sb_child_fail(errfd, "setsid", "", errno);
     tx_sb_child_drop_privileges(errfd);
+    /* The parent moved us into the per-run cgroups while we built the root (moving a task is
+     * slow on cgroup v1); no sandboxed code may run before that, so wait for its word. */
+    if (read(c->sync_r, &go, 1) != 1 || go != 'c')
+        _exit(126);
+    close(c->sync_r);
 
     pid_t worker = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (worker < 0)
@@ -323,8 +328,11 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
     s->pidfd = s->status_fd = -1;
     memcpy(s->limits, plan->limits, sizeof s->limits);
     int syncp[2] = {-1, -1}, errp[2] = {-1, -1}, statp[2] = {-1, -1};
-    if (pipe2(syncp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0) {
-        tx_fail(err, TACTUS_ESYSTEM, "sandbox: pipe: %s", strerror(errno));
+    /* The sync channel is a socketpair so that writing to a child that already died is
+     * EPIPE via MSG_NOSIGNAL, not a SIGPIPE in the caller. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncp) < 0 ||
+        pipe2(errp, O_CLOEXEC) < 0 || pipe2(statp, O_CLOEXEC) < 0) {
+        tx_fail(err, TACTUS_ESYSTEM, "sandbox: pipe/socketpair: %s", strerror(errno));
         goto fail_pipes;
     }
 
@@ -365,13 +373,18 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: pidfd_open (needs Linux 5.3+): %s", strerror(errno));
         goto fail_child;
     }
-    if (tx_sb_cgroup_attach(&s->cg, pid, err) < 0 ||
-        tx_sb_write_idmaps(pid, c.uid, c.uid, c.gid, c.gid, err) < 0)
+    /* Two releases: "g" once the id maps exist (the child builds its root), "c" once it is in
+     * its cgroups (the child may start the worker). The cgroup move overlaps the setup. */
+    if (tx_sb_write_idmaps(pid, c.uid, c.uid, c.gid, c.gid, err) < 0)
         goto fail_child;
-    if (write(syncp[1], "g", 1) != 1) {
+    if (send(syncp[1], "g", 1, MSG_NOSIGNAL) != 1) {
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: cannot release the child: %s", strerror(errno));
         goto fail_child;
     }
+    if (tx_sb_cgroup_attach(&s->cg, pid, err) < 0)
+        goto fail_child;
+    /* If this fails the child has died: its own report (read below) says why. */
+    int release_errno = send(syncp[1], "c", 1, MSG_NOSIGNAL) == 1 ? 0 : errno;
     close_fd(&syncp[1]);
 
     tx_sb_child_error rec;
@@ -393,6 +406,11 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         else
             tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s",
                     got == sizeof rec ? rec.step : "(truncated report)");
+        goto fail_child;
+    }
+    if (release_errno != 0) {
+        tx_fail(err, TACTUS_ESYSTEM, "sandbox: the child died during setup: %s",
+                strerror(release_errno));
         goto fail_child;
     }
     append_layers(s, plan->argv != NULL);
