@@ -20,6 +20,10 @@
 /* First buffer size, and so the most read by one recvmsg until a larger frame needs more. */
 #define TX_FRAME_CHUNK ((size_t)64 << 10)
 
+/* An empty buffer bigger than this is given back rather than kept after a large frame, so one
+ * big message does not pin megabytes for the rest of the run. */
+#define TX_FRAME_KEEP (4 * TX_FRAME_CHUNK)
+
 /* Largest number of descriptors one SCM_RIGHTS message can carry (the kernel's SCM_MAX_FD). */
 #define TX_SCM_MAX_FD 253
 
@@ -97,7 +101,8 @@ static int check_header(tx_frame_reader *r, size_t *flen, tx_error *err)
 
 /*
  * Prepares r to take more bytes: moves unpopped bytes to the front of the buffer and grows it
- * so the frame being received fits whole. Sets *room to the free bytes at buf + end; that is 0
+ * so the frame being received fits whole (or, when empty, gives back a buffer a large frame
+ * left behind). Sets *room to the free bytes at buf + end; that is 0
  * only when the buffer is full of complete frames, which must be popped first. Returns 0, or -1
  * for a bad header (checked before growing, so a hostile length allocates nothing) or no memory.
  */
@@ -109,6 +114,11 @@ static int make_room(tx_frame_reader *r, size_t *room, tx_error *err)
     size_t flen;
     if (check_header(r, &flen, err) < 0)
         return -1;
+    if (r->start == r->end && r->cap > TX_FRAME_KEEP) {
+        free(r->buf);
+        r->buf = NULL;
+        r->cap = r->start = r->end = 0;
+    }
     if (r->start > 0) {
         size_t pending = r->end - r->start;
         if (pending > 0)

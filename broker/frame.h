@@ -28,7 +28,8 @@
  * Incremental frame decoder. Bytes go in (tx_frame_reader_feed, or tx_frame_recv straight from
  * a socket); complete frames come out (tx_frame_reader_pop). Frames may be split at any byte and
  * many may arrive at once. The buffer is reused from frame to frame, so a steady stream of
- * frames costs no allocation, and it never holds more than max + TX_FRAME_HEADER unconsumed
+ * frames costs no allocation (a buffer grown past 256 KiB for a large frame is given back once
+ * empty), and it never holds more than max + TX_FRAME_HEADER unconsumed
  * bytes: a length header is checked as soon as its 4 bytes are in, before room is made for the
  * payload it announces. Fields are private to frame.c.
  */
