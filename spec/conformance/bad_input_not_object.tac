@@ -1,0 +1,2 @@
+-- --input must hold a JSON object.
+Procedure { function(input) return {} end }

@@ -1,0 +1,1 @@
+-- Running a file that does not exist is a usage error (exit 2) naming it; there is no run.

@@ -1,0 +1,2 @@
+-- --param without '=' is a usage error.
+Procedure { function(input) return {} end }

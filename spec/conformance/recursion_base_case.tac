@@ -1,0 +1,1 @@
+-- Reference §7 #14: n=1 makes no nested call (same procedure as recursion_factorial.tac).

@@ -1,0 +1,2 @@
+-- Reference §7 #15: n=6 nests 5 deep, exactly the limit (same procedure as
+-- recursion_factorial.tac).

@@ -1,0 +1,2 @@
+-- Reference §7 #16: n=7 would nest 6 deep: "Maximum recursion depth (5) exceeded" (same
+-- procedure as recursion_factorial.tac).

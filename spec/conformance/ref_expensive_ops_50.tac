@@ -1,0 +1,1 @@
+-- Reference §7 #12: ref_expensive_ops.tac with iterations=50.

@@ -1,0 +1,1 @@
+-- Reference §7 #8: ref_number_stats.tac with [5, 10].

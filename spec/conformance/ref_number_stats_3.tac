@@ -1,0 +1,1 @@
+-- Reference §7 #9: ref_number_stats.tac with [3, 7, 11] given through --input.

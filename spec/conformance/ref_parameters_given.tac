@@ -1,0 +1,1 @@
+-- Reference §7 #6: ref_parameters.tac with task=x and count=5.

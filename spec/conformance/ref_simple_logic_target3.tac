@@ -1,0 +1,1 @@
+-- Reference §7 #2: ref_simple_logic.tac with target_count=3.

@@ -1,0 +1,2 @@
+-- Restricted require refuses absolute paths.
+local m = require("/etc/passwd")

@@ -1,0 +1,2 @@
+-- Restricted require refuses to leave the procedure's directory.
+local m = require("../x")

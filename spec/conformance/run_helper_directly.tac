@@ -1,0 +1,1 @@
+-- Reference §7 #19 is helpers/sum.tac run directly; this case runs it as the main file.
