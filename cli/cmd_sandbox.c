@@ -274,6 +274,12 @@ int tx_cmd_sandbox(int argc, char **argv)
         fprintf(stderr, "tactus sandbox: %s\n", err.message);
         goto out;
     }
+    /* Degraded mode is never silent: say which layers are missing. */
+    if (strstr(tx_sandbox_layers(s), "none(") != NULL)
+        fprintf(stderr,
+                "tactus sandbox: note: no per-run cgroup, pids and memory are bounded by rlimits "
+                "only (layers: %s)\n",
+                tx_sandbox_layers(s));
     tx_sandbox_outcome o;
     if (tx_sandbox_wait(s, &o, &err) < 0) {
         fprintf(stderr, "tactus sandbox: %s\n", err.message);
