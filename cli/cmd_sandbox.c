@@ -153,6 +153,15 @@ static int program_missing(const char *prog)
     return 0;
 }
 
+/* Prints a library error without doubling the "sandbox: " prefix. */
+static void print_error(const tx_error *err)
+{
+    const char *m = err->message;
+    if (strncmp(m, "sandbox: ", 9) == 0)
+        m += 9;
+    fprintf(stderr, "tactus sandbox: %s\n", m);
+}
+
 /* Maps an outcome to the exit code, printing the one-line reason for non-program statuses. */
 static int report(const tx_sandbox_outcome *o)
 {
@@ -271,7 +280,7 @@ int tx_cmd_sandbox(int argc, char **argv)
     /* Our own stdio buffers must not be duplicated into the sandbox. */
     fflush(NULL);
     if (tx_sandbox_exec(&p, a.program, &s, &err) < 0) {
-        fprintf(stderr, "tactus sandbox: %s\n", err.message);
+        print_error(&err);
         goto out;
     }
     /* Degraded mode is never silent: say which layers are missing. */
@@ -282,7 +291,7 @@ int tx_cmd_sandbox(int argc, char **argv)
                 tx_sandbox_layers(s));
     tx_sandbox_outcome o;
     if (tx_sandbox_wait(s, &o, &err) < 0) {
-        fprintf(stderr, "tactus sandbox: %s\n", err.message);
+        print_error(&err);
         if (o.kind == 0)
             goto out;
     }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +323,41 @@ START_TEST(free_kills_running_sandbox)
 }
 END_TEST
 
+/* With user namespaces disabled the start must fail, naming the feature; never fall back. */
+START_TEST(userns_disabled_is_an_error)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Disable user namespaces inside a throwaway user namespace of our own. */
+        int fd;
+        if (unshare(CLONE_NEWUSER) < 0 ||
+            (fd = open("/proc/sys/user/max_user_namespaces", O_WRONLY)) < 0 ||
+            write(fd, "0", 1) != 1)
+            _exit(77);
+        close(fd);
+        tx_sandbox_policy p;
+        policy(&p);
+        p.bind_system = 1;
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        char *argv[] = {"/bin/true", NULL};
+        if (tx_sandbox_exec(&p, argv, &s, &err) != -1 || s != NULL)
+            _exit(1);
+        if (err.status != TACTUS_ESYSTEM || strstr(err.message, "max_user_namespaces") == NULL ||
+            strstr(err.message, "refusing to run unsandboxed") == NULL)
+            _exit(2);
+        _exit(0);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st), "child died");
+    if (WEXITSTATUS(st) == 77)
+        return; /* cannot create the throwaway namespace here: nothing to test */
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
     Suite *s = suite_create("sandbox");
@@ -335,6 +371,7 @@ static Suite *sandbox_suite(void)
     tcase_add_test(t, outcomes);
     tcase_add_test(t, exec_errors);
     tcase_add_test(t, free_kills_running_sandbox);
+    tcase_add_test(t, userns_disabled_is_an_error);
     suite_add_tcase(s, t);
     return s;
 }
