@@ -1,0 +1,2 @@
+-- L01: os.execute is not in the procedure's os table (only the clock functions are).
+os.execute("id")

@@ -1,0 +1,2 @@
+-- L03: dofile is absent.
+dofile("/etc/passwd")

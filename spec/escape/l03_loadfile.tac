@@ -1,0 +1,2 @@
+-- L03: loadfile is absent.
+local f = loadfile("/etc/passwd")

@@ -1,0 +1,2 @@
+-- L11: an endless loop is stopped by the instruction budget.
+while true do end

@@ -1,0 +1,4 @@
+-- L26: source nested 100000 levels deep is refused by the parser, not a host stack overflow.
+local f, err = load("return " .. ("("):rep(100000) .. "1" .. (")"):rep(100000))
+assert(f == nil, "deeply nested source was accepted")
+error(err)
