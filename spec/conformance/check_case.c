@@ -616,7 +616,12 @@ int main(int argc, char **argv)
     }
     child_argv[nargs] = NULL;
 
-    char workdir[] = "/tmp/tactus-case-XXXXXX";
+    /* $TMPDIR if it is an absolute path, else /tmp. */
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > PATH_MAX - 32)
+        tmp = "/tmp";
+    char workdir[PATH_MAX];
+    snprintf(workdir, sizeof workdir, "%s/tactus-case-XXXXXX", tmp);
     if (mkdtemp(workdir) == NULL) {
         perror("check_case: mkdtemp");
         goto out;
