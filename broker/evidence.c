@@ -56,7 +56,22 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-int tx_evidence_open(const char *run_dir, tx_evidence **out, tx_error *err)
+/* Number of complete lines in fd's file (the events already written by earlier attempts). */
+static long count_lines(int fd)
+{
+    char buf[65536];
+    long lines = 0;
+    ssize_t n;
+    off_t off = 0;
+    while ((n = pread(fd, buf, sizeof buf, off)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+        off += n;
+    }
+    return lines;
+}
+
+int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_error *err)
 {
     tx_evidence *ev = calloc(1, sizeof *ev);
     if (ev == NULL)
@@ -72,13 +87,16 @@ int tx_evidence_open(const char *run_dir, tx_evidence **out, tx_error *err)
     chmod(run_dir, 0700);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/stream.jsonl", run_dir);
-    ev->stream_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    int flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_EXCL);
+    ev->stream_fd = open(path, flags, 0600);
     if (ev->stream_fd < 0) {
         int e = errno;
         free(ev);
         return tx_fail(err, e == EEXIST ? TACTUS_EUSAGE : TACTUS_ESYSTEM, "cannot create %s: %s",
                        path, e == EEXIST ? "run directory already in use" : strerror(e));
     }
+    if (resume)
+        ev->seq = count_lines(ev->stream_fd);
     char *slash = strrchr(ev->dir, '/');
     if (slash != NULL && slash != ev->dir) {
         *slash = '\0';

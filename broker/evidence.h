@@ -15,8 +15,9 @@
 typedef struct tx_evidence tx_evidence;
 
 /* Creates run_dir (and missing parents, mode 0755; the run dir itself 0700) and opens
- * stream.jsonl for appending. Fails if run_dir already holds a stream (run ids are unique). */
-int tx_evidence_open(const char *run_dir, tx_evidence **out, tx_error *err);
+ * stream.jsonl for appending. A new run (resume == 0) fails if run_dir already holds a stream
+ * (run ids are unique); a resumed run appends to it and continues its sequence numbers. */
+int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_error *err);
 
 /* Appends one event: adds "seq" (1, 2, ...) and "ts" (UTC, ISO 8601 with milliseconds) to a
  * copy of `event` (borrowed) and writes it as one line. */

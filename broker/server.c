@@ -1,6 +1,10 @@
 /* server.c - the broker's request handler (see server.h). */
 #include "server.h"
 
+#include "home.h"
+#include "hosttools.h"
+#include "redact.h"
+#include "secrets.h"
 #include "util.h"
 
 #include <errno.h>
@@ -10,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -18,23 +23,122 @@
 #define MODULE_MAX_BYTES (4u << 20)
 #define TOOL_NAME_MAX 128
 
+/* A secret a host tool names, decrypted once per run into locked memory. */
+typedef struct held_secret {
+    char *name;
+    unsigned char *value; /* sodium_malloc'd by tx_secrets_get; NULL when not set */
+    size_t len;
+} held_secret;
+
 struct tx_server {
     tx_server_opts opts;
-    json_t *result; /* from run.finish */
-    json_t *steps;  /* steps.json array */
+    json_t *result;           /* from run.finish */
+    json_t *memory_journal;   /* the journal when the run has no directory: an array */
+    long crash_before_return; /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
     long host_calls;
+    tx_redactor *redactor;
+    held_secret *secrets;
+    size_t nsecrets;
 };
 
 tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
 {
     tx_server *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->steps = json_array()) == NULL) {
+    if (s == NULL || (s->memory_journal = json_array()) == NULL) {
         free(s);
         tx_fail(err, TACTUS_ESYSTEM, "out of memory");
         return NULL;
     }
     s->opts = *opts;
+    const char *crash = getenv("TACTUS_CRASH_AT");
+    if (crash != NULL && strncmp(crash, "before_return:", 14) == 0)
+        s->crash_before_return = strtol(crash + 14, NULL, 10);
+    s->redactor = tx_redactor_new();
+    if (s->redactor == NULL) {
+        tx_server_free(s);
+        tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        return NULL;
+    }
     return s;
+}
+
+/* Every secret name the configured host tools use, once. */
+static int collect_secret_names(tx_server *s, tx_error *err)
+{
+    const tx_config *cfg = s->opts.config;
+    for (size_t i = 0; i < cfg->nhost_tools; i++) {
+        for (size_t k = 0; k < cfg->host_tools[i].nsecrets; k++) {
+            const char *name = cfg->host_tools[i].secrets[k];
+            int seen = 0;
+            for (size_t j = 0; j < s->nsecrets && !seen; j++)
+                seen = strcmp(s->secrets[j].name, name) == 0;
+            if (seen)
+                continue;
+            held_secret *grown = realloc(s->secrets, (s->nsecrets + 1) * sizeof *grown);
+            if (grown == NULL)
+                return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+            s->secrets = grown;
+            s->secrets[s->nsecrets].name = strdup(name);
+            s->secrets[s->nsecrets].value = NULL;
+            s->secrets[s->nsecrets].len = 0;
+            if (s->secrets[s->nsecrets].name == NULL)
+                return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+            s->nsecrets++;
+        }
+    }
+    return 0;
+}
+
+int tx_server_load_secrets(tx_server *s, tx_error *err)
+{
+    if (collect_secret_names(s, err) != 0)
+        return -1;
+    char home[4096], store_path[4200];
+    tx_error home_err;
+    tx_error_clear(&home_err);
+    if (tx_home_dir(home, sizeof home, &home_err) != 0)
+        return s->nsecrets == 0 ? 0 : tx_fail(err, TACTUS_EUSAGE, "%s", home_err.message);
+    snprintf(store_path, sizeof store_path, "%s/secrets.json", home);
+    struct stat st;
+    if (s->nsecrets == 0 && stat(store_path, &st) != 0)
+        return 0; /* nothing stored and nothing needed */
+    tx_secrets *store = NULL;
+    if (tx_secrets_open(home, &store, err) != 0)
+        return -1;
+    /* Every stored value is masked, not only the ones this run's tools receive: a tool could
+     * have learnt another secret some other way. */
+    int rc = tx_secrets_register_all(store, s->redactor, err);
+    for (size_t i = 0; rc == 0 && i < s->nsecrets; i++) {
+        tx_error get_err;
+        tx_error_clear(&get_err);
+        if (tx_secrets_get(store, s->secrets[i].name, &s->secrets[i].value, &s->secrets[i].len,
+                           &get_err) != 0)
+            s->secrets[i].value = NULL; /* reported when a tool that needs it is called */
+    }
+    tx_secrets_close(store);
+    return rc;
+}
+
+int tx_server_redact(const tx_server *s, json_t *value)
+{
+    if (s->redactor == NULL || tx_redactor_count(s->redactor) == 0)
+        return 0;
+    return tx_redact_json(s->redactor, value);
+}
+
+/* Redacts a message buffer in place (truncating if the replacement is longer). */
+static void redact_text(const tx_server *s, char *buf, size_t cap)
+{
+    if (s->redactor == NULL || tx_redactor_count(s->redactor) == 0)
+        return;
+    size_t out_len = 0;
+    char *clean = tx_redact(s->redactor, buf, strlen(buf), &out_len);
+    if (clean == NULL) {
+        snprintf(buf, cap, "(message withheld: out of memory while redacting)");
+        return;
+    }
+    snprintf(buf, cap, "%s", clean);
+    free(clean);
 }
 
 void tx_server_free(tx_server *s)
@@ -42,12 +146,29 @@ void tx_server_free(tx_server *s)
     if (s == NULL)
         return;
     json_decref(s->result);
-    json_decref(s->steps);
+    json_decref(s->memory_journal);
+    for (size_t i = 0; i < s->nsecrets; i++) {
+        free(s->secrets[i].name);
+        if (s->secrets[i].value != NULL)
+            tx_secret_free(s->secrets[i].value, s->secrets[i].len);
+    }
+    free(s->secrets);
+    tx_redactor_free(s->redactor);
     free(s);
 }
 
 int tx_server_record(tx_server *s, json_t *event, tx_error *err)
 {
+    json_t *clean = NULL;
+    if (s->redactor != NULL && tx_redactor_count(s->redactor) > 0) {
+        clean = json_deep_copy(event);
+        if (clean == NULL || tx_redact_json(s->redactor, clean) != 0) {
+            json_decref(clean);
+            return tx_fail(err, TACTUS_ESYSTEM, "out of memory redacting an event");
+        }
+        event = clean;
+    }
+    int rc = 0;
     if (s->opts.on_event != NULL) {
         char *text = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (text != NULL) {
@@ -56,8 +177,9 @@ int tx_server_record(tx_server *s, json_t *event, tx_error *err)
         }
     }
     if (s->opts.evidence != NULL)
-        return tx_evidence_event(s->opts.evidence, event, err);
-    return 0;
+        rc = tx_evidence_event(s->opts.evidence, event, err);
+    json_decref(clean);
+    return rc;
 }
 
 json_t *tx_server_take_result(tx_server *s)
@@ -67,9 +189,253 @@ json_t *tx_server_take_result(tx_server *s)
     return r;
 }
 
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- the journal ------------------------------------------------------------------------ */
+
+long tx_server_journal_count(const tx_server *s)
+{
+    return s->opts.journal ? tx_journal_count(s->opts.journal)
+                           : (long)json_array_size(s->memory_journal);
+}
+
+/* Borrowed record at 1-based pos, or NULL. */
+static json_t *journal_get(const tx_server *s, long pos)
+{
+    if (s->opts.journal)
+        return tx_journal_get(s->opts.journal, pos);
+    return json_array_get(s->memory_journal, (size_t)(pos - 1));
+}
+
+/* Appends a record durably; on success also kills the process when a crash test asks for it
+ * between the durable write and the reply. */
+static int journal_append(tx_server *s, json_t *record, tx_error *err)
+{
+    if (s->opts.journal) {
+        if (tx_journal_append(s->opts.journal, record, err) != 0)
+            return -1;
+    } else if (json_array_append(s->memory_journal, record) != 0) {
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    }
+    long pos = (long)json_integer_value(json_object_get(record, "pos"));
+    if (s->crash_before_return != 0 && pos == s->crash_before_return)
+        raise(SIGKILL);
+    return 0;
+}
+
 json_t *tx_server_steps(const tx_server *s)
 {
-    return s->steps;
+    json_t *steps = json_array();
+    long n = tx_server_journal_count(s);
+    for (long pos = 1; steps != NULL && pos <= n; pos++)
+        json_array_append(steps, journal_get(s, pos));
+    return steps;
+}
+
+static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet", "sleep",
+                                           "human",      "procedure", NULL};
+
+/* Checks a record the runner wants to append; the runner's word is checked, not trusted. */
+static int valid_record(const tx_server *s, json_t *rec, char *emsg, size_t cap)
+{
+    json_t *pos = json_object_get(rec, "pos");
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    json_t *name = json_object_get(rec, "name"), *site = json_object_get(rec, "site");
+    json_t *error = json_object_get(rec, "error"), *pending = json_object_get(rec, "pending");
+    long expected = tx_server_journal_count(s) + 1;
+    if (!json_is_integer(pos) || json_integer_value(pos) != expected) {
+        snprintf(emsg, cap, "journal.append: expected position %ld", expected);
+        return 0;
+    }
+    int known = 0;
+    for (int i = 0; kind != NULL && record_kinds[i]; i++)
+        known |= strcmp(kind, record_kinds[i]) == 0;
+    if (!known) {
+        snprintf(emsg, cap, "journal.append: unknown record kind");
+        return 0;
+    }
+    if ((name != NULL && !json_is_string(name) && !json_is_null(name)) ||
+        (site != NULL && !json_is_string(site)) ||
+        (error != NULL && !json_is_object(error) && !json_is_null(error)) ||
+        (pending != NULL && !json_is_boolean(pending))) {
+        snprintf(emsg, cap, "journal.append: malformed record");
+        return 0;
+    }
+    return 1;
+}
+
+static json_t *handle_journal_append(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                     size_t cap)
+{
+    json_t *rec = json_object_get(params, "record");
+    *etype = TX_ERR_BAD_REQUEST;
+    if (!json_is_object(rec) || !valid_record(s, rec, emsg, cap)) {
+        if (!json_is_object(rec))
+            snprintf(emsg, cap, "journal.append needs a record object");
+        return NULL;
+    }
+    if (json_object_get(rec, "kind") != NULL &&
+        strcmp(json_string_value(json_object_get(rec, "kind")), "host_call") == 0) {
+        snprintf(emsg, cap, "journal.append: host calls are journaled by the broker itself");
+        return NULL;
+    }
+    json_t *copy = json_deep_copy(rec);
+    tx_error err;
+    tx_error_clear(&err);
+    if (copy == NULL || tx_server_redact(s, copy) != 0 || journal_append(s, copy, &err) != 0) {
+        json_decref(copy);
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", copy ? err.message : "out of memory");
+        return NULL;
+    }
+    json_decref(copy);
+    return json_pack("{s:b}", "ok", 1);
+}
+
+/* journal.read {from}: records from `from` on, at most ~1 MiB of them per reply. */
+static json_t *handle_journal_read(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                   size_t cap)
+{
+    json_t *from_v = json_object_get(params, "from");
+    long from = json_is_integer(from_v) ? (long)json_integer_value(from_v) : 1;
+    if (from < 1) {
+        *etype = TX_ERR_BAD_REQUEST;
+        snprintf(emsg, cap, "journal.read: from must be >= 1");
+        return NULL;
+    }
+    json_t *records = json_array();
+    long n = tx_server_journal_count(s), pos = from;
+    size_t budget = 0;
+    for (; records != NULL && pos <= n && budget < (1u << 20); pos++) {
+        json_t *rec = journal_get(s, pos);
+        budget += json_dumpb(rec, NULL, 0, JSON_COMPACT);
+        json_array_append(records, rec);
+    }
+    return json_pack("{s:o, s:b}", "records", records, "more", pos <= n);
+}
+
+static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                       size_t cap)
+{
+    json_t *keep_v = json_object_get(params, "keep");
+    long keep = json_is_integer(keep_v) ? (long)json_integer_value(keep_v) : -1;
+    *etype = TX_ERR_BAD_REQUEST;
+    if (keep < 0 || keep > tx_server_journal_count(s)) {
+        snprintf(emsg, cap, "journal.truncate: keep must be between 0 and the record count");
+        return NULL;
+    }
+    tx_error err;
+    tx_error_clear(&err);
+    if (s->opts.journal) {
+        if (tx_journal_truncate(s->opts.journal, keep, &err) != 0) {
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", err.message);
+            return NULL;
+        }
+    } else {
+        while ((long)json_array_size(s->memory_journal) > keep)
+            json_array_remove(s->memory_journal, json_array_size(s->memory_journal) - 1);
+    }
+    return json_pack("{s:b}", "ok", 1);
+}
+
+/* The answer value a resumed run records for a pending request of `kind`. */
+static json_t *answer_value(const char *kind, json_t *answer, char *emsg, size_t cap)
+{
+    int approve = json_is_true(json_object_get(answer, "approve"));
+    int reject = json_is_true(json_object_get(answer, "reject"));
+    const char *text = json_string_value(json_object_get(answer, "text"));
+    json_t *value = json_object_get(answer, "json");
+    if (value != NULL)
+        return json_incref(value);
+    if (strcmp(kind, "approve") == 0 || strcmp(kind, "escalate") == 0) {
+        if (approve || reject)
+            return json_boolean(approve);
+        snprintf(emsg, cap, "this run waits for an approval: use --approve or --reject");
+        return NULL;
+    }
+    if (strcmp(kind, "review") == 0) {
+        if (approve || reject || text)
+            return json_pack("{s:s, s:s?}", "decision", reject ? "reject" : "approve", "feedback",
+                             text);
+        snprintf(emsg, cap, "this run waits for a review: use --approve, --reject or --answer");
+        return NULL;
+    }
+    if (text != NULL)
+        return json_string(text);
+    snprintf(emsg, cap, "this run waits for an answer: use --answer TEXT or --answer-json JSON");
+    return NULL;
+}
+
+int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
+{
+    long n = tx_server_journal_count(s);
+    json_t *last = n > 0 ? journal_get(s, n) : NULL;
+    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
+        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
+    const char *kind = json_string_value(json_object_get(last, "name"));
+    char emsg[256];
+    json_t *value = answer_value(kind ? kind : "input", answer, emsg, sizeof emsg);
+    if (value == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
+    json_t *record = json_deep_copy(last);
+    if (record == NULL) {
+        json_decref(value);
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    }
+    json_object_del(record, "pending");
+    json_object_set_new(record, "result", value);
+    /* Replace the pending record: cut it, then append the answered one. The journal lock makes
+     * this the only resume touching the run. */
+    int rc = 0;
+    if (s->opts.journal)
+        rc = tx_journal_truncate(s->opts.journal, n - 1, err);
+    else
+        json_array_remove(s->memory_journal, (size_t)(n - 1));
+    if (rc == 0)
+        rc = journal_append(s, record, err);
+    json_decref(record);
+    return rc;
+}
+
+/* human.ask {request}: asks on the terminal when the broker has one, else suspends. */
+static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                size_t cap)
+{
+    json_t *request = json_object_get(params, "request");
+    const char *kind = json_string_value(json_object_get(request, "kind"));
+    const char *message = json_string_value(json_object_get(request, "message"));
+    if (kind == NULL) {
+        *etype = TX_ERR_BAD_REQUEST;
+        snprintf(emsg, cap, "human.ask needs a request with a kind");
+        return NULL;
+    }
+    if (!s->opts.interactive || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return json_pack("{s:b}", "suspend", 1);
+    fprintf(stderr, "\n[human] %s\n", message ? message : "");
+    if (strcmp(kind, "approve") == 0)
+        fprintf(stderr, "approve? [y/n] ");
+    else
+        fprintf(stderr, "> ");
+    fflush(stderr);
+    char line[4096];
+    if (fgets(line, sizeof line, stdin) == NULL)
+        return json_pack("{s:b}", "suspend", 1);
+    line[strcspn(line, "\r\n")] = '\0';
+    json_t *answer;
+    if (strcmp(kind, "approve") == 0)
+        answer = json_boolean(line[0] == 'y' || line[0] == 'Y');
+    else if (strcmp(kind, "review") == 0)
+        answer = json_pack("{s:s, s:s}", "decision", line[0] == 'n' ? "reject" : "approve",
+                           "feedback", line);
+    else
+        answer = json_string(line);
+    return json_pack("{s:o}", "answer", answer ? answer : json_null());
 }
 
 long tx_server_host_calls(const tx_server *s)
@@ -108,9 +474,69 @@ static const tx_c_tool *find_c_tool(const tx_server *s, const char *name)
     return NULL;
 }
 
+/* Runs a sidecar-declared command tool with exactly the secrets it names. */
+static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *args, const char *key,
+                                const char **etype, char *emsg, size_t cap)
+{
+    tx_tool_secret given[64];
+    size_t ngiven = 0;
+    for (size_t k = 0; k < ht->nsecrets; k++) {
+        const held_secret *h = NULL;
+        for (size_t j = 0; j < s->nsecrets; j++)
+            if (strcmp(s->secrets[j].name, ht->secrets[k]) == 0)
+                h = &s->secrets[j];
+        if (h == NULL || h->value == NULL) {
+            *etype = TX_ERR_TOOL_FAILED;
+            snprintf(emsg, cap, "tool %s needs secret %s, which is not set (tactus secrets set %s)",
+                     ht->name, ht->secrets[k], ht->secrets[k]);
+            return NULL;
+        }
+        if (ngiven == sizeof given / sizeof given[0]) {
+            *etype = TX_ERR_TOOL_FAILED;
+            snprintf(emsg, cap, "tool %s names too many secrets (at most 64)", ht->name);
+            return NULL;
+        }
+        given[ngiven++] = (tx_tool_secret){h->name, h->value, h->len};
+    }
+    char *args_text = json_dumps(args, JSON_COMPACT);
+    tx_hosttool_call call = {ht,
+                             s->opts.proc_dir,
+                             args_text,
+                             args_text ? strlen(args_text) : 0,
+                             s->opts.run_id,
+                             key,
+                             given,
+                             ngiven};
+    tx_hosttool_result out;
+    memset(&out, 0, sizeof out);
+    tx_error err;
+    tx_error_clear(&err);
+    int have_args = args_text != NULL;
+    int rc = have_args ? tx_hosttool_run(&call, &out, &err) : -1;
+    free(args_text);
+    if (rc != 0) {
+        *etype = TX_ERR_INTERNAL;
+        snprintf(emsg, cap, "tool %s could not be started: %.900s", ht->name,
+                 have_args ? err.message : "out of memory");
+        return NULL;
+    }
+    if (out.result == NULL) {
+        /* error_type lives in `out`, which goes out of scope: map it to a static name. */
+        static const char *const known[] = {"ToolFailed",    "ToolTimeout",  "ToolOutputTooLarge",
+                                            "ToolBadOutput", "ToolNotFound", NULL};
+        *etype = TX_ERR_TOOL_FAILED;
+        for (int i = 0; known[i]; i++)
+            if (strcmp(out.error_type, known[i]) == 0)
+                *etype = known[i];
+        snprintf(emsg, cap, "%s", out.error);
+        return NULL;
+    }
+    return out.result;
+}
+
 /* Runs an allowed tool. Returns its result (new reference), or NULL with *etype and emsg. */
-static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const char **etype,
-                             char *emsg, size_t cap)
+static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const char *key,
+                             const char **etype, char *emsg, size_t cap)
 {
     if (strcmp(name, "host.ping") == 0)
         return json_pack("{s:b, s:O}", "ok", 1, "echo", args);
@@ -143,12 +569,12 @@ static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const
         free(message);
         return result;
     }
+    const tx_host_tool *ht = tx_config_host_tool(s->opts.config, name);
+    if (ht != NULL)
+        return run_command_tool(s, ht, args, key, etype, emsg, cap);
     *etype = TX_ERR_TOOL_FAILED;
-    if (tx_config_host_tool(s->opts.config, name) != NULL)
-        snprintf(emsg, cap, "tool %s: command host tools are not available in this build", name);
-    else
-        snprintf(emsg, cap, "tool %s is allowlisted but not defined (declare it under host_tools)",
-                 name);
+    snprintf(emsg, cap, "tool %s is allowlisted but not defined (declare it under host_tools)",
+             name);
     return NULL;
 }
 
@@ -173,6 +599,20 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     } else {
         json_incref(args);
     }
+    json_t *pos_v = json_object_get(params, "pos");
+    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    json_t *site = json_object_get(params, "site");
+    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(site))) {
+        json_decref(args);
+        *etype = TX_ERR_BAD_REQUEST;
+        snprintf(emsg, cap, "tool.call: journal position %ld out of order", pos);
+        return NULL;
+    }
+    char key[256];
+    if (pos > 0)
+        snprintf(key, sizeof key, "%s:%ld", s->opts.run_id, pos);
+    else
+        snprintf(key, sizeof key, "%s:c%ld", s->opts.run_id, s->host_calls + 1);
     int allowed = tx_config_allows_tool(s->opts.config, name) || find_c_tool(s, name) != NULL;
     double started = now_ms();
     json_t *result = NULL;
@@ -181,9 +621,17 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         *etype = TX_ERR_TOOL_NOT_ALLOWED;
         snprintf(emsg, cap, "Tool not allowlisted: %s", name);
     } else {
-        result = dispatch_tool(s, name, args, etype, emsg, cap);
+        result = dispatch_tool(s, name, args, key, etype, emsg, cap);
     }
     double duration = now_ms() - started;
+    if (result != NULL && tx_server_redact(s, result) != 0) {
+        json_decref(result);
+        result = NULL;
+        *etype = TX_ERR_INTERNAL;
+        snprintf(emsg, cap, "out of memory redacting the result of %s", name);
+    }
+    if (result == NULL)
+        redact_text(s, emsg, cap);
 
     char digest[80];
     digest_json(args, digest, sizeof digest);
@@ -194,13 +642,26 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     if (event != NULL && result == NULL)
         json_object_set_new(event, "error",
                             json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
-    json_t *step = json_deep_copy(event);
-    if (step != NULL) {
-        json_object_del(step, "type");
-        json_object_set_new(step, "position",
-                            json_integer((json_int_t)json_array_size(s->steps) + 1));
-        json_object_set_new(step, "kind", json_string("host_call"));
-        json_array_append_new(s->steps, step);
+    if (pos > 0) {
+        /* Journaled before the runner sees the result: a crash after this replays it. */
+        json_t *record = json_pack("{s:I, s:s, s:s, s:O?, s:s, s:f, s:f}", "pos", (json_int_t)pos,
+                                   "kind", "host_call", "name", name, "site", site, "args", digest,
+                                   "t", wall_ms(), "ms", duration);
+        if (record != NULL) {
+            json_object_set(record, "result", result ? result : json_null());
+            json_object_set_new(record, "error",
+                                result ? json_null()
+                                       : json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
+        }
+        tx_error jerr;
+        tx_error_clear(&jerr);
+        if (record == NULL || journal_append(s, record, &jerr) != 0) {
+            json_decref(result);
+            result = NULL;
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", record ? jerr.message : "out of memory");
+        }
+        json_decref(record);
     }
     if (event != NULL) {
         tx_error err;
@@ -361,6 +822,14 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
         data = handle_tool_call(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, TX_METHOD_EVENTS_EMIT) == 0) {
         data = handle_emit(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "journal.append") == 0) {
+        data = handle_journal_append(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "journal.read") == 0) {
+        data = handle_journal_read(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "journal.truncate") == 0) {
+        data = handle_journal_truncate(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "human.ask") == 0) {
+        data = handle_human_ask(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, TX_METHOD_MODULE_LOAD) == 0) {
         data = handle_module_load(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, TX_METHOD_RUN_FINISH) == 0) {

@@ -15,6 +15,7 @@
 #include "channel.h"
 #include "config.h"
 #include "evidence.h"
+#include "journal.h"
 #include "protocol.h"
 #include "tactus.h"
 
@@ -36,6 +37,8 @@ typedef struct tx_server_opts {
     tx_evidence *evidence;    /* NULL: no run directory */
     tactus_event_fn on_event; /* NULL: none */
     void *event_ud;
+    tx_journal *journal; /* NULL: an in-memory journal (no durability) */
+    int interactive;     /* Human.* may prompt on this process's terminal */
 } tx_server_opts;
 
 typedef struct tx_server tx_server;
@@ -52,11 +55,32 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req);
  * borrowed. Returns 0, or -1 if the evidence could not be written. */
 int tx_server_record(tx_server *s, json_t *event, tx_error *err);
 
+/*
+ * Decrypts the secrets the configured host tools name (from the store in TACTUS_HOME) and
+ * registers every stored secret for redaction. Does nothing when no tool names a secret and no
+ * store exists. Call once, in the broker process, after the runner has been started (so the
+ * runner is never a copy of a process that held a decrypted secret).
+ */
+int tx_server_load_secrets(tx_server *s, tx_error *err);
+
+/* Replaces every known secret value inside `value` with [REDACTED:NAME]. */
+int tx_server_redact(const tx_server *s, json_t *value);
+
 /* The result the runner delivered with run.finish (new reference), or NULL if none came. */
 json_t *tx_server_take_result(tx_server *s);
 
-/* The operations performed so far, as the steps.json array (borrowed). */
+/* The journal as the steps.json array (new reference). */
 json_t *tx_server_steps(const tx_server *s);
+
+/*
+ * Records a human's answer for a resumed run: the journal's last record must be a pending
+ * Human.* request; it is replaced by the answered record. `answer` is {"approve": true},
+ * {"reject": true}, {"text": "..."} or {"json": value}; it must fit the request's kind.
+ */
+int tx_server_answer(tx_server *s, json_t *answer, tx_error *err);
+
+/* Records in the journal. */
+long tx_server_journal_count(const tx_server *s);
 
 /* Host calls answered so far. */
 long tx_server_host_calls(const tx_server *s);

@@ -260,86 +260,215 @@ static void print_result(const json_t *result, const run_opts *o)
             json_string_value(json_object_get(error, "message")) ?: "(no message)");
 }
 
-int tx_cmd_run(int argc, char **argv)
+/* True if .tactus/runs/<id> (or the --run-dir) already holds a run. */
+static int run_exists(const char *run_dir)
 {
-    run_opts o;
-    memset(&o, 0, sizeof o);
-    o.sandbox = -1;
-    o.params = json_object();
-    tx_config_init(&o.config);
-    int rc = parse_run_args(argc, argv, &o, 0);
-    if (rc != 0) {
-        json_decref(o.params);
-        tx_config_free(&o.config);
-        return rc < 0 ? 0 : rc;
-    }
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/journal.jsonl", run_dir);
+    return stat(path, &st) == 0;
+}
+
+/* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
+ * answer for a resumed run, or NULL. */
+static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer)
+{
     char *source = NULL;
     size_t len = 0;
-    json_t *input = NULL, *result = NULL;
+    json_t *result = NULL;
     tx_error err;
     tx_error_clear(&err);
-    char proc_dir[PATH_MAX], runs_dir[PATH_MAX], run_id_buf[160];
-    tx_dirname(o.file, proc_dir, sizeof proc_dir);
-    if ((rc = load_config(&o, proc_dir)) != 0)
-        goto done;
+    char proc_dir[PATH_MAX], runs_dir[PATH_MAX], run_id_buf[160], run_dir[PATH_MAX + 200];
+    tx_dirname(o->file, proc_dir, sizeof proc_dir);
+    int rc = load_config(o, proc_dir);
+    if (rc != 0)
+        return rc;
     rc = TACTUS_EUSAGE;
-    if (tx_read_source(o.file, &source, &len, &err) != 0) {
+    if (tx_read_source(o->file, &source, &len, &err) != 0) {
         fprintf(stderr, "tactus: %s\n", err.message);
         goto done;
     }
-    if (o.input_file != NULL && (input = read_input_file(o.input_file)) == NULL)
-        goto done;
-    int sandboxed = o.sandbox >= 0 ? o.sandbox : o.config.sandbox_enabled == 1;
-    if (sandboxed) {
-        fprintf(stderr, "tactus: the native sandbox is not available in this build; "
-                        "run with --no-sandbox to use a plain child process\n");
-        rc = TACTUS_ESYSTEM;
-        goto done;
-    }
-    if (!o.quiet)
-        fprintf(stderr, "tactus: warning: running without the sandbox (plain child process)\n");
+    /* Sandboxed unless --no-sandbox or `sandbox: {enabled: false}` says otherwise. */
+    int sandboxed = o->sandbox >= 0 ? o->sandbox : o->config.sandbox_enabled != 0;
+    if (!sandboxed && !o->quiet)
+        fprintf(stderr, "tactus: warning: running WITHOUT the sandbox (plain child process): "
+                        "use this only for procedures you trust\n");
 
-    const char *run_id = o.run_id;
+    const char *run_id = o->run_id;
     snprintf(runs_dir, sizeof runs_dir, "%s", TX_RUNS_DIR);
-    if (o.run_dir != NULL) {
+    if (o->run_dir != NULL) {
         /* --run-dir DIR: the evidence goes exactly there. */
-        tx_dirname(o.run_dir, runs_dir, sizeof runs_dir);
-        const char *base = strrchr(o.run_dir, '/');
-        snprintf(run_id_buf, sizeof run_id_buf, "%s", base ? base + 1 : o.run_dir);
-        if (o.run_id != NULL && strcmp(o.run_id, run_id_buf) != 0) {
+        tx_dirname(o->run_dir, runs_dir, sizeof runs_dir);
+        const char *base = strrchr(o->run_dir, '/');
+        snprintf(run_id_buf, sizeof run_id_buf, "%s", base ? base + 1 : o->run_dir);
+        if (o->run_id != NULL && strcmp(o->run_id, run_id_buf) != 0) {
             fprintf(stderr, "tactus run: --run-id and --run-dir name different runs\n");
             goto done;
         }
         run_id = run_id_buf;
+    }
+    if (run_id != NULL) {
+        snprintf(run_dir, sizeof run_dir, "%s/%s", runs_dir, run_id);
+        if (!resume && run_exists(run_dir)) {
+            resume = 1; /* tactus run --run-id ID of an existing run continues it */
+            if (!o->quiet)
+                fprintf(stderr, "tactus: run %s exists: resuming it\n", run_id);
+        }
     }
 
     tx_run_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.source = source;
     spec.source_len = len;
-    spec.chunkname = o.file;
+    spec.chunkname = o->file;
     spec.proc_dir = proc_dir;
     spec.input = input;
-    spec.params = o.params;
-    spec.config = &o.config;
-    spec.isolation = TACTUS_CHILD;
+    spec.params = o->params;
+    spec.config = &o->config;
+    spec.isolation = sandboxed ? TACTUS_SANDBOX : TACTUS_CHILD;
+    spec.separate_broker = 1;
     spec.runs_dir = runs_dir;
     spec.run_id = run_id;
-    spec.on_event = o.quiet ? NULL : print_event;
+    spec.resume = resume;
+    spec.answer = answer;
+    spec.policy = o->policy;
+    spec.interactive = !o->json;
+    spec.on_event = o->quiet ? NULL : print_event;
     result = tx_run(&spec, &err);
     if (result == NULL) {
         fprintf(stderr, "tactus: %s\n", err.message);
         rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
         goto done;
     }
-    print_result(result, &o);
+    print_result(result, o);
     rc = (int)tx_status_from_string(json_string_value(json_object_get(result, "status")));
 done:
     json_decref(result);
-    json_decref(input);
-    json_decref(o.params);
     free(source);
-    tx_config_free(&o.config);
+    return rc;
+}
+
+static void run_opts_init(run_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->sandbox = -1;
+    o->params = json_object();
+    tx_config_init(&o->config);
+}
+
+static void run_opts_free(run_opts *o)
+{
+    json_decref(o->params);
+    tx_config_free(&o->config);
+}
+
+int tx_cmd_run(int argc, char **argv)
+{
+    run_opts o;
+    run_opts_init(&o);
+    int rc = parse_run_args(argc, argv, &o, 0);
+    json_t *input = NULL;
+    if (rc == 0 && o.input_file != NULL && (input = read_input_file(o.input_file)) == NULL)
+        rc = TACTUS_EUSAGE;
+    if (rc == 0)
+        rc = execute_run(&o, input, 0, NULL);
+    json_decref(input);
+    run_opts_free(&o);
+    return rc < 0 ? 0 : rc;
+}
+
+static const char resume_help[] =
+    "usage: tactus resume RUN_ID [--approve | --reject | --answer TEXT | --answer-json JSON]\n"
+    "                            [--json] [--quiet] [--no-sandbox]\n"
+    "\n"
+    "Continues a suspended or interrupted run from its journal: the procedure runs again from\n"
+    "the top and every recorded step returns its recorded result instead of running again.\n"
+    "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
+    "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
+    "The procedure file, input and --policy are the ones recorded in the run's run.json.\n";
+
+int tx_cmd_resume(int argc, char **argv)
+{
+    run_opts o;
+    run_opts_init(&o);
+    json_t *answer = NULL, *run = NULL, *input = NULL;
+    const char *id = NULL;
+    int rc = TACTUS_EUSAGE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(resume_help, stdout);
+            rc = 0;
+            goto done;
+        } else if (strcmp(a, "--approve") == 0 || strcmp(a, "--reject") == 0) {
+            json_decref(answer);
+            answer = json_pack("{s:b}", a + 2, 1);
+        } else if ((strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0) &&
+                   i + 1 < argc) {
+            json_decref(answer);
+            if (strcmp(a, "--answer") == 0) {
+                answer = json_pack("{s:s}", "text", argv[++i]);
+            } else {
+                json_error_t jerr;
+                json_t *v = json_loads(argv[++i], JSON_DECODE_ANY, &jerr);
+                if (v == NULL) {
+                    fprintf(stderr, "tactus resume: --answer-json: %s\n", jerr.text);
+                    goto done;
+                }
+                answer = json_pack("{s:o}", "json", v);
+            }
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o.quiet = 1;
+        } else if (strcmp(a, "--no-sandbox") == 0) {
+            o.sandbox = 0;
+        } else if (strcmp(a, "--sandbox") == 0) {
+            o.sandbox = 1;
+        } else if (a[0] == '-') {
+            usage_error("resume", "unknown option or missing value: '%s'", a);
+            goto done;
+        } else if (id == NULL) {
+            id = a;
+        } else {
+            usage_error("resume", "unexpected argument '%s'", a);
+            goto done;
+        }
+    }
+    if (id == NULL || !tx_valid_run_id(id)) {
+        usage_error("resume", "%s", id ? "invalid RUN_ID" : "missing RUN_ID");
+        goto done;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/run.json", TX_RUNS_DIR, id);
+    json_error_t jerr;
+    run = json_load_file(path, 0, &jerr);
+    if (run == NULL) {
+        fprintf(stderr, "tactus resume: no run '%s' (%s: %s)\n", id, path, jerr.text);
+        goto done;
+    }
+    const char *file = json_string_value(json_object_get(run, "procedure"));
+    const char *abs = json_string_value(json_object_get(run, "procedure_path"));
+    struct stat st;
+    if (file == NULL || stat(file, &st) != 0)
+        file = abs;
+    if (file == NULL) {
+        fprintf(stderr, "tactus resume: %s names no procedure\n", path);
+        goto done;
+    }
+    o.file = file;
+    o.run_id = id;
+    o.policy = json_string_value(json_object_get(run, "policy"));
+    json_t *params = json_object_get(run, "params");
+    if (json_is_object(params))
+        json_object_update(o.params, params);
+    input = json_incref(json_object_get(run, "input"));
+    rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer);
+done:
+    json_decref(answer);
+    json_decref(input);
+    json_decref(run);
+    run_opts_free(&o);
     return rc;
 }
 

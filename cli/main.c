@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "commands_sandbox.h"
 #include "commands_secrets.h"
 #include "tactus.h"
 
@@ -73,8 +74,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "secrets") == 0)
         return tx_cmd_secrets(argc - 1, argv + 1);
     if (strcmp(cmd, "sandbox") == 0)
-        return tx_cmd_unavailable(argc - 1, argv + 1);
-    if (strcmp(cmd, "test") == 0 || strcmp(cmd, "resume") == 0)
+        return tx_cmd_sandbox(argc - 1, argv + 1);
+    if (strcmp(cmd, "resume") == 0)
+        return tx_cmd_resume(argc - 1, argv + 1);
+    if (strcmp(cmd, "test") == 0)
         return tx_cmd_unavailable(argc - 1, argv + 1);
     if (cmd[0] != '-' && is_file(cmd))
         return tx_cmd_run(argc, argv); /* argv[0] stands in for "run" */

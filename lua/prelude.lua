@@ -18,6 +18,7 @@ local string_format, string_match, table_concat, table_sort, table_insert, table
 local math_type = math.type
 
 local M = {}
+local journaled, journal_truncate, reseed_after
 local error_kinds = setmetatable({}, { __mode = "k" })
 local DEFAULT_MAX_DEPTH = 5
 
@@ -276,12 +277,68 @@ local run = {
   tool_calls = {},        -- name -> list of {name, args, result}
 }
 
+-- ---- the journal (runner side) ---------------------------------------------------------------
+-- Replay happens here, without a round trip per step: the records are loaded once, and each
+-- journaled operation either consumes the next record (checking kind, name and call site) or,
+-- past the end, runs live and appends its record through the broker before returning.
+local journal = {
+  replay = {},    -- records loaded at start, by position
+  cursor = 0,     -- last position consumed or appended
+  inside = 0,     -- > 0 while a checkpoint function runs: nested operations are not journaled
+  current = nil,  -- position of the innermost running checkpoint
+  loaded = false,
+}
+
+local function replaying()
+  return journal.cursor < #journal.replay
+end
+
+local function raise_recorded(rec)
+  local e = rec.error
+  local message = type(e) == "table" and tostring(e.message) or tostring(e)
+  fail(type(e) == "table" and e.type or "LuaError", message)
+end
+
+-- Runs operation `kind`/`name` at the caller's site: replayed from the journal when recorded,
+-- else live(pos, site), which must append the record before returning.
+journaled = function(kind, name, level, live)
+  if run.validate_only then
+    fail_at("NotAvailable", kind .. " is not available while validating", level)
+  end
+  local pos = journal.cursor + 1
+  local site = tx.site(level + 1)
+  local rec = journal.replay[pos]
+  if rec ~= nil then
+    if rec.kind ~= kind or rec.name ~= name or rec.site ~= site then
+      tx.fatal("nondeterminism", string_format(
+        "non-determinism at journal position %d: the journal recorded %s%s at %s, but the procedure now does %s%s at %s",
+        pos, rec.kind, rec.name and (" '" .. rec.name .. "'") or "", tostring(rec.site),
+        kind, name and (" '" .. name .. "'") or "", site))
+    end
+    journal.cursor = pos
+    if rec.pending then
+      tx.fatal("suspended", string_format("waiting for a human at %s: %s", site,
+        type(rec.result) == "table" and tostring(rec.result.message) or ""))
+    end
+    if rec.error ~= nil then raise_recorded(rec) end
+    return rec.result
+  end
+  journal.cursor = pos
+  return live(pos, site)
+end
+
+journal_truncate = function(keep)
+  tx.journal_truncate(keep)
+  for i = #journal.replay, keep + 1, -1 do journal.replay[i] = nil end
+  if journal.cursor > keep then journal.cursor = keep end
+end
+
 local function current_frame()
   return run.frames[#run.frames]
 end
 
 local function emit(kind, fields)
-  if run.validate_only then return end
+  if run.validate_only or replaying() then return end
   tx.emit(kind, fields)
 end
 
@@ -397,6 +454,69 @@ local function install(env, program)
     end,
   }
 
+  -- Time and randomness: journaled outside checkpoints (or refused with strict_determinism) ------
+  -- `level`: frames from journaled's caller to the procedure's call site.
+  local function nondet_call(name, fn, level, ...)
+    if journal.inside > 0 or run.validate_only then return fn(...) end
+    if run.strict then
+      fail_at("NonDeterministicError", name .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", level)
+    end
+    local args = table.pack(...)
+    local r = journaled("nondet", name, level + 1, function(pos, site)
+      local v = fn(table_unpack(args, 1, args.n))
+      tx.journal_append({ pos = pos, kind = "nondet", name = name, site = site, result = v, t = tx.now() * 1000, ms = 0 })
+      return v
+    end)
+    return r
+  end
+  local function nondet(name, fn)
+    return function(...)
+      if journal.inside > 0 or run.validate_only then return fn(...) end
+      if run.strict then
+        fail_at("NonDeterministicError", name .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 1)
+      end
+      local args = table.pack(...)
+      local r = journaled("nondet", name, 2, function(pos, site)
+        local v = fn(table_unpack(args, 1, args.n))
+        tx.journal_append({ pos = pos, kind = "nondet", name = name, site = site, result = v, t = tx.now() * 1000, ms = 0 })
+        return v
+      end)
+      return r
+    end
+  end
+  local os_t, math_t = env.os, env.math
+  local real_time = os_t.time
+  os_t.time = function(t)
+    if t ~= nil then return real_time(t) end   -- a date table in: deterministic
+    local r = nondet_call("os.time", real_time, 2)
+    return r
+  end
+  os_t.date = nondet("os.date", os_t.date)
+  os_t.clock = nondet("os.clock", os_t.clock)
+  local real_random, real_seed = math_t.random, math_t.randomseed
+  math_t.random = function(...)
+    if journal.inside == 0 and not run.validate_only and not run.seeded then
+      if run.strict then
+        fail_at("NonDeterministicError", "math.random() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 1)
+      end
+      local seed = journaled("nondet", "math.randomseed", 2, function(pos, site)
+        local v = tx.random_seed()
+        tx.journal_append({ pos = pos, kind = "nondet", name = "math.randomseed", site = site, result = v, t = tx.now() * 1000, ms = 0 })
+        return v
+      end)
+      run.base_seed, run.seeded = seed, true
+      real_seed(seed)
+    end
+    return real_random(...)
+  end
+  math_t.randomseed = function(...)
+    if journal.inside == 0 then run.seeded = true end
+    return real_seed(...)
+  end
+  reseed_after = function(pos)
+    real_seed(run.base_seed or 0, pos)
+  end
+
   -- Stage ----------------------------------------------------------------------------------
   local stages = { declared = nil, current = nil, history = {} }
   local function declare_stages(...)
@@ -478,9 +598,21 @@ local function install(env, program)
     if run.validate_only then
       fail_at("NotAvailable", "Host.call is not available while validating", level)
     end
-    local ok, data, message = tx.call("tool.call", { name = name, args = args or {} })
-    if not ok then fail_at(data, message, level) end
-    return data.result
+    -- `depth`: frames between call_live and the function at `level`, for error positions.
+    local function call_live(pos, site, depth)
+      local ok, data, message = tx.call("tool.call", { name = name, args = args or {}, pos = pos, site = site })
+      if not ok then fail_at(data, message, level + depth) end
+      return data.result
+    end
+    if journal.inside > 0 then
+      local r = call_live(nil, nil, 1)
+      return r
+    end
+    local r = journaled("host_call", name, level + 1, function(pos, site)
+      local v = call_live(pos, site, 3)
+      return v
+    end)
+    return r
   end
   env.Host = {
     call = function(name, args)
@@ -710,6 +842,13 @@ local function install(env, program)
     if p.style == "g1" then rawset(penv, "input", saved_input); rawset(penv, "state", saved_state) end
     if not results[1] then error(results[2], 0) end
     local result = results[2]
+    if nested and journal.inside == 0 then
+      -- The callee's own operations are journaled as it runs; its result closes the call.
+      result = journaled("procedure", label, 3, function(pos, site)
+        tx.journal_append({ pos = pos, kind = "procedure", name = label, site = site, result = result, t = tx.now() * 1000, ms = 0 })
+        return result
+      end)
+    end
     if nested and p.style == "g1" and p.output_schema == nil and result ~= nil and
         (type(result) ~= "table" or (next(result) ~= nil and is_array(result))) then
       fail("OutputError", string_format("Procedure '%s' must return dict, got %s", label, type(result)))
@@ -793,25 +932,93 @@ local function install(env, program)
   end
   env.model = function(name, cfg) program.models[name] = declared_unavailable("model")(cfg) end
 
-  -- Durability and humans: later issues. Until then they fail loudly, never pretend.
+  -- Durability: checkpoints, humans --------------------------------------------------------
+  local function checkpoint(name, fn, level)
+    if type(fn) ~= "function" then
+      fail_at("ValueError", "checkpoint needs a function", level)
+    end
+    local result = journaled("checkpoint", name, level + 1, function(pos, site)
+      journal.inside = journal.inside + 1
+      journal.current = pos
+      local started = tx.now()
+      local results = table.pack(pcall(fn))
+      journal.inside = journal.inside - 1
+      local record = { pos = pos, kind = "checkpoint", name = name, site = site, t = started * 1000,
+                       ms = (tx.now() - started) * 1000 }
+      if results[1] then
+        record.result = results[2]
+        tx.journal_append(record)
+        return results[2]
+      end
+      local message = results[2]
+      record.error = { type = M.error_kind(message) or "LuaError", message = tostring(message) }
+      tx.journal_append(record)
+      error(message, 0)
+    end)
+    -- Random numbers drawn inside the checkpoint are not replayed: put the generator back on a
+    -- path that depends only on the run's seed and this position.
+    reseed_after(journal.cursor)
+    return result
+  end
   local Step = setmetatable({
-    checkpoint = not_available("Step.checkpoint", "durable execution is not implemented yet"),
-    run = not_available("Step.run", "durable execution is not implemented yet"),
-    key = not_available("Step.key", "durable execution is not implemented yet"),
+    checkpoint = function(fn) local r = checkpoint(nil, fn, 2); return r end,
+    run = function(name, fn)
+      if type(name) ~= "string" then fail_at("ValueError", "Step.run needs a name string", 1) end
+      local r = checkpoint(name, fn, 2)
+      return r
+    end,
+    key = function()
+      local pos = journal.inside > 0 and journal.current or journal.cursor + 1
+      return tx.run_id() .. ":" .. pos
+    end,
   }, {
     __call = function(_, text, fn) program.steps[#program.steps + 1] = { text = text, fn = fn } end,
   })
   env.Step = Step
   env.step = function(text, fn) program.steps[#program.steps + 1] = { text = text, fn = fn } end
-  env.checkpoint = Step.checkpoint
+  env.checkpoint = function(fn) local r = checkpoint(nil, fn, 2); return r end
   env.Checkpoint = {
-    clear_all = not_available("Checkpoint.clear_all", "durable execution is not implemented yet"),
-    clear_after = not_available("Checkpoint.clear_after", "durable execution is not implemented yet"),
-    next_position = not_available("Checkpoint.next_position", "durable execution is not implemented yet"),
+    clear_all = function() journal_truncate(0) end,
+    clear_after = function(pos)
+      if math_type(pos) ~= "integer" or pos < 0 then fail_at("ValueError", "Checkpoint.clear_after needs a position", 1) end
+      journal_truncate(pos)
+    end,
+    next_position = function() return journal.cursor + 1 end,
+    exists = function(name)
+      for _, rec in ipairs(journal.replay) do if rec.name == name then return true end end
+      return false
+    end,
+    get = function(name)
+      for _, rec in ipairs(journal.replay) do if rec.name == name then return deep_copy(rec.result) end end
+      return nil
+    end,
   }
+
+  local function human(kind, opts, level)
+    if type(opts) == "string" then opts = { message = opts } end
+    if type(opts) ~= "table" then fail_at("ValueError", "Human." .. kind .. " expects a table of options", level) end
+    local request = { kind = kind, message = tostring(opts.message or ""), default = opts.default,
+                      options = opts.options, timeout = opts.timeout, placeholder = opts.placeholder }
+    local answer = journaled("human", kind, level + 1, function(pos, site)
+      local started = tx.now()
+      local reply = tx.human_ask(request)
+      local record = { pos = pos, kind = "human", name = kind, site = site, t = started * 1000,
+                       ms = (tx.now() - started) * 1000 }
+      if reply.suspend then
+        record.pending = true
+        record.result = request
+        tx.journal_append(record)
+        tx.fatal("suspended", string_format("waiting for a human at %s: %s", site, request.message))
+      end
+      record.result = reply.answer
+      tx.journal_append(record)
+      return reply.answer
+    end)
+    return answer
+  end
   env.Human = {}
   for _, fn in ipairs({ "approve", "input", "review", "escalate" }) do
-    env.Human[fn] = not_available("Human." .. fn, "human-in-the-loop is not implemented yet")
+    env.Human[fn] = function(opts) local r = human(fn, opts, 2); return r end
   end
   env.Human.notify = function(opts)
     local msg = type(opts) == "table" and opts.message or opts
@@ -827,7 +1034,16 @@ local function install(env, program)
   -- Retry / Sleep -------------------------------------------------------------------------------
   env.Sleep = function(seconds)
     if type(seconds) ~= "number" or seconds < 0 then fail_at("ValueError", "Sleep expects a non-negative number of seconds", 1) end
-    if not run.validate_only then tx.sleep(seconds) end
+    if run.validate_only then return end
+    -- The wake-up time is journaled before sleeping, so a resumed sleep waits only what remains.
+    local wake = journaled("sleep", nil, 2, function(pos, site)
+      local now = tx.now()
+      local at = now + seconds
+      tx.journal_append({ pos = pos, kind = "sleep", site = site, result = at, t = now * 1000, ms = 0 })
+      return at
+    end)
+    local left = wake - tx.now()
+    if left > 0 then tx.sleep(left) end
   end
   env.Retry = {
     with_backoff = function(fn, opts)
@@ -956,8 +1172,12 @@ end
 -- Entry point used by runner.c. `compile(env)` returns the main chunk compiled with env.
 -- Returns the output value (a Lua value to be converted to JSON by the host) and a table
 -- describing what was registered.
-function M.execute(compile, chunkname, raw_input, validate_only, cli_params)
+function M.execute(compile, chunkname, raw_input, validate_only, cli_params, strict)
   run.validate_only = validate_only
+  run.strict = strict
+  if not validate_only then
+    journal.replay = tx.journal_read()
+  end
   if cli_params and next(cli_params) ~= nil then
     run.cli_params = cli_params
     if type(raw_input) == "table" then

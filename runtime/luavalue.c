@@ -3,10 +3,12 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 typedef struct to_json_ctx {
+    int exact; /* journal encoding: every value round-trips exactly (see luavalue.h) */
     size_t nodes;
     json_t *root; /* everything built so far hangs off root, so an error frees it all */
     char path[256];
@@ -59,6 +61,53 @@ static int table_is_array(lua_State *L, int idx, lua_Integer *n)
     return 1;
 }
 
+/* True if every key is a string not starting with '$' (so a plain JSON object is exact). */
+static int plain_string_keys(lua_State *L, int idx)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '$') {
+            lua_pop(L, 1);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* {"$f": "nan"} and friends: the floats JSON cannot write, tagged. */
+static json_t *exact_float(lua_State *L, double d)
+{
+    const char *tag = NULL;
+    if (isnan(d))
+        tag = "nan";
+    else if (isinf(d))
+        tag = d > 0 ? "inf" : "-inf";
+    else if (d == 0 && signbit(d))
+        tag = "-0";
+    if (tag == NULL)
+        return json_real(d);
+    json_t *o = json_pack("{s:s}", "$f", tag);
+    if (o == NULL)
+        luaL_error(L, "out of memory");
+    return o;
+}
+
+/* {"$b": "<base64>"}: a string that is not UTF-8. */
+static json_t *exact_bytes(lua_State *L, const char *s, size_t len)
+{
+    size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(cap);
+    if (b64 == NULL)
+        luaL_error(L, "out of memory");
+    sodium_bin2base64(b64, cap, (const unsigned char *)s, len, sodium_base64_VARIANT_ORIGINAL);
+    json_t *o = json_pack("{s:s}", "$b", b64);
+    free(b64);
+    if (o == NULL)
+        luaL_error(L, "out of memory");
+    return o;
+}
+
 /* Makes the JSON for the value at idx: a scalar, or an EMPTY container that fill() fills
  * once it is attached to its parent. Raises on values JSON cannot hold. */
 static json_t *make(lua_State *L, int idx, to_json_ctx *c, int depth)
@@ -81,6 +130,8 @@ static json_t *make(lua_State *L, int idx, to_json_ctx *c, int depth)
             out = json_integer((json_int_t)lua_tointeger(L, idx));
         } else {
             double d = (double)lua_tonumber(L, idx);
+            if (c->exact)
+                return exact_float(L, d);
             if (!isfinite(d))
                 raise_at(L, c, "NaN and infinite numbers cannot be converted to JSON");
             out = json_real(d);
@@ -90,12 +141,19 @@ static json_t *make(lua_State *L, int idx, to_json_ctx *c, int depth)
         size_t len = 0;
         const char *s = lua_tolstring(L, idx, &len);
         out = json_stringn(s, len);
+        if (out == NULL && c->exact)
+            return exact_bytes(L, s, len);
         if (out == NULL)
             raise_at(L, c, "string is not valid UTF-8 (JSON text must be UTF-8)");
         break;
     }
     case LUA_TTABLE:
-        out = table_is_array(L, idx, &n) ? json_array() : json_object();
+        if (table_is_array(L, idx, &n))
+            out = json_array();
+        else if (!c->exact || plain_string_keys(L, idx))
+            out = json_object();
+        else
+            out = json_pack("{s:[]}", "$t"); /* [[key, value], ...] */
         break;
     default: {
         char msg[96];
@@ -124,9 +182,31 @@ static void attach_child(lua_State *L, to_json_ctx *c, int depth, json_t *parent
         fill(L, idx, c, depth, v);
 }
 
+/* Fills a {"$t": [[k, v], ...]} container: keys of any type, exactly. */
+static void fill_pairs(lua_State *L, int idx, to_json_ctx *c, int depth, json_t *pairs)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        json_t *pair = json_array();
+        if (pair == NULL || json_array_append_new(pairs, pair) != 0)
+            luaL_error(L, "out of memory");
+        if (lua_type(L, -2) == LUA_TTABLE)
+            raise_at(L, c, "tables used as keys cannot be journaled");
+        lua_pushvalue(L, -2);
+        attach_child(L, c, depth + 1, pair, NULL);
+        lua_pop(L, 1);
+        attach_child(L, c, depth + 1, pair, NULL);
+        lua_pop(L, 1);
+    }
+}
+
 static void fill(lua_State *L, int idx, to_json_ctx *c, int depth, json_t *container)
 {
     luaL_checkstack(L, 6, "value nested too deeply");
+    if (c->exact && json_is_object(container) && json_object_get(container, "$t") != NULL) {
+        fill_pairs(L, idx, c, depth, json_object_get(container, "$t"));
+        return;
+    }
     if (json_is_array(container)) {
         lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
         for (lua_Integer i = 1; i <= n; i++) {
@@ -178,10 +258,25 @@ static int protected_convert(lua_State *L)
     return 0;
 }
 
+static int to_json_mode(lua_State *L, int idx, const char *what, int exact, json_t **out,
+                        tx_error *err);
+
 int tx_lua_to_json(lua_State *L, int idx, const char *what, json_t **out, tx_error *err)
+{
+    return to_json_mode(L, idx, what, 0, out, err);
+}
+
+int tx_lua_to_journal(lua_State *L, int idx, const char *what, json_t **out, tx_error *err)
+{
+    return to_json_mode(L, idx, what, 1, out, err);
+}
+
+static int to_json_mode(lua_State *L, int idx, const char *what, int exact, json_t **out,
+                        tx_error *err)
 {
     protected_args a;
     memset(&a, 0, sizeof a);
+    a.ctx.exact = exact;
     a.idx = lua_absindex(L, idx);
     snprintf(a.ctx.path, sizeof a.ctx.path, "%s", what);
     if (!lua_checkstack(L, 8))
@@ -202,13 +297,72 @@ int tx_lua_to_json(lua_State *L, int idx, const char *what, json_t **out, tx_err
     return 0;
 }
 
-static void push_depth(lua_State *L, const json_t *value, int depth)
+static void push_depth(lua_State *L, const json_t *value, int depth, int exact);
+
+/* Decodes the tagged forms of the journal encoding; returns 1 if value was one. */
+static int push_tagged(lua_State *L, const json_t *value, int depth)
+{
+    if (json_object_size(value) != 1)
+        return 0;
+    const json_t *f = json_object_get(value, "$f");
+    const json_t *b = json_object_get(value, "$b");
+    const json_t *t = json_object_get(value, "$t");
+    if (json_is_string(f)) {
+        const char *tag = json_string_value(f);
+        if (strcmp(tag, "nan") == 0)
+            lua_pushnumber(L, (lua_Number)NAN);
+        else if (strcmp(tag, "inf") == 0)
+            lua_pushnumber(L, (lua_Number)INFINITY);
+        else if (strcmp(tag, "-inf") == 0)
+            lua_pushnumber(L, -(lua_Number)INFINITY);
+        else if (strcmp(tag, "-0") == 0)
+            lua_pushnumber(L, -(lua_Number)0.0);
+        else
+            luaL_error(L, "journal value: unknown float tag '%s'", tag);
+        return 1;
+    }
+    if (json_is_string(b)) {
+        size_t len = json_string_length(b), bin_len = 0;
+        unsigned char *bin = malloc(len + 1);
+        if (bin == NULL)
+            luaL_error(L, "out of memory");
+        if (sodium_base642bin(bin, len + 1, json_string_value(b), len, NULL, &bin_len, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+            free(bin);
+            luaL_error(L, "journal value: bad base64 string");
+        }
+        lua_pushlstring(L, (const char *)bin, bin_len); /* may raise: bin leaks only on OOM */
+        free(bin);
+        return 1;
+    }
+    if (json_is_array(t)) {
+        lua_newtable(L);
+        size_t i;
+        const json_t *pair;
+        json_array_foreach(t, i, pair)
+        {
+            if (json_array_size(pair) != 2)
+                luaL_error(L, "journal value: malformed table pair");
+            push_depth(L, json_array_get(pair, 0), depth + 1, 1);
+            push_depth(L, json_array_get(pair, 1), depth + 1, 1);
+            if (lua_isnil(L, -2))
+                luaL_error(L, "journal value: nil table key");
+            lua_rawset(L, -3);
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void push_depth(lua_State *L, const json_t *value, int depth, int exact)
 {
     if (depth > TX_VALUE_MAX_DEPTH)
         luaL_error(L, "JSON value is nested too deeply");
     luaL_checkstack(L, 4, "JSON value is nested too deeply");
     switch (json_typeof(value)) {
     case JSON_OBJECT: {
+        if (exact && push_tagged(L, value, depth))
+            break;
         lua_createtable(L, 0, (int)json_object_size(value));
         const char *key;
         size_t klen;
@@ -218,7 +372,7 @@ static void push_depth(lua_State *L, const json_t *value, int depth)
             if (json_is_null(v))
                 continue;
             lua_pushlstring(L, key, klen);
-            push_depth(L, v, depth + 1);
+            push_depth(L, v, depth + 1, exact);
             lua_rawset(L, -3);
         }
         break;
@@ -227,7 +381,7 @@ static void push_depth(lua_State *L, const json_t *value, int depth)
         size_t n = json_array_size(value);
         lua_createtable(L, n > 1000000 ? 0 : (int)n, 0);
         for (size_t i = 0; i < n; i++) {
-            push_depth(L, json_array_get(value, i), depth + 1);
+            push_depth(L, json_array_get(value, i), depth + 1, exact);
             lua_rawseti(L, -2, (lua_Integer)i + 1);
         }
         break;
@@ -255,27 +409,45 @@ static void push_depth(lua_State *L, const json_t *value, int depth)
 
 void tx_json_push(lua_State *L, const json_t *value)
 {
-    push_depth(L, value, 0);
+    push_depth(L, value, 0, 0);
+}
+
+void tx_journal_push(lua_State *L, const json_t *value)
+{
+    push_depth(L, value, 0, 1);
 }
 
 static int protected_push(lua_State *L)
 {
     const json_t *v = lua_touserdata(L, 1);
-    tx_json_push(L, v);
+    int exact = lua_toboolean(L, 2);
+    lua_settop(L, 0);
+    push_depth(L, v, 0, exact);
     return 1;
 }
 
-int tx_json_push_protected(lua_State *L, const json_t *value, tx_error *err)
+static int push_protected(lua_State *L, const json_t *value, int exact, tx_error *err)
 {
     if (!lua_checkstack(L, 8))
         return tx_fail(err, TACTUS_ESYSTEM, "Lua stack exhausted");
     lua_pushcfunction(L, protected_push);
     lua_pushlightuserdata(L, (void *)value);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_pushboolean(L, exact);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
         tx_fail(err, TACTUS_EPROC, "%s",
                 lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "conversion failed");
         lua_pop(L, 1);
         return -1;
     }
     return 0;
+}
+
+int tx_json_push_protected(lua_State *L, const json_t *value, tx_error *err)
+{
+    return push_protected(L, value, 0, err);
+}
+
+int tx_journal_push_protected(lua_State *L, const json_t *value, tx_error *err)
+{
+    return push_protected(L, value, 1, err);
 }

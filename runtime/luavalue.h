@@ -38,4 +38,19 @@ void tx_json_push(lua_State *L, const json_t *value);
  * set and nothing pushed (too deep, out of memory). */
 int tx_json_push_protected(lua_State *L, const json_t *value, tx_error *err);
 
+/*
+ * The journal encoding: like tx_lua_to_json, but every value a procedure can journal comes back
+ * exactly: NaN, infinities and -0.0 as {"$f": "nan" | "inf" | "-inf" | "-0"}, strings that are
+ * not UTF-8 as {"$b": "<base64>"}, and tables whose keys are not all plain strings (numbers,
+ * booleans, keys starting with '$') as {"$t": [[key, value], ...]}. Functions, userdata,
+ * threads, table keys that are tables, cycles and oversized values are refused.
+ */
+int tx_lua_to_journal(lua_State *L, int idx, const char *what, json_t **out, tx_error *err);
+
+/* Pushes a value in the journal encoding (raises on a malformed one; call protected). */
+void tx_journal_push(lua_State *L, const json_t *value);
+
+/* tx_journal_push inside a protected call: 0 with the value pushed, or -1 with err set. */
+int tx_journal_push_protected(lua_State *L, const json_t *value, tx_error *err);
+
 #endif

@@ -7,6 +7,7 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <string.h>
+#include <sodium.h>
 #include <time.h>
 
 #include "luavalue.h"
@@ -204,6 +205,160 @@ static int prim_sleep(lua_State *L)
     return 0;
 }
 
+/* tx.site(level) -> "file.tac:12" for the function `level` frames up (0 = tx.site). */
+static int prim_site(lua_State *L)
+{
+    lua_Debug ar;
+    int level = (int)luaL_checkinteger(L, 1);
+    if (!lua_getstack(L, level, &ar) || !lua_getinfo(L, "Sl", &ar)) {
+        lua_pushliteral(L, "?");
+        return 1;
+    }
+    lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+    return 1;
+}
+
+/* tx.fatal(kind, message): ends the run (non-determinism or suspension), uncatchably. */
+static int prim_fatal(lua_State *L)
+{
+    const char *kind = luaL_checkstring(L, 1);
+    const char *message = luaL_checkstring(L, 2);
+    tx_fatal_kind k = strcmp(kind, "suspended") == 0 ? TX_FATAL_SUSPENDED : TX_FATAL_NONDETERMINISM;
+    return tx_vm_fatal(L, k, message);
+}
+
+static int prim_run_id(lua_State *L)
+{
+    tx_runner *r = runner_of(L);
+    lua_pushstring(L, r->args->run_id ? r->args->run_id : "local");
+    return 1;
+}
+
+static int prim_random_seed(lua_State *L)
+{
+    uint32_t hi = randombytes_random(), lo = randombytes_random();
+    lua_pushinteger(L, (lua_Integer)(((uint64_t)(hi & 0x7fffffffu) << 32) | lo));
+    return 1;
+}
+
+/* Calls the broker; on a refusal raises "<message>" (typed by the prelude). Returns the data
+ * (new reference). */
+static json_t *broker_call(lua_State *L, const char *method, json_t *params)
+{
+    tx_runner *r = runner_of(L);
+    tx_reply reply;
+    memset(&reply, 0, sizeof reply);
+    tx_error err;
+    tx_error_clear(&err);
+    int rc = params ? r->args->channel.call(r->args->channel.ud, method, params, &reply, &err) : -1;
+    json_decref(params);
+    if (rc != 0)
+        channel_lost(L, r, &err);
+    if (reply.data == NULL)
+        luaL_error(L, "%s: %s", method, reply.error_message);
+    return reply.data;
+}
+
+/* tx.journal_read() -> array of records, results decoded from the journal encoding. */
+static int prim_journal_read(lua_State *L)
+{
+    lua_newtable(L);
+    lua_Integer n = 0;
+    for (;;) {
+        json_t *data =
+            broker_call(L, "journal.read", json_pack("{s:I}", "from", (json_int_t)n + 1));
+        json_t *records = json_object_get(data, "records");
+        size_t i;
+        json_t *rec;
+        tx_error err;
+        tx_error_clear(&err);
+        json_array_foreach(records, i, rec)
+        {
+            json_t *copy = json_copy(rec);
+            json_t *result = json_object_get(rec, "result");
+            if (copy == NULL) {
+                json_decref(data);
+                return luaL_error(L, "out of memory");
+            }
+            json_object_del(copy, "result");
+            int ok = tx_json_push_protected(L, copy, &err);
+            json_decref(copy);
+            if (ok == 0 && result != NULL && !json_is_null(result)) {
+                if (tx_journal_push_protected(L, result, &err) == 0)
+                    lua_setfield(L, -2, "result");
+                else
+                    ok = -1;
+            }
+            if (ok != 0) {
+                json_decref(data);
+                return luaL_error(L, "journal record %d: %s", (int)(n + 1), err.message);
+            }
+            lua_rawseti(L, -2, ++n);
+        }
+        int more = json_is_true(json_object_get(data, "more"));
+        json_decref(data);
+        if (!more || json_array_size(records) == 0)
+            break;
+    }
+    return 1;
+}
+
+/* tx.journal_append(record): durable before it returns. */
+static int prim_journal_append(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    json_t *result = NULL;
+    tx_error err;
+    tx_error_clear(&err);
+    lua_getfield(L, 1, "result");
+    int conv = tx_lua_to_journal(L, -1, "checkpoint result", &result, &err);
+    lua_pop(L, 1);
+    if (conv != 0) {
+        tx_vm_check(L);
+        return luaL_error(L, "%s", err.message);
+    }
+    lua_pushnil(L);
+    lua_setfield(L, 1, "result");
+    json_t *record = NULL;
+    if (tx_lua_to_json(L, 1, "record", &record, &err) != 0) {
+        json_decref(result);
+        return luaL_error(L, "%s", err.message);
+    }
+    json_object_set_new(record, "result", result);
+    static const char *const optional[] = {"name", "site", "args", "error", NULL};
+    for (int i = 0; optional[i]; i++)
+        if (json_object_get(record, optional[i]) == NULL)
+            json_object_set_new(record, optional[i], json_null());
+    json_t *data = broker_call(L, "journal.append", json_pack("{s:o}", "record", record));
+    json_decref(data);
+    return 0;
+}
+
+static int prim_journal_truncate(lua_State *L)
+{
+    lua_Integer keep = luaL_checkinteger(L, 1);
+    json_t *data = broker_call(L, "journal.truncate", json_pack("{s:I}", "keep", (json_int_t)keep));
+    json_decref(data);
+    return 0;
+}
+
+/* tx.human_ask(request) -> {answer = ...} or {suspend = true}. */
+static int prim_human_ask(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    json_t *request = NULL;
+    tx_error err;
+    tx_error_clear(&err);
+    if (tx_lua_to_json(L, 1, "request", &request, &err) != 0)
+        return luaL_error(L, "%s", err.message);
+    json_t *data = broker_call(L, "human.ask", json_pack("{s:o}", "request", request));
+    int pushed = tx_json_push_protected(L, data, &err);
+    json_decref(data);
+    if (pushed != 0)
+        return luaL_error(L, "%s", err.message);
+    return 1;
+}
+
 void tx_prims_push(lua_State *L, tx_runner *runner)
 {
     static const luaL_Reg prims[] = {
@@ -215,6 +370,14 @@ void tx_prims_push(lua_State *L, tx_runner *runner)
         {"sandbox_env", prim_sandbox_env},
         {"now", prim_now},
         {"sleep", prim_sleep},
+        {"site", prim_site},
+        {"fatal", prim_fatal},
+        {"run_id", prim_run_id},
+        {"random_seed", prim_random_seed},
+        {"journal_read", prim_journal_read},
+        {"journal_append", prim_journal_append},
+        {"journal_truncate", prim_journal_truncate},
+        {"human_ask", prim_human_ask},
         {NULL, NULL},
     };
     lua_newtable(L);

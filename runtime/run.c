@@ -12,11 +12,13 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <linux/close_range.h>
 #include <unistd.h>
 
 #include "frame.h"
 #include "protocol.h"
 #include "runner.h"
+#include "sandbox.h"
 #include "tactus_version.h"
 
 /* The host kills a child runner this long after the timeout the VM enforces itself, so a VM
@@ -90,6 +92,8 @@ static void runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_chan
     a->alloc_ud = spec->alloc_ud;
     a->channel = ch;
     a->validate_only = spec->validate_only;
+    a->strict_determinism = spec->config->strict_determinism;
+    a->run_id = spec->run_id;
 }
 
 static json_t *failure(const char *status, const char *type, const char *message)
@@ -98,15 +102,34 @@ static json_t *failure(const char *status, const char *type, const char *message
                      "message", message);
 }
 
+/* How the broker side reaches its runner. */
+typedef struct runner_link {
+    pid_t pid;      /* 0: run the VM in this thread */
+    int fd;         /* the broker's end of the runner socket */
+    tx_sandbox *sb; /* the sandbox the runner lives in, or NULL */
+} runner_link;
+
+/* Inside the sandbox: the VM is built, no procedure code has run yet; from here on the runner
+ * may only compute and talk over the socket it holds. */
+static int harden_runner(void *ud, tx_error *err)
+{
+    (void)ud;
+    return tx_seccomp_install(0, err);
+}
+
 /* Child side: run the VM, deliver the result with run.finish, exit without unwinding. */
-static void child_main(const tx_run_spec *spec, int fd)
+static void child_main(const tx_run_spec *spec, int fd, int sandboxed)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (sodium_init() < 0) /* before seccomp: it may open /dev/urandom */
+        _exit(70);
     tx_socket_channel *sc = tx_socket_channel_new(fd);
     if (sc == NULL)
         _exit(70);
     tx_runner_args a;
     runner_args_from(spec, &a, tx_socket_channel_get(sc));
+    if (sandboxed)
+        a.harden = harden_runner;
     json_t *result = tx_runner_execute(&a);
     if (result == NULL)
         _exit(71);
@@ -170,8 +193,31 @@ static const char *signal_text(int sig)
 }
 
 /* Parent side of a child run: serve until run.finish, EOF or the deadline. */
-static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, pid_t pid, int fd)
+/* Ends the runner (if needed) and learns how it ended: status for a plain child, the sandbox's
+ * outcome for a sandboxed one. */
+static void reap_runner(runner_link *link, int kill_it, int *status, tx_sandbox_outcome *outcome)
 {
+    memset(outcome, 0, sizeof *outcome);
+    *status = 0;
+    if (link->sb != NULL) {
+        if (kill_it)
+            kill(tx_sandbox_pid(link->sb), SIGKILL);
+        tx_error err;
+        tx_error_clear(&err);
+        tx_sandbox_wait(link->sb, outcome, &err);
+        tx_sandbox_free(link->sb);
+        link->sb = NULL;
+        return;
+    }
+    if (kill_it)
+        kill(link->pid, SIGKILL);
+    while (waitpid(link->pid, status, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, runner_link *link)
+{
+    int fd = link->fd;
     uint64_t timeout_ms = spec->config->limits.allowed[TX_LIMIT_TIMEOUT];
     double deadline = timeout_ms ? mono_ms() + (double)timeout_ms + KILL_GRACE_MS : 0;
     tx_frame_reader reader;
@@ -212,14 +258,21 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, pid_t
         finished = rc == 1;
     }
     tx_frame_reader_free(&reader);
-    if (!finished)
-        kill(pid, SIGKILL);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    tx_sandbox_outcome outcome;
+    reap_runner(link, !finished, &status, &outcome);
     result = tx_server_take_result(server);
     if (result != NULL)
         return result;
+    if (outcome.kind == TX_SANDBOX_LIMIT) {
+        /* The kernel stopped it (cgroup memory, pids, file size): a limit, named. */
+        result = failure("limit", "LimitExceeded", outcome.message);
+        json_object_set_new(json_object_get(result, "error"), "limit", json_string(outcome.limit));
+        return result;
+    }
+    if (outcome.kind == TX_SANDBOX_SECCOMP)
+        return failure("system", "RunnerDied",
+                       "runner was killed by the sandbox: it made a forbidden system call");
     if (timed_out) {
         char msg[160];
         snprintf(msg, sizeof msg, "wall-clock limit of %llu ms exceeded",
@@ -231,6 +284,8 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, pid_t
     char msg[1200];
     if (violation)
         snprintf(msg, sizeof msg, "runner broke the protocol: %s", err.message);
+    else if (outcome.kind == TX_SANDBOX_SIGNALED || outcome.kind == TX_SANDBOX_EXITED)
+        snprintf(msg, sizeof msg, "runner ended without a result: %s", outcome.message);
     else if (WIFSIGNALED(status))
         snprintf(msg, sizeof msg, "runner was killed by %s (signal %d)",
                  signal_text(WTERMSIG(status)), WTERMSIG(status));
@@ -240,44 +295,113 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, pid_t
     return failure("system", "RunnerDied", msg);
 }
 
-static json_t *run_child(const tx_run_spec *spec, tx_server *server, tx_error *err)
+typedef struct sandboxed_runner {
+    const tx_run_spec *spec;
+    int fd;
+} sandboxed_runner;
+
+static int sandbox_entry(void *arg)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        tx_fail(err, TACTUS_ESYSTEM, "socketpair: %s", strerror(errno));
-        return NULL;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        tx_fail(err, TACTUS_ESYSTEM, "fork: %s", strerror(errno));
-        close(sv[0]);
-        close(sv[1]);
-        return NULL;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        child_main(spec, sv[1]);
-    }
-    close(sv[1]);
-    json_t *result = supervise_child(spec, server, pid, sv[0]);
-    close(sv[0]);
-    return result;
+    sandboxed_runner *r = arg;
+    child_main(r->spec, r->fd, 1);
+    return 70; /* not reached: child_main exits */
 }
 
-json_t *tx_run(const tx_run_spec *spec, tx_error *err)
+/* Starts the runner with one end of a fresh socketpair: forked, or inside the sandbox. Fills
+ * link (pid, our end of the socket, the sandbox). Returns 0 or -1 with err set. */
+static int start_runner(const tx_run_spec *spec, runner_link *link, tx_error *err)
 {
-    char run_id[160];
-    if (spec->run_id != NULL) {
-        if (!tx_valid_run_id(spec->run_id)) {
-            tx_fail(err, TACTUS_EUSAGE, "invalid run id '%s' (use [A-Za-z0-9._-], at most 128)",
-                    spec->run_id);
-            return NULL;
+    int sv[2];
+    memset(link, 0, sizeof *link);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "socketpair: %s", strerror(errno));
+    fflush(NULL);
+    if (spec->isolation == TACTUS_SANDBOX) {
+        /* The Lua runner needs no files at all: no workspace, no mounts; seccomp refuses
+         * open() anyway. The kernel's memory cap sits above the VM's own, so the VM reports
+         * the limit by name before the kernel has to act. */
+        tx_sandbox_policy policy;
+        tx_sandbox_policy_init(&policy);
+        policy.limits = spec->config->limits;
+        if (policy.limits.allowed[TX_LIMIT_MEMORY] != 0)
+            policy.limits.allowed[TX_LIMIT_MEMORY] += 64u << 20;
+        policy.limits.allowed[TX_LIMIT_TIMEOUT] = 0; /* the broker keeps the clock */
+        policy.keep_fds[0] = sv[1];
+        policy.nkeep_fds = 1;
+        sandboxed_runner arg = {spec, sv[1]};
+        if (tx_sandbox_start(&policy, sandbox_entry, &arg, &link->sb, err) != 0) {
+            close(sv[0]);
+            close(sv[1]);
+            char why[sizeof err->message];
+            snprintf(why, sizeof why, "%s", err->message);
+            return tx_fail(err, err->status,
+                           "cannot start the sandbox: %.900s (to run without "
+                           "it, pass --no-sandbox)",
+                           why);
         }
-        snprintf(run_id, sizeof run_id, "%s", spec->run_id);
-    } else {
-        tx_new_run_id(run_id, sizeof run_id);
+        close(sv[1]);
+        link->pid = tx_sandbox_pid(link->sb);
+        link->fd = sv[0];
+        return 0;
     }
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return tx_fail(err, TACTUS_ESYSTEM, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        /* The runner keeps stdio and its socket, nothing else: no control socket to the host,
+         * no evidence file, nothing the embedding program had open. */
+        int fd = sv[1];
+        if (fd != 3 && dup2(fd, 3) < 0)
+            _exit(70);
+        close_range(4, ~0U, 0);
+        child_main(spec, 3, 0);
+    }
+    close(sv[1]);
+    link->pid = pid;
+    link->fd = sv[0];
+    return 0;
+}
+
+/* "sha256:<hex>" of a buffer. */
+static void sha256_text(const char *text, size_t len, char *out, size_t cap)
+{
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    crypto_hash_sha256(hash, (const unsigned char *)text, len);
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    snprintf(out, cap, "sha256:%s", hex);
+}
+
+/* run.json: what `tactus resume` needs to run the same procedure again. */
+static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t *input,
+                          tx_error *err)
+{
+    char abs[PATH_MAX];
+    const char *path = realpath(spec->chunkname, abs) ? abs : spec->chunkname;
+    char policy_abs[PATH_MAX];
+    const char *policy = NULL;
+    if (spec->policy != NULL)
+        policy = realpath(spec->policy, policy_abs) ? policy_abs : spec->policy;
+    json_t *run = json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?}", "run_id", spec->run_id, "procedure",
+                            spec->chunkname, "procedure_path", path, "input", input, "params",
+                            spec->params, "policy", policy);
+    if (run == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    int rc = tx_evidence_write_json(evidence, "run.json", run, err);
+    json_decref(run);
+    return rc;
+}
+
+/*
+ * The broker's whole job for one run: evidence, secrets, serving the runner, the final
+ * result.json. Runs in the broker process (CLI), or in the host itself (library).
+ */
+static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runner_link link,
+                              tactus_event_fn on_event, void *event_ud, tx_error *err)
+{
     tx_evidence *evidence = NULL;
     if (spec->runs_dir != NULL) {
         char dir[PATH_MAX];
@@ -285,55 +409,107 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
             tx_fail(err, TACTUS_EUSAGE, "runs directory path too long");
             return NULL;
         }
-        if (tx_evidence_open(dir, &evidence, err) != 0)
+        if (tx_evidence_open(dir, spec->resume, &evidence, err) != 0)
             return NULL;
     }
-    tx_server_opts opts = {run_id,          spec->proc_dir, spec->config,   spec->c_tools,
-                           spec->n_c_tools, evidence,       spec->on_event, spec->event_ud};
+    char started_at[40], digest[80], input_digest[80];
+    tx_utc_now(started_at, sizeof started_at);
+    sha256_text(spec->source, spec->source_len, digest, sizeof digest);
+    json_t *input = spec->input ? json_incref(spec->input) : json_object();
+    char *input_text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
+    sha256_text(input_text ? input_text : "", input_text ? strlen(input_text) : 0, input_digest,
+                sizeof input_digest);
+    free(input_text);
+
+    tx_journal *journal = NULL;
+    tx_journal_report report;
+    memset(&report, 0, sizeof report);
+    if (evidence != NULL) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/journal.jsonl", tx_evidence_dir(evidence));
+        tx_journal_meta meta = {run_id, digest, input_digest, TACTUS_VERSION};
+        if (tx_journal_open(path, &meta, spec->config->durability, &journal, &report, err) != 0) {
+            json_decref(input);
+            tx_evidence_close(evidence);
+            return NULL;
+        }
+        if (!spec->resume && write_run_json(spec, evidence, input, err) != 0) {
+            json_decref(input);
+            tx_journal_close(journal);
+            tx_evidence_close(evidence);
+            return NULL;
+        }
+    }
+    tx_server_opts opts = {run_id,          spec->proc_dir,   spec->config, spec->c_tools,
+                           spec->n_c_tools, evidence,         on_event,     event_ud,
+                           journal,         spec->interactive};
     tx_server *server = tx_server_new(&opts, err);
     if (server == NULL) {
+        json_decref(input);
+        tx_journal_close(journal);
         tx_evidence_close(evidence);
         return NULL;
     }
-
-    char started_at[40], digest_hex[crypto_hash_sha256_BYTES * 2 + 1], digest[80];
-    unsigned char hash[crypto_hash_sha256_BYTES];
-    tx_utc_now(started_at, sizeof started_at);
-    crypto_hash_sha256(hash, (const unsigned char *)spec->source, spec->source_len);
-    sodium_bin2hex(digest_hex, sizeof digest_hex, hash, sizeof hash);
-    snprintf(digest, sizeof digest, "sha256:%s", digest_hex);
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
     const char *isolation = isolation_names[spec->isolation];
-    json_t *input = spec->input ? json_incref(spec->input) : json_object();
     json_t *started =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s}", "type", "run_started", "run_id", run_id,
-                  "procedure", spec->chunkname, "source_digest", digest, "isolation", isolation,
-                  "input", input, "version", TACTUS_VERSION);
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:I}", "type",
+                  spec->resume ? "run_resumed" : "run_started", "run_id", run_id, "procedure",
+                  spec->chunkname, "source_digest", digest, "isolation", isolation, "input", input,
+                  "version", TACTUS_VERSION, "resume", spec->resume, "journal_records",
+                  (json_int_t)tx_server_journal_count(server));
+    if (started != NULL && report.dropped_bytes > 0)
+        json_object_set_new(started, "journal_repair", json_string(report.note));
     tx_error ev_err;
     tx_error_clear(&ev_err);
+    double t0 = mono_ms();
+    json_t *result = NULL;
+    if (spec->resume && spec->answer != NULL && tx_server_answer(server, spec->answer, err) != 0) {
+        /* Nothing ran: leave the run's evidence exactly as it was. */
+        json_decref(started);
+        if (link.pid > 0) {
+            int status;
+            tx_sandbox_outcome outcome;
+            reap_runner(&link, 1, &status, &outcome);
+        }
+        tx_server_free(server);
+        tx_journal_close(journal);
+        tx_evidence_close(evidence);
+        return NULL;
+    }
+    /* Secrets are decrypted only now: the runner (if a child) already exists without them. */
+    if (result == NULL && tx_server_load_secrets(server, &ev_err) != 0) {
+        result = failure(ev_err.status == TACTUS_EUSAGE ? "usage" : "system", "SecretsError",
+                         ev_err.message);
+    }
+    if (result != NULL && link.pid > 0) {
+        int status;
+        tx_sandbox_outcome outcome;
+        reap_runner(&link, 1, &status, &outcome);
+    }
     if (started != NULL)
         tx_server_record(server, started, &ev_err);
     json_decref(started);
 
-    double t0 = mono_ms();
-    json_t *result = NULL;
-    if (spec->isolation == TACTUS_INPROCESS) {
+    if (result != NULL) {
+        /* secrets failed: already classified */
+    } else if (link.pid == 0) {
         tx_runner_args a;
         runner_args_from(spec, &a, tx_server_channel(server));
         result = tx_runner_execute(&a);
     } else {
-        result = run_child(spec, server, err);
+        result = supervise_child(spec, server, &link);
     }
     if (result == NULL) {
         tx_server_free(server);
+        tx_journal_close(journal);
         tx_evidence_close(evidence);
-        if (err->status == TACTUS_OK)
-            tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        tx_fail(err, TACTUS_ESYSTEM, "out of memory");
         return NULL;
     }
     double duration = mono_ms() - t0;
 
-    /* Enrich with what only the host knows; the runner's word does not set these. */
+    /* Enrich with what only the trusted side knows; the runner's word does not set these. */
     json_object_set_new(result, "run_id", json_string(run_id));
     json_object_set_new(result, "procedure", json_string(spec->chunkname));
     json_object_set_new(result, "started_at", json_string(started_at));
@@ -350,24 +526,189 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
                                   (json_int_t)spec->config->limits.allowed[TX_LIMIT_TIMEOUT]));
     if (json_object_get(result, "error") == NULL)
         json_object_set_new(result, "error", json_null());
+    if (tx_server_redact(server, result) != 0) {
+        json_decref(result);
+        result = failure("system", "SystemError", "out of memory redacting the result");
+    }
 
     const char *status = json_string_value(json_object_get(result, "status"));
+    json_t *error = json_object_get(result, "error");
+    if (status != NULL && (strcmp(status, "limit") == 0 || strcmp(status, "timeout") == 0)) {
+        json_t *limit_ev = json_pack("{s:s, s:O}", "type", "limit", "error", error);
+        if (limit_ev != NULL)
+            tx_server_record(server, limit_ev, &ev_err);
+        json_decref(limit_ev);
+    }
     json_t *finished = json_pack("{s:s, s:s, s:I}", "type", "finished", "status",
                                  status ? status : "system", "duration_ms", (json_int_t)duration);
     if (finished != NULL) {
-        json_t *error = json_object_get(result, "error");
         if (json_is_object(error))
             json_object_set(finished, "error", error);
         tx_server_record(server, finished, &ev_err);
         json_decref(finished);
     }
     if (evidence != NULL) {
-        if (tx_evidence_write_json(evidence, "steps.json", tx_server_steps(server), &ev_err) != 0 ||
+        json_t *steps = tx_server_steps(server);
+        if (tx_journal_sync(journal, &ev_err) != 0 ||
+            tx_evidence_write_json(evidence, "steps.json", steps, &ev_err) != 0 ||
             tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0) {
             fprintf(stderr, "tactus: %s\n", ev_err.message);
         }
+        json_decref(steps);
     }
     tx_server_free(server);
+    tx_journal_close(journal);
     tx_evidence_close(evidence);
+    return result;
+}
+
+/* ---- the separate broker process (CLI) ----------------------------------------------------- */
+
+/* In the broker process, events go to the host over the control socket. */
+static void forward_event(void *ud, const char *event_json)
+{
+    int fd = *(int *)ud;
+    json_error_t jerr;
+    json_t *event = json_loads(event_json, 0, &jerr);
+    if (event == NULL)
+        return;
+    json_t *msg = tx_msg_request(NULL, TX_METHOD_EVENTS_EMIT, json_pack("{s:o}", "event", event));
+    tx_error err;
+    if (msg != NULL)
+        tx_msg_send(fd, msg, &err);
+    json_decref(msg);
+}
+
+static void broker_main(const tx_run_spec *spec, const char *run_id, int control_fd)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_DUMPABLE, 0); /* will hold decrypted secrets: no core dumps, no ptrace */
+    tx_error err;
+    tx_error_clear(&err);
+    /* The runner is started first, while this process has never held a secret. */
+    runner_link link;
+    json_t *result = NULL;
+    if (start_runner(spec, &link, &err) == 0) {
+        result = broker_session(spec, run_id, link, forward_event, &control_fd, &err);
+        close(link.fd);
+    }
+    if (result == NULL)
+        result =
+            failure(err.status == TACTUS_EUSAGE ? "usage" : "system", "BrokerError", err.message);
+    json_t *msg =
+        result ? tx_msg_request(NULL, TX_METHOD_RUN_FINISH, json_pack("{s:o}", "result", result))
+               : NULL;
+    int rc = msg ? tx_msg_send(control_fd, msg, &err) : -1;
+    json_decref(msg);
+    _exit(rc == 0 ? 0 : 73);
+}
+
+/* Host side of a split run: relay the broker's events, collect its result, reap it. */
+static json_t *host_supervise(const tx_run_spec *spec, pid_t broker, int control_fd)
+{
+    uint64_t timeout_ms = spec->config->limits.allowed[TX_LIMIT_TIMEOUT];
+    /* The broker enforces the timeout; this backstop only catches a wedged broker. */
+    double deadline = timeout_ms ? mono_ms() + (double)timeout_ms + 5000 : 0;
+    tx_frame_reader reader;
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *result = NULL;
+    if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
+        return failure("system", "SystemError", err.message);
+    for (;;) {
+        int wait_ms = -1;
+        if (deadline != 0) {
+            double left = deadline - mono_ms();
+            if (left <= 0)
+                break;
+            wait_ms = (int)left + 1;
+        }
+        const char *payload = NULL;
+        size_t len = 0;
+        if (tx_frame_recv(control_fd, &reader, &payload, &len, wait_ms, &err) <= 0)
+            break;
+        tx_request req;
+        if (tx_request_parse(payload, len, &req, &err) != 0)
+            break;
+        json_t *params = req.params;
+        if (strcmp(req.method, TX_METHOD_EVENTS_EMIT) == 0 && spec->on_event != NULL) {
+            char *text = json_dumps(json_object_get(params, "event"), JSON_COMPACT);
+            if (text != NULL)
+                spec->on_event(spec->event_ud, text);
+            free(text);
+        } else if (strcmp(req.method, TX_METHOD_RUN_FINISH) == 0 && result == NULL) {
+            result = json_incref(json_object_get(params, "result"));
+        }
+        tx_request_free(&req);
+        if (result != NULL)
+            break;
+    }
+    tx_frame_reader_free(&reader);
+    if (result == NULL)
+        kill(broker, SIGKILL); /* its runner dies with it (parent-death signal) */
+    int status = 0;
+    while (waitpid(broker, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (result == NULL) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "the broker process %s without a result",
+                 WIFSIGNALED(status) ? "was killed" : "exited");
+        result = failure("system", "BrokerDied", msg);
+    }
+    return result;
+}
+
+static json_t *run_split(const tx_run_spec *spec, const char *run_id, tx_error *err)
+{
+    int control[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0) {
+        tx_fail(err, TACTUS_ESYSTEM, "socketpair: %s", strerror(errno));
+        return NULL;
+    }
+    fflush(NULL);
+    pid_t broker = fork();
+    if (broker < 0) {
+        tx_fail(err, TACTUS_ESYSTEM, "fork: %s", strerror(errno));
+        close(control[0]);
+        close(control[1]);
+        return NULL;
+    }
+    if (broker == 0) {
+        close(control[0]);
+        broker_main(spec, run_id, control[1]);
+    }
+    close(control[1]);
+    json_t *result = host_supervise(spec, broker, control[0]);
+    close(control[0]);
+    return result;
+}
+
+json_t *tx_run(const tx_run_spec *spec, tx_error *err)
+{
+    char run_id[160];
+    if (spec->run_id != NULL) {
+        if (!tx_valid_run_id(spec->run_id)) {
+            tx_fail(err, TACTUS_EUSAGE, "invalid run id '%s' (use [A-Za-z0-9._-], at most 128)",
+                    spec->run_id);
+            return NULL;
+        }
+        snprintf(run_id, sizeof run_id, "%s", spec->run_id);
+    } else {
+        tx_new_run_id(run_id, sizeof run_id);
+    }
+    tx_run_spec resolved = *spec; /* from here on, run_id is the one in use */
+    resolved.run_id = run_id;
+    spec = &resolved;
+    if (spec->isolation == TACTUS_INPROCESS) {
+        runner_link link = {0, -1, NULL};
+        return broker_session(spec, run_id, link, spec->on_event, spec->event_ud, err);
+    }
+    if (spec->separate_broker)
+        return run_split(spec, run_id, err);
+    runner_link link;
+    if (start_runner(spec, &link, err) != 0)
+        return NULL;
+    json_t *result = broker_session(spec, run_id, link, spec->on_event, spec->event_ud, err);
+    close(link.fd);
     return result;
 }

@@ -70,7 +70,8 @@ static int execute(lua_State *L)
         tx_json_push(L, r->args->params);
     else
         lua_pushnil(L);
-    lua_call(L, 5, 2);
+    lua_pushboolean(L, r->args->strict_determinism);
+    lua_call(L, 6, 2);
     return 2;
 }
 
@@ -182,6 +183,10 @@ json_t *tx_runner_execute(const tx_runner_args *args)
     lua_pushcfunction(L, boot);
     lua_pushlightuserdata(L, &r);
     int status = lua_pcall(L, 1, 0, 0);
+    if (status == LUA_OK && args->harden != NULL && args->harden(NULL, &err) != 0) {
+        tx_vm_free(r.vm);
+        return result_object("system", NULL, make_error("SandboxError", err.message));
+    }
     if (status == LUA_OK) {
         lua_pushcfunction(L, execute);
         lua_pushlightuserdata(L, &r);
@@ -189,7 +194,14 @@ json_t *tx_runner_execute(const tx_runner_args *args)
     }
 
     int tripped = tx_vm_tripped(r.vm);
-    if (tripped >= 0) {
+    tx_fatal_kind fatal = tx_vm_fatal_kind(r.vm);
+    if (fatal == TX_FATAL_NONDETERMINISM) {
+        result = result_object("nondeterminism", NULL,
+                               make_error("NondeterminismError", tx_vm_trip_message(r.vm)));
+    } else if (fatal == TX_FATAL_SUSPENDED) {
+        result =
+            result_object("suspended", NULL, make_error("Suspended", tx_vm_trip_message(r.vm)));
+    } else if (tripped >= 0) {
         int is_timeout = tripped == TX_LIMIT_TIMEOUT;
         json_t *e = json_pack("{s:s, s:s, s:s}", "type", is_timeout ? "Timeout" : "LimitExceeded",
                               "message", tx_vm_trip_message(r.vm), "limit",

@@ -40,7 +40,8 @@ struct tx_vm {
     uint64_t used[TX_LIMIT__COUNT];
     uint64_t mem_now;
     int tripped; /* tx_limit_id, or -1 */
-    char trip_message[192];
+    int fatal;   /* tx_fatal_kind: the run must end (non-determinism, suspension) */
+    char trip_message[512];
     struct timespec deadline;
     int has_deadline;
 };
@@ -106,6 +107,22 @@ static int raise_trip(lua_State *L)
 
 static void count_hook(lua_State *L, lua_Debug *ar);
 
+int tx_vm_fatal(lua_State *L, tx_fatal_kind kind, const char *message)
+{
+    tx_vm *vm = tx_vm_of(L);
+    if (vm->fatal == TX_FATAL_NONE && vm->tripped < 0) {
+        vm->fatal = (int)kind;
+        snprintf(vm->trip_message, sizeof vm->trip_message, "%s", message);
+    }
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    return raise_trip(L);
+}
+
+tx_fatal_kind tx_vm_fatal_kind(const tx_vm *vm)
+{
+    return (tx_fatal_kind)vm->fatal;
+}
+
 static int trip_now(lua_State *L, tx_vm *vm, tx_limit_id id, uint64_t used)
 {
     if (vm->tripped < 0) {
@@ -132,6 +149,8 @@ int tx_vm_trip(lua_State *L, tx_limit_id id, uint64_t used)
 void tx_vm_check(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
+    if (vm->fatal != TX_FATAL_NONE)
+        tx_vm_fatal(L, (tx_fatal_kind)vm->fatal, vm->trip_message);
     if (vm->tripped >= 0)
         trip_now(L, vm, (tx_limit_id)vm->tripped, vm->used[vm->tripped]);
 }
@@ -167,8 +186,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     tx_vm *vm = tx_vm_of(L);
-    if (vm->tripped >= 0) {
-        trip_now(L, vm, (tx_limit_id)vm->tripped, vm->used[vm->tripped]);
+    if (vm->tripped >= 0 || vm->fatal != TX_FATAL_NONE) {
+        tx_vm_check(L);
         return;
     }
     vm->used[TX_LIMIT_INSTRUCTIONS] += HOOK_PERIOD;
@@ -208,7 +227,7 @@ static int safe_pcall(lua_State *L)
 /* Message handler trampoline: calls the user's handler only while no limit has tripped. */
 static int xpcall_handler(lua_State *L)
 {
-    if (tx_vm_of(L)->tripped >= 0)
+    if (tx_vm_of(L)->tripped >= 0 || tx_vm_of(L)->fatal != TX_FATAL_NONE)
         return 1;
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);

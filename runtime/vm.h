@@ -67,7 +67,20 @@ void tx_vm_charge(lua_State *L, tx_limit_id id, uint64_t amount);
  */
 int tx_vm_trip(lua_State *L, tx_limit_id id, uint64_t used);
 
-/* Raises the sticky limit error in L if a limit has tripped; returns otherwise. */
+/* Raises the sticky limit (or fatal) error in L if one is set; returns otherwise. */
 void tx_vm_check(lua_State *L);
+
+/* Conditions that end a run as surely as a limit, and as uncatchably. */
+typedef enum tx_fatal_kind {
+    TX_FATAL_NONE = 0,
+    TX_FATAL_NONDETERMINISM, /* replay diverged from the journal */
+    TX_FATAL_SUSPENDED       /* waiting for a human; the run resumes later */
+} tx_fatal_kind;
+
+/* Marks the run as ending with `kind` and raises `message` (does not return). Sticky. */
+int tx_vm_fatal(lua_State *L, tx_fatal_kind kind, const char *message);
+
+/* The fatal condition set, or TX_FATAL_NONE. */
+tx_fatal_kind tx_vm_fatal_kind(const tx_vm *vm);
 
 #endif
