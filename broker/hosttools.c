@@ -1,0 +1,889 @@
+/* hosttools.c - runs one command host tool in a child process (see hosttools.h). */
+#include "hosttools.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ENV_FIXED 6 /* PATH, LANG, HOME, TACTUS_RUN_ID, TACTUS_TOOL, TACTUS_IDEM... */
+#define CHUNK 65536 /* bytes moved per read/write */
+#define DRAIN_READS                                                                                \
+    64                        /* reads per stream after the tool exited (bounds a writer that      \
+                                 a background grandchild keeps busy) */
+#define ERROR_STDERR_MAX 1024 /* stderr bytes quoted in an error message */
+#define NO_PIDFD_POLL_MS 20   /* exit polling interval when pidfd_open is unavailable */
+#define SECRET_NAME_MAX 128
+
+/* What the child reports on its status pipe before _exit(127) when it could not exec. */
+enum child_stage { STAGE_SETUP = 1, STAGE_CWD = 2, STAGE_EXEC = 3 };
+typedef struct child_report {
+    int stage;
+    int err;
+} child_report;
+
+/* One environment entry, NAME=value, by reference (secret values are never copied here). */
+typedef struct env_src {
+    const char *name;
+    const unsigned char *value;
+    size_t len;
+} env_src;
+
+/*
+ * Everything the child needs, prepared before fork so the child does not allocate. envp and
+ * envbuf are allocated by the parent but only filled in by the child, in its own copy of the
+ * memory: the parent's pages never hold a secret.
+ */
+typedef struct child_plan {
+    char *const *argv;
+    char **paths; /* execve candidates for argv[0], NULL-terminated */
+    const char *cwd;
+    const env_src *env;
+    size_t nenv;
+    char **envp;  /* room for nenv + 1 pointers */
+    char *envbuf; /* room for every "NAME=value\0" */
+    pid_t parent;
+    int in_r, out_w, err_w, status_w;
+} child_plan;
+
+/* The parent's view of a running tool. */
+typedef struct pump {
+    const char *name; /* the tool's, for messages */
+    int in_w, out_r, err_r, pidfd;
+    const char *args;
+    size_t args_len, args_off;
+    char *out; /* stdout so far, NUL-terminated */
+    size_t out_len, out_cap, out_max;
+    char tail[TX_HOSTTOOL_STDERR_KEEP]; /* last bytes of stderr */
+    size_t tail_len;
+    int exited, timed_out, too_large;
+} pump;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* ---- child side: async-signal-safe calls only ------------------------------------------- */
+
+/* Tells the parent why we could not exec, then exits. write() of 8 bytes to a pipe is atomic. */
+static void child_fail(const child_plan *p, int stage, int e)
+{
+    child_report r = {stage, e};
+    ssize_t n = write(p->status_w, &r, sizeof r);
+    (void)n;
+    _exit(127);
+}
+
+/* Closes every descriptor from `from` up; close_range when the kernel has it (5.9+). */
+static void close_from(int from)
+{
+    if (syscall(SYS_close_range, (unsigned)from, ~0u, 0u) == 0)
+        return;
+    struct rlimit rl;
+    long max = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)(1 << 20))
+        max = (long)rl.rlim_cur;
+    for (long fd = from; fd < max; fd++)
+        close((int)fd);
+}
+
+/*
+ * Gives the child exactly: 0 = args pipe, 1 = stdout pipe, 2 = stderr pipe, 3 = status pipe
+ * (close-on-exec). Each end is first duplicated to a fresh descriptor >= 4 so that none of
+ * the dup2 calls below can overwrite another end, whatever numbers pipe2 handed out (a broker
+ * started with 0/1/2 closed gets pipe ends among them).
+ */
+static void child_fds(child_plan *p)
+{
+    int in = fcntl(p->in_r, F_DUPFD_CLOEXEC, 4);
+    int out = fcntl(p->out_w, F_DUPFD_CLOEXEC, 4);
+    int er = fcntl(p->err_w, F_DUPFD_CLOEXEC, 4);
+    int st = fcntl(p->status_w, F_DUPFD_CLOEXEC, 4);
+    if (st < 0)
+        child_fail(p, STAGE_SETUP, errno); /* the original status_w still works */
+    p->status_w = st;
+    if (in < 0 || out < 0 || er < 0)
+        child_fail(p, STAGE_SETUP, errno);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(er, 2) < 0 || dup2(st, 3) < 0)
+        child_fail(p, STAGE_SETUP, errno);
+    p->status_w = 3;
+    if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+        child_fail(p, STAGE_SETUP, errno);
+    close_from(4);
+}
+
+/* Appends s (n bytes) at *w. The caller sized the buffer. */
+static char *put(char *w, const void *s, size_t n)
+{
+    memcpy(w, s, n);
+    return w + n;
+}
+
+/* Fills envp from p->env inside p->envbuf. */
+static void child_env(const child_plan *p)
+{
+    char *w = p->envbuf;
+    for (size_t i = 0; i < p->nenv; i++) {
+        p->envp[i] = w;
+        w = put(w, p->env[i].name, strlen(p->env[i].name));
+        w = put(w, "=", 1);
+        w = put(w, p->env[i].value, p->env[i].len);
+        *w++ = '\0';
+    }
+    p->envp[p->nenv] = NULL;
+}
+
+/* The child between fork and execve. Never returns. */
+static void child_main(child_plan *p)
+{
+    /* Handlers the broker installed must not run here, and a tool expects default signals. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL); /* fails harmlessly for numbers that are not signals */
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
+
+    if (setsid() < 0)
+        child_fail(p, STAGE_SETUP, errno);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        child_fail(p, STAGE_SETUP, errno);
+    if (getppid() != p->parent) /* the broker died before prctl took effect */
+        _exit(127);
+    child_fds(p);
+    if (chdir(p->cwd) < 0)
+        child_fail(p, STAGE_CWD, errno);
+    child_env(p);
+
+    /* Like execvp, but over our fixed candidates, never a shell fallback for ENOEXEC: a
+     * permission problem on any candidate is reported rather than the last ENOENT. */
+    int saved = ENOENT;
+    for (char **path = p->paths; *path != NULL; path++) {
+        execve(*path, p->argv, p->envp);
+        if (errno != ENOENT && errno != ENOTDIR && saved == ENOENT)
+            saved = errno;
+    }
+    child_fail(p, STAGE_EXEC, saved);
+}
+
+/* ---- parent side: preparing the call ----------------------------------------------------- */
+
+/* True for NAME like an environment variable: [A-Za-z_][A-Za-z0-9_]*, at most 128 bytes. */
+static int valid_env_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > SECRET_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* Variables the runtime sets itself; a secret must not shadow one of them. */
+static int reserved_env_name(const char *s)
+{
+    return strcmp(s, "PATH") == 0 || strcmp(s, "LANG") == 0 || strcmp(s, "HOME") == 0 ||
+           strncmp(s, "TACTUS_", 7) == 0;
+}
+
+/* Checks that c->secrets is exactly the list c->tool->secrets names, each once, and that every
+ * value can travel in an environment block. */
+static int check_secrets(const tx_hosttool_call *c, tx_error *err)
+{
+    const tx_host_tool *t = c->tool;
+    if (c->nsecrets > 0 && c->secrets == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: secrets is NULL", t->name);
+    if (c->nsecrets != t->nsecrets)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: %zu secrets given, the tool names %zu",
+                       t->name, c->nsecrets, t->nsecrets);
+    for (size_t i = 0; i < c->nsecrets; i++) {
+        const tx_tool_secret *s = &c->secrets[i];
+        if (s->name == NULL || !valid_env_name(s->name) || reserved_env_name(s->name))
+            return tx_fail(err, TACTUS_EUSAGE,
+                           "tool %s: secret %zu: '%s' cannot be an environment variable name",
+                           t->name, i + 1, s->name ? s->name : "(null)");
+        if (s->len > 0 && (s->value == NULL || memchr(s->value, '\0', s->len) != NULL))
+            return tx_fail(err, TACTUS_EUSAGE,
+                           "tool %s: secret %s contains a NUL byte and cannot be passed in the "
+                           "environment",
+                           t->name, s->name);
+        size_t named = 0, given = 0;
+        for (size_t j = 0; j < t->nsecrets; j++)
+            named += strcmp(t->secrets[j], s->name) == 0;
+        for (size_t j = 0; j < c->nsecrets; j++)
+            given += c->secrets[j].name != NULL && strcmp(c->secrets[j].name, s->name) == 0;
+        if (named != 1 || given != 1)
+            return tx_fail(err, TACTUS_EUSAGE, "tool %s: secret %s is %s", t->name, s->name,
+                           named == 0 ? "not one the tool names" : "given more than once");
+    }
+    return 0;
+}
+
+static int check_call(const tx_hosttool_call *c, tx_error *err)
+{
+    if (c == NULL || c->tool == NULL || c->tool->name == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "host tool call without a tool");
+    const tx_host_tool *t = c->tool;
+    if (t->argv == NULL || t->argc == 0 || t->argv[0] == NULL || t->argv[0][0] == '\0')
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: empty command", t->name);
+    if (strlen(t->argv[0]) >= PATH_MAX)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: command name too long", t->name);
+    if (t->timeout_ms == 0)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: timeout must be above 0", t->name);
+    if (t->max_output == 0 || t->max_output >= SIZE_MAX / 2)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: max_output must be above 0 and below %zu",
+                       t->name, SIZE_MAX / 2);
+    if (t->sandboxed)
+        return tx_fail(err, TACTUS_EUSAGE,
+                       "tool %s: `sandbox: true` tools must be wrapped in `tactus sandbox` by "
+                       "the caller",
+                       t->name);
+    if (c->proc_dir == NULL || c->proc_dir[0] == '\0')
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: no procedure directory", t->name);
+    if (c->run_id == NULL || c->idempotency_key == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: run id and idempotency key are required",
+                       t->name);
+    if (c->args_json == NULL && c->args_len > 0)
+        return tx_fail(err, TACTUS_EUSAGE, "tool %s: args_json is NULL", t->name);
+    return check_secrets(c, err);
+}
+
+/* A malloc'd "a/b" (or "b" alone when b is absolute). */
+static char *join_path(const char *a, const char *b)
+{
+    if (b[0] == '/')
+        return strdup(b);
+    size_t la = strlen(a), lb = strlen(b);
+    char *s = malloc(la + lb + 2);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, a, la);
+    s[la] = '/';
+    memcpy(s + la + 1, b, lb + 1);
+    return s;
+}
+
+static void free_paths(char **paths)
+{
+    if (paths == NULL)
+        return;
+    for (char **p = paths; *p != NULL; p++)
+        free(*p);
+    free(paths);
+}
+
+/* The NULL-terminated list of files execve should try for argv0: itself when it holds a '/'
+ * (relative to the child's cwd), else each TX_HOSTTOOL_PATH directory joined with it. */
+static char **exec_candidates(const char *argv0)
+{
+    static const char *const dirs[] = {"/usr/local/bin", "/usr/bin", "/bin"};
+    size_t n = strchr(argv0, '/') != NULL ? 1 : sizeof dirs / sizeof dirs[0];
+    char **paths = calloc(n + 1, sizeof *paths);
+    if (paths == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        paths[i] = n == 1 && strchr(argv0, '/') ? strdup(argv0) : join_path(dirs[i], argv0);
+        if (paths[i] == NULL) {
+            free_paths(paths);
+            return NULL;
+        }
+    }
+    return paths;
+}
+
+/* The environment entries (by reference) into env[], which has room for ENV_FIXED + nsecrets.
+ * Returns the count and sets *bytes to the size of the "NAME=value\0" strings. */
+static size_t env_sources(const tx_hosttool_call *c, env_src *env, size_t *bytes)
+{
+    size_t n = 0;
+    const char *home = getenv("HOME");
+    env[n++] = (env_src){"PATH", (const unsigned char *)TX_HOSTTOOL_PATH, strlen(TX_HOSTTOOL_PATH)};
+    env[n++] = (env_src){"LANG", (const unsigned char *)"C.UTF-8", 7};
+    if (home != NULL)
+        env[n++] = (env_src){"HOME", (const unsigned char *)home, strlen(home)};
+    env[n++] = (env_src){"TACTUS_RUN_ID", (const unsigned char *)c->run_id, strlen(c->run_id)};
+    env[n++] =
+        (env_src){"TACTUS_TOOL", (const unsigned char *)c->tool->name, strlen(c->tool->name)};
+    env[n++] = (env_src){"TACTUS_IDEMPOTENCY_KEY", (const unsigned char *)c->idempotency_key,
+                         strlen(c->idempotency_key)};
+    for (size_t i = 0; i < c->nsecrets; i++)
+        env[n++] = (env_src){c->secrets[i].name, c->secrets[i].value, c->secrets[i].len};
+    *bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        *bytes += strlen(env[i].name) + 1 + env[i].len + 1;
+    return n;
+}
+
+/* ---- parent side: running the call ------------------------------------------------------- */
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/*
+ * write() to the tool's stdin without risking SIGPIPE: the signal is blocked in this thread
+ * for the one call, and if the write raised it (EPIPE) and it was not already pending, it is
+ * taken off the pending set before the mask is restored. Dispositions are never touched.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigemptyset(&pending);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+        return -1;
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t w = write(fd, buf, n);
+    int e = errno;
+    if (w < 0 && e == EPIPE && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return w;
+}
+
+/* Moves the next piece of the arguments into the tool; closes stdin when done or refused. */
+static void pump_stdin(pump *p)
+{
+    while (p->in_w >= 0) {
+        if (p->args_off >= p->args_len) {
+            close_fd(&p->in_w);
+            return;
+        }
+        size_t n = p->args_len - p->args_off;
+        ssize_t w = write_nosigpipe(p->in_w, p->args + p->args_off, n < CHUNK ? n : CHUNK);
+        if (w > 0) {
+            p->args_off += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            /* EPIPE: the tool closed stdin without reading it all. That is its business. */
+            close_fd(&p->in_w);
+        }
+    }
+}
+
+/* Reads once from the tool's stdout. Returns 1 if more may come, 0 at EOF/would-block,
+ * -1 on out of memory. Sets too_large when the cap is passed. */
+static int pump_stdout(pump *p)
+{
+    char buf[CHUNK];
+    ssize_t r = read(p->out_r, buf, sizeof buf);
+    if (r < 0 && errno == EINTR)
+        return 1;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (r <= 0) {
+        close_fd(&p->out_r);
+        return 0;
+    }
+    if ((uint64_t)p->out_len + (uint64_t)r > p->out_max) {
+        p->too_large = 1;
+        return 0;
+    }
+    if (p->out_len + (size_t)r + 1 > p->out_cap) {
+        size_t cap = p->out_cap ? p->out_cap : CHUNK;
+        while (cap < p->out_len + (size_t)r + 1)
+            cap *= 2;
+        if (cap > p->out_max + 1)
+            cap = p->out_max + 1;
+        char *grown = realloc(p->out, cap);
+        if (grown == NULL)
+            return -1;
+        p->out = grown;
+        p->out_cap = cap;
+    }
+    memcpy(p->out + p->out_len, buf, (size_t)r);
+    p->out_len += (size_t)r;
+    p->out[p->out_len] = '\0';
+    return 1;
+}
+
+/* Reads once from the tool's stderr, keeping only the last TX_HOSTTOOL_STDERR_KEEP bytes.
+ * Returns 1 if more may come, 0 at EOF/would-block. */
+static int pump_stderr(pump *p)
+{
+    char buf[CHUNK];
+    ssize_t r = read(p->err_r, buf, sizeof buf);
+    if (r < 0 && errno == EINTR)
+        return 1;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (r <= 0) {
+        close_fd(&p->err_r);
+        return 0;
+    }
+    const char *src = buf;
+    size_t n = (size_t)r;
+    if (n >= sizeof p->tail) {
+        src += n - sizeof p->tail;
+        n = sizeof p->tail;
+        p->tail_len = 0;
+    } else if (p->tail_len + n > sizeof p->tail) {
+        size_t drop = p->tail_len + n - sizeof p->tail;
+        memmove(p->tail, p->tail + drop, p->tail_len - drop);
+        p->tail_len -= drop;
+    }
+    memcpy(p->tail + p->tail_len, src, n);
+    p->tail_len += n;
+    return 1;
+}
+
+/* Without a pidfd: true once the tool process (not its group) has exited. It is not reaped: the
+ * zombie keeps its pid, and so the process group id, from being reused until we have killed the
+ * group. */
+static int child_has_exited(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return errno == ECHILD;
+    return si.si_pid == pid;
+}
+
+/* Reads what the exited tool left in its pipes. Bounded, because a background grandchild
+ * may still hold the write ends and keep writing. */
+static int drain(pump *p)
+{
+    for (int i = 0; i < DRAIN_READS && p->out_r >= 0 && !p->too_large; i++) {
+        int r = pump_stdout(p);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+    }
+    for (int i = 0; i < DRAIN_READS && p->err_r >= 0; i++)
+        if (pump_stderr(p) == 0)
+            break;
+    return 0;
+}
+
+/*
+ * Feeds stdin and collects stdout/stderr until the tool exits, the deadline passes or stdout
+ * passes its cap. Returns 0, or -1 (out of memory / poll failure) with err set.
+ */
+static int pump_run(pump *p, pid_t pid, double deadline, tx_error *err)
+{
+    for (;;) {
+        double left = deadline - now_ms();
+        if (left <= 0) {
+            p->timed_out = 1;
+            return 0;
+        }
+        struct pollfd fds[4];
+        int nfds = 0, i_in = -1, i_out = -1, i_err = -1, i_pid = -1;
+        if (p->in_w >= 0) {
+            i_in = nfds;
+            fds[nfds++] = (struct pollfd){p->in_w, POLLOUT, 0};
+        }
+        if (p->out_r >= 0) {
+            i_out = nfds;
+            fds[nfds++] = (struct pollfd){p->out_r, POLLIN, 0};
+        }
+        if (p->err_r >= 0) {
+            i_err = nfds;
+            fds[nfds++] = (struct pollfd){p->err_r, POLLIN, 0};
+        }
+        if (p->pidfd >= 0) {
+            i_pid = nfds;
+            fds[nfds++] = (struct pollfd){p->pidfd, POLLIN, 0};
+        }
+        int timeout = left > INT_MAX ? INT_MAX : (int)left + 1;
+        if (p->pidfd < 0 && timeout > NO_PIDFD_POLL_MS)
+            timeout = NO_PIDFD_POLL_MS;
+        int n = poll(fds, (nfds_t)nfds, timeout);
+        if (n < 0 && errno != EINTR)
+            return tx_fail(err, TACTUS_ESYSTEM, "tool %s: poll: %s", p->name, strerror(errno));
+        if (n > 0) {
+            if (i_in >= 0 && fds[i_in].revents != 0)
+                pump_stdin(p);
+            if (i_out >= 0 && fds[i_out].revents != 0 && pump_stdout(p) < 0)
+                return tx_fail(err, TACTUS_ESYSTEM, "out of memory reading a tool's output");
+            if (p->too_large)
+                return 0;
+            if (i_err >= 0 && fds[i_err].revents != 0)
+                pump_stderr(p);
+        }
+        int gone = i_pid >= 0 ? n > 0 && fds[i_pid].revents != 0 : child_has_exited(pid);
+        if (gone) {
+            p->exited = 1;
+            if (drain(p) < 0)
+                return tx_fail(err, TACTUS_ESYSTEM, "out of memory reading a tool's output");
+            return 0;
+        }
+    }
+}
+
+/* ---- parent side: describing the outcome ------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if it is not one. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+/* Makes s valid UTF-8 in place, with control characters other than \n and \t shown as '?',
+ * so the message can go into JSON events and onto a terminal as is. Never lengthens s. */
+static void clean_text(char *s)
+{
+    unsigned char *r = (unsigned char *)s, *w = (unsigned char *)s;
+    size_t n = strlen(s);
+    while (n > 0) {
+        size_t len = utf8_seq(r, n);
+        if (len == 0 || (len == 1 && ((*r < 0x20 && *r != '\n' && *r != '\t') || *r == 0x7F))) {
+            *w++ = '?';
+            r++;
+            n--;
+            continue;
+        }
+        memmove(w, r, len);
+        w += len;
+        r += len;
+        n -= len;
+    }
+    *w = '\0';
+}
+
+/* Appends s to buf (capacity cap, *pos bytes used), cutting it to fit; buf stays terminated. */
+static void append(char *buf, size_t cap, size_t *pos, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 1 - *pos)
+        n = cap - 1 - *pos;
+    memcpy(buf + *pos, s, n);
+    *pos += n;
+    buf[*pos] = '\0';
+}
+
+/* Sets the error fields: "<head>" followed by ": <last bytes of stderr>" if the tool printed
+ * any, cut from the front so the message fits. */
+static void set_error(tx_hosttool_result *out, const char *type, const pump *p, const char *head)
+{
+    snprintf(out->error_type, sizeof out->error_type, "%s", type);
+    char tail[TX_HOSTTOOL_STDERR_KEEP + 1];
+    memcpy(tail, p->tail, p->tail_len);
+    tail[p->tail_len] = '\0';
+    for (size_t i = 0; i < p->tail_len; i++)
+        if (tail[i] == '\0')
+            tail[i] = '?';
+    clean_text(tail);
+    size_t tl = strlen(tail);
+    while (tl > 0 && (tail[tl - 1] == '\n' || tail[tl - 1] == ' ' || tail[tl - 1] == '\t'))
+        tail[--tl] = '\0';
+    const char *t = tail;
+    while (*t == '\n' || *t == ' ' || *t == '\t')
+        t++;
+    size_t hl = strlen(head);
+    size_t room = sizeof out->error - 1;
+    size_t max_tail = room > hl + 5 ? room - hl - 5 : 0;
+    if (max_tail > ERROR_STDERR_MAX)
+        max_tail = ERROR_STDERR_MAX;
+    const char *cut = "";
+    if (strlen(t) > max_tail) {
+        t += strlen(t) - max_tail;
+        while ((*(const unsigned char *)t & 0xC0) == 0x80) /* start on a character */
+            t++;
+        cut = "...";
+    }
+    size_t pos = 0;
+    append(out->error, sizeof out->error, &pos, head);
+    if (*t != '\0') {
+        append(out->error, sizeof out->error, &pos, ": ");
+        append(out->error, sizeof out->error, &pos, cut);
+        append(out->error, sizeof out->error, &pos, t);
+    }
+    clean_text(out->error); /* the head may quote the tool's bytes (jansson's error text) */
+}
+
+/* Fills *out from how the tool ended. */
+static void describe(const tx_host_tool *t, pump *p, int status, const child_report *rep,
+                     const char *cwd, tx_hosttool_result *out)
+{
+    char head[1024];
+    if (rep != NULL) {
+        if (rep->stage == STAGE_EXEC && strchr(t->argv[0], '/') == NULL && rep->err == ENOENT)
+            snprintf(head, sizeof head, "tool %s: command '%s' not found in %s", t->name,
+                     t->argv[0], TX_HOSTTOOL_PATH);
+        else if (rep->stage == STAGE_EXEC)
+            snprintf(head, sizeof head, "tool %s: cannot run '%s': %s", t->name, t->argv[0],
+                     strerror(rep->err));
+        else if (rep->stage == STAGE_CWD)
+            snprintf(head, sizeof head, "tool %s: cannot use working directory '%s': %s", t->name,
+                     cwd, strerror(rep->err));
+        else
+            snprintf(head, sizeof head, "tool %s: could not set up the tool process: %s", t->name,
+                     strerror(rep->err));
+        set_error(out, rep->stage == STAGE_EXEC ? TX_HOSTTOOL_NOT_FOUND : TX_HOSTTOOL_FAILED, p,
+                  head);
+        return;
+    }
+    if (p->timed_out) {
+        snprintf(head, sizeof head, "tool %s timed out after %llu ms", t->name,
+                 (unsigned long long)t->timeout_ms);
+        set_error(out, TX_HOSTTOOL_TIMEOUT, p, head);
+        return;
+    }
+    if (p->too_large) {
+        snprintf(head, sizeof head, "tool %s printed more than %llu bytes on stdout (max_output)",
+                 t->name, (unsigned long long)t->max_output);
+        set_error(out, TX_HOSTTOOL_TOO_LARGE, p, head);
+        return;
+    }
+    if (WIFSIGNALED(status)) {
+        const char *abbrev = sigabbrev_np(WTERMSIG(status));
+        snprintf(head, sizeof head, "tool %s was killed by signal %d (SIG%s)", t->name,
+                 WTERMSIG(status), abbrev ? abbrev : "?");
+        set_error(out, TX_HOSTTOOL_FAILED, p, head);
+        return;
+    }
+    out->exit_code = WEXITSTATUS(status);
+    if (out->exit_code != 0) {
+        snprintf(head, sizeof head, "tool %s exited with status %d", t->name, out->exit_code);
+        set_error(out, TX_HOSTTOOL_FAILED, p, head);
+        return;
+    }
+    size_t start = 0;
+    while (start < p->out_len && strchr(" \t\r\n", p->out[start]) != NULL)
+        start++;
+    if (start == p->out_len) {
+        snprintf(head, sizeof head, "tool %s printed no JSON", t->name);
+        set_error(out, TX_HOSTTOOL_BAD_OUTPUT, p, head);
+        return;
+    }
+    json_error_t jerr;
+    out->result = json_loadb(p->out, p->out_len, JSON_DECODE_ANY, &jerr);
+    if (out->result == NULL) {
+        snprintf(head, sizeof head, "tool %s printed invalid JSON: %s (line %d, column %d)",
+                 t->name, jerr.text, jerr.line, jerr.column);
+        set_error(out, TX_HOSTTOOL_BAD_OUTPUT, p, head);
+    }
+}
+
+/* ---- the call ---------------------------------------------------------------------------- */
+
+/* Resources of one call, released by call_free whatever happened. */
+typedef struct call_res {
+    int in[2], outp[2], errp[2], st[2];
+    char **paths;
+    char *cwd;
+    env_src *env;
+    char **envp;
+    char *envbuf;
+    size_t envbytes, nenv;
+} call_res;
+
+static void call_free(call_res *r)
+{
+    int *fds[] = {&r->in[0],   &r->in[1],   &r->outp[0], &r->outp[1],
+                  &r->errp[0], &r->errp[1], &r->st[0],   &r->st[1]};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        close_fd(fds[i]);
+    free_paths(r->paths);
+    free(r->cwd);
+    free(r->env);
+    if (r->envp != NULL) {
+        sodium_memzero(r->envp, (r->nenv + 1) * sizeof *r->envp);
+        free(r->envp);
+    }
+    if (r->envbuf != NULL) {
+        sodium_memzero(r->envbuf, r->envbytes);
+        free(r->envbuf);
+    }
+}
+
+/* Allocates what the child will use and opens the four pipes. */
+static int call_prepare(const tx_hosttool_call *c, call_res *r, tx_error *err)
+{
+    const tx_host_tool *t = c->tool;
+    r->cwd = t->cwd != NULL ? join_path(c->proc_dir, t->cwd) : strdup(c->proc_dir);
+    r->paths = exec_candidates(t->argv[0]);
+    r->env = calloc(ENV_FIXED + c->nsecrets, sizeof *r->env);
+    if (r->cwd == NULL || r->paths == NULL || r->env == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "tool %s: out of memory", t->name);
+    r->nenv = env_sources(c, r->env, &r->envbytes);
+    r->envp = calloc(r->nenv + 1, sizeof *r->envp);
+    r->envbuf = malloc(r->envbytes);
+    if (r->envp == NULL || r->envbuf == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "tool %s: out of memory", t->name);
+    if (pipe2(r->in, O_CLOEXEC) < 0 || pipe2(r->outp, O_CLOEXEC) < 0 ||
+        pipe2(r->errp, O_CLOEXEC) < 0 || pipe2(r->st, O_CLOEXEC) < 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "tool %s: pipe: %s", t->name, strerror(errno));
+    if (set_nonblock(r->in[1]) < 0 || set_nonblock(r->outp[0]) < 0 ||
+        set_nonblock(r->errp[0]) < 0 || set_nonblock(r->st[0]) < 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "tool %s: fcntl: %s", t->name, strerror(errno));
+    return 0;
+}
+
+/* Forks the child with every signal blocked, so no handler of ours runs in it before it has
+ * reset them. Returns the pid, or -1 with errno. */
+static pid_t spawn(child_plan *plan)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0)
+        child_main(plan);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return pid;
+}
+
+int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error *err)
+{
+    if (out == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "host tool call without a result record");
+    memset(out, 0, sizeof *out);
+    out->exit_code = -1;
+    if (check_call(c, err) != 0)
+        return -1;
+    const tx_host_tool *t = c->tool;
+
+    call_res r;
+    memset(&r, 0, sizeof r);
+    r.in[0] = r.in[1] = r.outp[0] = r.outp[1] = r.errp[0] = r.errp[1] = r.st[0] = r.st[1] = -1;
+    if (call_prepare(c, &r, err) != 0) {
+        call_free(&r);
+        return -1;
+    }
+    child_plan plan = {
+        .argv = t->argv,
+        .paths = r.paths,
+        .cwd = r.cwd,
+        .env = r.env,
+        .nenv = r.nenv,
+        .envp = r.envp,
+        .envbuf = r.envbuf,
+        .parent = getpid(),
+        .in_r = r.in[0],
+        .out_w = r.outp[1],
+        .err_w = r.errp[1],
+        .status_w = r.st[1],
+    };
+    double started = now_ms();
+    pid_t pid = spawn(&plan);
+    if (pid < 0) {
+        int e = errno;
+        call_free(&r);
+        return tx_fail(err, TACTUS_ESYSTEM, "tool %s: fork: %s", t->name, strerror(e));
+    }
+    close_fd(&r.in[0]);
+    close_fd(&r.outp[1]);
+    close_fd(&r.errp[1]);
+    close_fd(&r.st[1]);
+
+    pump *p = calloc(1, sizeof *p);
+    int rc = 0;
+    if (p == NULL) {
+        rc = tx_fail(err, TACTUS_ESYSTEM, "tool %s: out of memory", t->name);
+    } else {
+        p->name = t->name;
+        p->in_w = r.in[1];
+        p->out_r = r.outp[0];
+        p->err_r = r.errp[0];
+        r.in[1] = r.outp[0] = r.errp[0] = -1;
+        p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+        p->args = c->args_json;
+        p->args_len = c->args_len;
+        p->out_max = (size_t)t->max_output;
+        double budget = t->timeout_ms > (uint64_t)1 << 50 ? 1e15 : (double)t->timeout_ms;
+        rc = pump_run(p, pid, started + budget, err);
+    }
+
+    /* Whatever happened: kill the group while the unreaped child still pins its id, then
+     * reap the child. SIGKILL ends the child even if it was stopped. */
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    out->duration_ms = now_ms() - started;
+
+    child_report rep;
+    ssize_t got;
+    while ((got = read(r.st[0], &rep, sizeof rep)) < 0 && errno == EINTR)
+        ;
+    if (rc == 0)
+        describe(t, p, status, got == (ssize_t)sizeof rep ? &rep : NULL, r.cwd, out);
+    if (p != NULL) {
+        close_fd(&p->in_w);
+        close_fd(&p->out_r);
+        close_fd(&p->err_r);
+        close_fd(&p->pidfd);
+        free(p->out);
+        sodium_memzero(p->tail, sizeof p->tail);
+        free(p);
+    }
+    call_free(&r);
+    return rc;
+}
