@@ -263,6 +263,16 @@ local function validate_output(who, schema, result)
   return result
 end
 
+-- Module names: components of [A-Za-z0-9_-] starting with a letter or '_', joined by '.' or
+-- '/'; so never absolute, never "..", never empty.
+local function valid_module_name(name)
+  if type(name) ~= "string" or #name == 0 or #name > 200 then return false end
+  for component in (name .. "/"):gmatch("([^./]*)[./]") do
+    if not string_match(component, "^[%a_][%w_%-]*$") then return false end
+  end
+  return true
+end
+
 -- ---- the run-wide context ------------------------------------------------------------------
 
 local run = {
@@ -324,7 +334,8 @@ journaled = function(kind, name, level, live)
     return rec.result
   end
   journal.cursor = pos
-  return live(pos, site)
+  local result = live(pos, site) -- not a tail call: error positions count this frame
+  return result
 end
 
 journal_truncate = function(keep)
@@ -447,10 +458,16 @@ local function install(env, program)
 
   -- Json ---------------------------------------------------------------------------------------
   env.Json = {
-    encode = function(v) return tx.json_encode(v) end,
+    encode = function(v)
+      local ok, text = pcall(tx.json_encode, v)
+      if not ok then fail_at("JsonError", tostring(text), 1) end
+      return text
+    end,
     decode = function(s)
       if type(s) ~= "string" then fail_at("JsonError", "Failed to decode JSON: expected a string, got " .. type(s), 1) end
-      return tx.json_decode(s)
+      local ok, value = pcall(tx.json_decode, s)
+      if not ok then fail_at("JsonError", tostring(value), 1) end
+      return value
     end,
   }
 
@@ -1073,7 +1090,7 @@ local function install(env, program)
   -- Restricted require: .tac/.lua files under the procedure's directory, via the broker. --------
   local loaded = program.loaded
   env.require = function(name)
-    if type(name) ~= "string" or not string_match(name, "^[%a_][%w_%-]*([./][%a_][%w_%-]*)*$") then
+    if not valid_module_name(name) then
       fail_at("RequireError", "require: invalid module name " .. describe(name), 1)
     end
     if loaded[name] ~= nil then return loaded[name] end
@@ -1210,7 +1227,14 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
   if validate_only then return nil, M.describe(program) end
   local output
   if main then
-    output = program.run_procedure(main, raw_input, false)
+    local params = raw_input
+    if main.input_schema == nil and program.script_input_used then
+      -- Top-level input {...} declared the inputs; main takes the validated values.
+      params = {}
+      for k, v in pairs(env.input) do params[k] = v end
+      run.cli_params = nil
+    end
+    output = program.run_procedure(main, params, false)
   else
     output = validate_output("", program.script_output_schema, top)
   end

@@ -4,6 +4,7 @@
  * host: everything is converted with raw access (luavalue.c) and charged against its limit.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <string.h>
@@ -12,6 +13,20 @@
 
 #include "luavalue.h"
 #include "runner.h"
+
+/* Largest serialized Host.call arguments, log event or other message the runner may send: well
+ * under the frame limit, so an oversized value is a clean error here, not a broken channel. */
+#define MESSAGE_MAX (1u << 20)
+
+/* Raises a message without a position prefix (the prelude adds the procedure's line). */
+static int raise_plain(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
 
 static tx_runner *runner_of(lua_State *L)
 {
@@ -54,13 +69,20 @@ static int prim_emit(lua_State *L)
     }
     json_object_set_new(event, "type", json_string(kind));
     size_t size = json_dumpb(event, NULL, 0, JSON_COMPACT);
+    /* Charged before sending: an event past the output limit is never delivered. */
+    tx_vm_charge_noraise(L, TX_LIMIT_OUTPUT, size);
+    if (tx_vm_tripped(r->vm) >= 0 || size > MESSAGE_MAX) {
+        json_decref(event);
+        tx_vm_check(L);
+        return raise_plain(L, "%s event is %d bytes; the largest allowed is %d", kind, (int)size,
+                           (int)MESSAGE_MAX);
+    }
     tx_error err;
     tx_error_clear(&err);
     int rc = r->args->channel.emit(r->args->channel.ud, event, &err);
     json_decref(event);
     if (rc != 0)
         return channel_lost(L, r, &err);
-    tx_vm_charge(L, TX_LIMIT_OUTPUT, size);
     return 0;
 }
 
@@ -73,6 +95,12 @@ static int prim_call(lua_State *L)
     if (strcmp(method, "tool.call") == 0)
         tx_vm_charge(L, TX_LIMIT_HOST_CALLS, 1);
     json_t *params = to_json_or_raise(L, 2, "args");
+    size_t size = json_dumpb(params, NULL, 0, JSON_COMPACT);
+    if (size > MESSAGE_MAX) {
+        json_decref(params);
+        return raise_plain(L, "%s: arguments are %d bytes; the largest allowed is %d", method,
+                           (int)size, (int)MESSAGE_MAX);
+    }
     tx_reply reply;
     memset(&reply, 0, sizeof reply);
     tx_error err;
@@ -108,12 +136,12 @@ static int prim_json_encode(lua_State *L)
     tx_error_clear(&err);
     if (tx_lua_to_json(L, 1, "value", &v, &err) != 0) {
         tx_vm_check(L);
-        return luaL_error(L, "Failed to encode to JSON: %s", err.message);
+        return raise_plain(L, "Failed to encode to JSON: %s", err.message);
     }
     char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
     json_decref(v);
     if (text == NULL)
-        return luaL_error(L, "Failed to encode to JSON: out of memory");
+        return raise_plain(L, "Failed to encode to JSON: out of memory");
     lua_pushstring(L, text);
     free(text);
     return 1;
@@ -127,15 +155,15 @@ static int prim_json_decode(lua_State *L)
     json_error_t jerr;
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL)
-        return luaL_error(L, "Failed to decode JSON: %s (line %d, column %d)", jerr.text, jerr.line,
-                          jerr.column);
+        return raise_plain(L, "Failed to decode JSON: %s (line %d, column %d)", jerr.text,
+                           jerr.line, jerr.column);
     tx_error perr;
     tx_error_clear(&perr);
     int pushed = tx_json_push_protected(L, v, &perr);
     json_decref(v);
     if (pushed != 0) {
         tx_vm_check(L);
-        return luaL_error(L, "Failed to decode JSON: %s", perr.message);
+        return raise_plain(L, "Failed to decode JSON: %s", perr.message);
     }
     return 1;
 }

@@ -15,6 +15,9 @@
 
 #include "luavalue.h"
 
+/* Largest output a run may return: it travels in one frame with the rest of the result. */
+#define TX_OUTPUT_MAX (3u << 20)
+
 /* Registry key of the prelude module M. */
 static const char prelude_key = 'M';
 
@@ -218,7 +221,15 @@ json_t *tx_runner_execute(const tx_runner_args *args)
         result = result_object("error", NULL, make_error(kind ? kind : "LuaError", message));
     } else {
         json_t *output = NULL;
-        if (lua_isnil(L, -2) || tx_lua_to_json(L, -2, "output", &output, &err) == 0) {
+        int converted = lua_isnil(L, -2) || tx_lua_to_json(L, -2, "output", &output, &err) == 0;
+        if (converted && output != NULL &&
+            json_dumpb(output, NULL, 0, JSON_COMPACT) > TX_OUTPUT_MAX) {
+            json_decref(output);
+            output = NULL;
+            converted = 0;
+            tx_fail(&err, TACTUS_EPROC, "output is larger than %u bytes", TX_OUTPUT_MAX);
+        }
+        if (converted) {
             result = result_object("ok", output, NULL);
             if (args->validate_only && result != NULL) {
                 json_t *decl = NULL;

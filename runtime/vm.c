@@ -155,6 +155,18 @@ void tx_vm_check(lua_State *L)
         trip_now(L, vm, (tx_limit_id)vm->tripped, vm->used[vm->tripped]);
 }
 
+void tx_vm_charge_noraise(lua_State *L, tx_limit_id id, uint64_t amount)
+{
+    tx_vm *vm = tx_vm_of(L);
+    vm->used[id] += amount;
+    uint64_t allowed = vm->limits.allowed[id];
+    if (allowed != 0 && vm->used[id] > allowed && vm->tripped < 0) {
+        vm->tripped = (int)id;
+        snprintf(vm->trip_message, sizeof vm->trip_message, "%s limit exceeded (%llu allowed)",
+                 tx_limit_name(id), (unsigned long long)allowed);
+    }
+}
+
 void tx_vm_charge(lua_State *L, tx_limit_id id, uint64_t amount)
 {
     tx_vm *vm = tx_vm_of(L);

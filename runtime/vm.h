@@ -61,6 +61,10 @@ uint64_t tx_vm_allowed(const tx_vm *vm, tx_limit_id id);
  */
 void tx_vm_charge(lua_State *L, tx_limit_id id, uint64_t amount);
 
+/* Like tx_vm_charge but only marks the limit as tripped, for callers that must clean up before
+ * raising (they then call tx_vm_check). */
+void tx_vm_charge_noraise(lua_State *L, tx_limit_id id, uint64_t amount);
+
 /*
  * Marks `id` as tripped with `used` and raises the limit error in L (does not return). Used by
  * library wrappers that can tell before doing the work that it would pass a limit.

@@ -1,4 +1,4 @@
--- Human.approve needs human-in-the-loop support: in this build it fails loudly.
+-- Human.approve with nobody at a terminal: the run suspends (exit 5) until `tactus resume`.
 Procedure {
   function(input)
     local approved = Human.approve({ message = "Deploy?" })
