@@ -711,7 +711,8 @@ static void describe(const tx_host_tool *t, pump *p, int status, const child_rep
         return;
     }
     size_t start = 0;
-    while (start < p->out_len && strchr(" \t\r\n", p->out[start]) != NULL)
+    while (start < p->out_len && (p->out[start] == ' ' || p->out[start] == '\t' ||
+                                  p->out[start] == '\r' || p->out[start] == '\n'))
         start++;
     if (start == p->out_len) {
         snprintf(head, sizeof head, "tool %s printed no JSON", t->name);

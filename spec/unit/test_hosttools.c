@@ -425,6 +425,10 @@ START_TEST(test_bad_output)
     script_tool(&x, "t.blank", 5000, "printf '  \\n\\t\\n'");
     run(&x, "{}", &res);
     expect_error(&res, "ToolBadOutput", "tool t.blank printed no JSON");
+
+    script_tool(&x, "t.nul", 5000, "printf '\\000\\000'");
+    run(&x, "{}", &res);
+    expect_error(&res, "ToolBadOutput", "tool t.nul printed invalid JSON");
 }
 END_TEST
 
