@@ -813,12 +813,63 @@ static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, cha
     return json_pack("{s:b}", "ok", 1);
 }
 
+/* Records a refused token (never the token itself). */
+static void record_refusal(tx_server *s, const char *method, const char *why)
+{
+    json_t *event =
+        json_pack("{s:s, s:s, s:s}", "type", "token_refused", "method", method, "reason", why);
+    tx_error err;
+    tx_error_clear(&err);
+    if (event != NULL)
+        tx_server_record(s, event, &err);
+    json_decref(event);
+}
+
+/* Checks the phase gate for a request; returns 1 to go on, 0 with etype/emsg set to refuse. */
+static int phase_allows(tx_server *s, const tx_request *req, const char **etype, char *emsg,
+                        size_t cap)
+{
+    if (s->opts.tokens == NULL)
+        return 1;
+    const char *method = req->method;
+    int kind = -1;
+    if (strcmp(method, "session.setup") == 0)
+        kind = TX_TOKEN_SETUP;
+    else if (strcmp(method, "session.run") == 0)
+        kind = TX_TOKEN_RUN;
+    else if (strcmp(method, TX_METHOD_RUN_FINISH) == 0)
+        kind = TX_TOKEN_UPLOAD;
+    if (kind < 0) {
+        if (tx_tokens_phase(s->opts.tokens) == TX_PHASE_RUNNING)
+            return 1;
+        *etype = TX_ERR_BAD_REQUEST;
+        snprintf(emsg, cap, "%s is not allowed in this phase of the run", method);
+        record_refusal(s, method, "out of phase");
+        return 0;
+    }
+    tx_error err;
+    tx_error_clear(&err);
+    const char *token = json_string_value(json_object_get(req->params, "token"));
+    if (tx_tokens_redeem(s->opts.tokens, (tx_token_kind)kind, token, &err) != 0) {
+        *etype = TX_ERR_BAD_REQUEST;
+        snprintf(emsg, cap, "%s refused: %.900s", method, err.message);
+        record_refusal(s, method, err.message);
+        return 0;
+    }
+    return 1;
+}
+
 json_t *tx_server_handle(tx_server *s, const tx_request *req)
 {
     const char *etype = TX_ERR_INTERNAL;
     char emsg[1024] = "";
     json_t *data = NULL;
-    if (strcmp(req->method, TX_METHOD_TOOL_CALL) == 0) {
+    if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
+        /* refused: answered below */
+    } else if (strcmp(req->method, "session.setup") == 0 ||
+               strcmp(req->method, "session.run") == 0) {
+        data = json_pack("{s:b}", "ok", 1);
+    } else if (strcmp(req->method, TX_METHOD_TOOL_CALL) == 0) {
         data = handle_tool_call(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, TX_METHOD_EVENTS_EMIT) == 0) {
         data = handle_emit(s, req->params, &etype, emsg, sizeof emsg);

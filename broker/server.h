@@ -17,6 +17,7 @@
 #include "evidence.h"
 #include "journal.h"
 #include "protocol.h"
+#include "tokens.h"
 #include "tactus.h"
 
 #define TX_METHOD_MODULE_LOAD "module.load" /* params {name} -> done {source, chunkname} */
@@ -39,6 +40,7 @@ typedef struct tx_server_opts {
     void *event_ud;
     tx_journal *journal; /* NULL: an in-memory journal (no durability) */
     int interactive;     /* Human.* may prompt on this process's terminal */
+    tx_tokens *tokens;   /* phase tokens (hashes); NULL: phases are not enforced */
 } tx_server_opts;
 
 typedef struct tx_server tx_server;

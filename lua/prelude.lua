@@ -1120,6 +1120,9 @@ local function install(env, program)
         if kind == "tool" and v.name == nil then
           v.name = k
           tools[k] = v
+        elseif kind == "procedure" and k == "main" and v.name ~= nil and v.name ~= "main" and procedures.main == nil then
+          -- main = procedure("other", ...): the assignment makes it the main procedure.
+          procedures.main = v
         elseif kind == "procedure" and v.name == nil then
           for i, u in ipairs(program.unnamed) do
             if u == v then table.remove(program.unnamed, i) end
@@ -1236,6 +1239,13 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
     end
     output = program.run_procedure(main, params, false)
   else
+    if top == nil and next(program.procedures) ~= nil then
+      local names = {}
+      for name in pairs(program.procedures) do names[#names + 1] = name end
+      table_sort(names)
+      fail("ProcedureError", "no main procedure: the file defines " .. table_concat(names, ", ") ..
+        " but no Procedure { ... } without a name, main = procedure(\"main\", ...) or top-level return")
+    end
     output = validate_output("", program.script_output_schema, top)
   end
   if output ~= nil and type(output) ~= "table" then output = { result = output } end

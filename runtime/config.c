@@ -769,6 +769,10 @@ static int parse_secrets(ctx *c, const node *n, tx_host_tool *t)
             return -1;
         if (!valid_secret_name(name))
             return fail_expected(c, item, what);
+        /* These names are the tool's own environment; a secret must not replace them. */
+        if (strcmp(name, "PATH") == 0 || strcmp(name, "LANG") == 0 || strcmp(name, "HOME") == 0 ||
+            strncmp(name, "TACTUS_", 7) == 0)
+            return fail_expected(c, item, "a secret name other than PATH, LANG, HOME or TACTUS_*");
         path_pop(c, old);
         if (in_list(t->secrets, count, name))
             continue;

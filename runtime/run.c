@@ -19,6 +19,7 @@
 #include "protocol.h"
 #include "runner.h"
 #include "sandbox.h"
+#include "tokens.h"
 #include "tactus_version.h"
 
 /* The host kills a child runner this long after the timeout the VM enforces itself, so a VM
@@ -79,7 +80,32 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static void runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_channel ch)
+/* The runner's copy of the run's phase tokens (hex); the broker keeps only their hashes. */
+typedef struct run_tokens {
+    tx_tokens *hashes;
+    char hex[3][TX_TOKEN_BYTES * 2 + 1];
+} run_tokens;
+
+static int make_tokens(run_tokens *tok, tx_error *err)
+{
+    unsigned char raw[3][TX_TOKEN_BYTES];
+    tok->hashes = tx_tokens_new(raw);
+    if (tok->hashes == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot create run tokens");
+    for (int k = 0; k < 3; k++)
+        tx_token_hex(raw[k], tok->hex[k], sizeof tok->hex[k]);
+    sodium_memzero(raw, sizeof raw);
+    return 0;
+}
+
+/* Once the runner holds its copy, the broker side forgets the tokens themselves. */
+static void forget_token_text(run_tokens *tok)
+{
+    sodium_memzero(tok->hex, sizeof tok->hex);
+}
+
+static void runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_channel ch,
+                             const run_tokens *tok)
 {
     memset(a, 0, sizeof *a);
     a->source = spec->source;
@@ -91,6 +117,8 @@ static void runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_chan
     a->alloc = spec->alloc;
     a->alloc_ud = spec->alloc_ud;
     a->channel = ch;
+    a->token_setup = tok->hex[TX_TOKEN_SETUP];
+    a->token_run = tok->hex[TX_TOKEN_RUN];
     a->validate_only = spec->validate_only;
     a->strict_determinism = spec->config->strict_determinism;
     a->run_id = spec->run_id;
@@ -118,7 +146,7 @@ static int harden_runner(void *ud, tx_error *err)
 }
 
 /* Child side: run the VM, deliver the result with run.finish, exit without unwinding. */
-static void child_main(const tx_run_spec *spec, int fd, int sandboxed)
+static void child_main(const tx_run_spec *spec, int fd, int sandboxed, const run_tokens *tok)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (sodium_init() < 0) /* before seccomp: it may open /dev/urandom */
@@ -127,7 +155,7 @@ static void child_main(const tx_run_spec *spec, int fd, int sandboxed)
     if (sc == NULL)
         _exit(70);
     tx_runner_args a;
-    runner_args_from(spec, &a, tx_socket_channel_get(sc));
+    runner_args_from(spec, &a, tx_socket_channel_get(sc), tok);
     if (sandboxed)
         a.harden = harden_runner;
     json_t *result = tx_runner_execute(&a);
@@ -138,7 +166,7 @@ static void child_main(const tx_run_spec *spec, int fd, int sandboxed)
     memset(&reply, 0, sizeof reply);
     tx_error err;
     tx_error_clear(&err);
-    json_t *params = json_pack("{s:o}", "result", result);
+    json_t *params = json_pack("{s:o, s:s}", "result", result, "token", tok->hex[TX_TOKEN_UPLOAD]);
     int rc = params ? ch.call(ch.ud, TX_METHOD_RUN_FINISH, params, &reply, &err) : -1;
     json_decref(params);
     json_decref(reply.data);
@@ -298,18 +326,20 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, runne
 typedef struct sandboxed_runner {
     const tx_run_spec *spec;
     int fd;
+    const run_tokens *tok;
 } sandboxed_runner;
 
 static int sandbox_entry(void *arg)
 {
     sandboxed_runner *r = arg;
-    child_main(r->spec, r->fd, 1);
+    child_main(r->spec, r->fd, 1, r->tok);
     return 70; /* not reached: child_main exits */
 }
 
 /* Starts the runner with one end of a fresh socketpair: forked, or inside the sandbox. Fills
  * link (pid, our end of the socket, the sandbox). Returns 0 or -1 with err set. */
-static int start_runner(const tx_run_spec *spec, runner_link *link, tx_error *err)
+static int start_runner(const tx_run_spec *spec, runner_link *link, const run_tokens *tok,
+                        tx_error *err)
 {
     int sv[2];
     memset(link, 0, sizeof *link);
@@ -328,7 +358,7 @@ static int start_runner(const tx_run_spec *spec, runner_link *link, tx_error *er
         policy.limits.allowed[TX_LIMIT_TIMEOUT] = 0; /* the broker keeps the clock */
         policy.keep_fds[0] = sv[1];
         policy.nkeep_fds = 1;
-        sandboxed_runner arg = {spec, sv[1]};
+        sandboxed_runner arg = {spec, sv[1], tok};
         if (tx_sandbox_start(&policy, sandbox_entry, &arg, &link->sb, err) != 0) {
             close(sv[0]);
             close(sv[1]);
@@ -357,7 +387,7 @@ static int start_runner(const tx_run_spec *spec, runner_link *link, tx_error *er
         if (fd != 3 && dup2(fd, 3) < 0)
             _exit(70);
         close_range(4, ~0U, 0);
-        child_main(spec, 3, 0);
+        child_main(spec, 3, 0, tok);
     }
     close(sv[1]);
     link->pid = pid;
@@ -400,7 +430,8 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
  * result.json. Runs in the broker process (CLI), or in the host itself (library).
  */
 static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runner_link link,
-                              tactus_event_fn on_event, void *event_ud, tx_error *err)
+                              run_tokens *tok, tactus_event_fn on_event, void *event_ud,
+                              tx_error *err)
 {
     tx_evidence *evidence = NULL;
     if (spec->runs_dir != NULL) {
@@ -440,9 +471,9 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runne
             return NULL;
         }
     }
-    tx_server_opts opts = {run_id,          spec->proc_dir,   spec->config, spec->c_tools,
-                           spec->n_c_tools, evidence,         on_event,     event_ud,
-                           journal,         spec->interactive};
+    tx_server_opts opts = {run_id,          spec->proc_dir,    spec->config, spec->c_tools,
+                           spec->n_c_tools, evidence,          on_event,     event_ud,
+                           journal,         spec->interactive, tok->hashes};
     tx_server *server = tx_server_new(&opts, err);
     if (server == NULL) {
         json_decref(input);
@@ -495,7 +526,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runne
         /* secrets failed: already classified */
     } else if (link.pid == 0) {
         tx_runner_args a;
-        runner_args_from(spec, &a, tx_server_channel(server));
+        runner_args_from(spec, &a, tx_server_channel(server), tok);
         result = tx_runner_execute(&a);
     } else {
         result = supervise_child(spec, server, &link);
@@ -587,9 +618,11 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     tx_error_clear(&err);
     /* The runner is started first, while this process has never held a secret. */
     runner_link link;
+    run_tokens tok;
     json_t *result = NULL;
-    if (start_runner(spec, &link, &err) == 0) {
-        result = broker_session(spec, run_id, link, forward_event, &control_fd, &err);
+    if (make_tokens(&tok, &err) == 0 && start_runner(spec, &link, &tok, &err) == 0) {
+        forget_token_text(&tok);
+        result = broker_session(spec, run_id, link, &tok, forward_event, &control_fd, &err);
         close(link.fd);
     }
     if (result == NULL)
@@ -699,16 +732,24 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
     tx_run_spec resolved = *spec; /* from here on, run_id is the one in use */
     resolved.run_id = run_id;
     spec = &resolved;
-    if (spec->isolation == TACTUS_INPROCESS) {
-        runner_link link = {0, -1, NULL};
-        return broker_session(spec, run_id, link, spec->on_event, spec->event_ud, err);
-    }
-    if (spec->separate_broker)
+    if (spec->separate_broker && spec->isolation != TACTUS_INPROCESS)
         return run_split(spec, run_id, err);
-    runner_link link;
-    if (start_runner(spec, &link, err) != 0)
+    run_tokens tok;
+    if (make_tokens(&tok, err) != 0)
         return NULL;
-    json_t *result = broker_session(spec, run_id, link, spec->on_event, spec->event_ud, err);
-    close(link.fd);
+    json_t *result = NULL;
+    if (spec->isolation == TACTUS_INPROCESS) {
+        /* Same thread: the runner reads the token text from `tok` as it starts. */
+        runner_link link = {0, -1, NULL};
+        result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, err);
+    } else {
+        runner_link link;
+        if (start_runner(spec, &link, &tok, err) == 0) {
+            forget_token_text(&tok);
+            result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, err);
+            close(link.fd);
+        }
+    }
+    tx_tokens_free(tok.hashes);
     return result;
 }

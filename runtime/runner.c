@@ -170,6 +170,26 @@ static json_t *result_object(const char *status, json_t *output, json_t *error)
                      "error", error ? error : json_null());
 }
 
+/* Presents a phase token to the broker. Returns 0, or -1 with err set. */
+static int present_token(const tx_runner_args *args, const char *method, const char *token,
+                         tx_error *err)
+{
+    if (token == NULL)
+        return 0;
+    json_t *params = json_pack("{s:s}", "token", token);
+    tx_reply reply;
+    memset(&reply, 0, sizeof reply);
+    int rc = params ? args->channel.call(args->channel.ud, method, params, &reply, err)
+                    : tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    json_decref(params);
+    if (rc != 0)
+        return -1;
+    if (reply.data == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "%s refused: %s", method, reply.error_message);
+    json_decref(reply.data);
+    return 0;
+}
+
 json_t *tx_runner_execute(const tx_runner_args *args)
 {
     tx_runner r;
@@ -177,6 +197,8 @@ json_t *tx_runner_execute(const tx_runner_args *args)
     r.args = args;
     tx_error err;
     tx_error_clear(&err);
+    if (present_token(args, "session.setup", args->token_setup, &err) != 0)
+        return result_object("system", NULL, make_error("BrokerLost", err.message));
     r.vm = tx_vm_new(&args->limits, args->alloc, args->alloc_ud, &err);
     if (r.vm == NULL)
         return result_object("system", NULL, make_error("SystemError", err.message));
@@ -189,6 +211,10 @@ json_t *tx_runner_execute(const tx_runner_args *args)
     if (status == LUA_OK && args->harden != NULL && args->harden(NULL, &err) != 0) {
         tx_vm_free(r.vm);
         return result_object("system", NULL, make_error("SandboxError", err.message));
+    }
+    if (status == LUA_OK && present_token(args, "session.run", args->token_run, &err) != 0) {
+        tx_vm_free(r.vm);
+        return result_object("system", NULL, make_error("BrokerLost", err.message));
     }
     if (status == LUA_OK) {
         lua_pushcfunction(L, execute);

@@ -27,8 +27,10 @@ typedef struct tx_runner_args {
     void *alloc_ud;
     tx_channel channel;
     int validate_only; /* register declarations, do not run main; the result has "declarations" */
-    int strict_determinism; /* time/random outside a checkpoint is an error */
-    const char *run_id;     /* for Step.key(); NULL: "local" */
+    int strict_determinism;  /* time/random outside a checkpoint is an error */
+    const char *run_id;      /* for Step.key(); NULL: "local" */
+    const char *token_setup; /* phase tokens presented to the broker (hex); NULL: none */
+    const char *token_run;
     /* Called after the VM and prelude are built and before any procedure code runs (the
      * sandbox installs its seccomp filter here). NULL: nothing. Non-zero fails the run. */
     int (*harden)(void *ud, tx_error *err);
