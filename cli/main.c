@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "commands_sandbox.h"
 #include "commands_secrets.h"
+#include "launch.h"
 #include "tactus.h"
 
 static const char usage_text[] =
@@ -60,6 +61,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("tactus %s\n", tactus_version());
         return 0;
+    }
+    if (strcmp(cmd, "__runner") == 0) {
+        /* Hidden helper role: a library host exec'd us as its runner, socket on fd 3. */
+        tx_runner_role(3);
     }
     if (strcmp(cmd, "run") == 0)
         return tx_cmd_run(argc - 1, argv + 1);

@@ -1,5 +1,7 @@
 /* api.c - the public embedding API (tactus.h) on top of tx_run. */
+#include <errno.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@ struct tactus_runtime {
     void *event_ud;
     tx_c_tool *tools;
     size_t ntools;
+    char *runner_exe; /* NULL: the installed tactus binary */
     char errmsg[1024];
 };
 
@@ -81,6 +84,7 @@ void tactus_free(tactus_runtime *rt)
         return;
     tx_config_free(&rt->config);
     free(rt->runs_dir);
+    free(rt->runner_exe);
     for (size_t i = 0; i < rt->ntools; i++)
         free(rt->tools[i].name);
     free(rt->tools);
@@ -107,13 +111,19 @@ tactus_status tactus_set_limit(tactus_runtime *rt, const char *name, uint64_t va
 
 tactus_status tactus_set_isolation(tactus_runtime *rt, tactus_isolation isolation)
 {
-    if (isolation != TACTUS_INPROCESS && isolation != TACTUS_CHILD)
-        return fail_rt(rt, TACTUS_EUSAGE,
-                       isolation == TACTUS_SANDBOX
-                           ? "sandboxed runs are not available from the library in this build"
-                           : "unknown isolation mode %d",
-                       (int)isolation);
+    if (isolation != TACTUS_INPROCESS && isolation != TACTUS_CHILD && isolation != TACTUS_SANDBOX)
+        return fail_rt(rt, TACTUS_EUSAGE, "unknown isolation mode %d", (int)isolation);
     rt->isolation = isolation;
+    return TACTUS_OK;
+}
+
+tactus_status tactus_set_runner(tactus_runtime *rt, const char *path)
+{
+    char *copy = NULL;
+    if (path != NULL && (copy = strdup(path)) == NULL)
+        return fail_rt(rt, TACTUS_ESYSTEM, "out of memory");
+    free(rt->runner_exe);
+    rt->runner_exe = copy;
     return TACTUS_OK;
 }
 
@@ -186,8 +196,17 @@ static tactus_status run_common(tactus_runtime *rt, const char *name, const char
                            input ? "must be a JSON object" : jerr.text);
         }
     }
+    const char *exe = rt->runner_exe ? rt->runner_exe : TACTUS_INSTALLED_EXE;
+    if (rt->isolation != TACTUS_INPROCESS && access(exe, X_OK) != 0) {
+        json_decref(input);
+        return fail_rt(rt, TACTUS_ESYSTEM,
+                       "cannot run %s (needed to start the runner): %s; install tactus or "
+                       "call tactus_set_runner()",
+                       exe, strerror(errno));
+    }
     tx_run_spec spec;
     memset(&spec, 0, sizeof spec);
+    spec.runner_exe = rt->isolation == TACTUS_INPROCESS ? NULL : exe;
     spec.source = source;
     spec.source_len = len;
     spec.chunkname = name;

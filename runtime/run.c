@@ -17,9 +17,8 @@
 
 #include "frame.h"
 #include "protocol.h"
+#include "launch.h"
 #include "runner.h"
-#include "sandbox.h"
-#include "tokens.h"
 #include "tactus_version.h"
 
 /* The host kills a child runner this long after the timeout the VM enforces itself, so a VM
@@ -80,98 +79,10 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The runner's copy of the run's phase tokens (hex); the broker keeps only their hashes. */
-typedef struct run_tokens {
-    tx_tokens *hashes;
-    char hex[3][TX_TOKEN_BYTES * 2 + 1];
-} run_tokens;
-
-static int make_tokens(run_tokens *tok, tx_error *err)
-{
-    unsigned char raw[3][TX_TOKEN_BYTES];
-    tok->hashes = tx_tokens_new(raw);
-    if (tok->hashes == NULL)
-        return tx_fail(err, TACTUS_ESYSTEM, "cannot create run tokens");
-    for (int k = 0; k < 3; k++)
-        tx_token_hex(raw[k], tok->hex[k], sizeof tok->hex[k]);
-    sodium_memzero(raw, sizeof raw);
-    return 0;
-}
-
-/* Once the runner holds its copy, the broker side forgets the tokens themselves. */
-static void forget_token_text(run_tokens *tok)
-{
-    sodium_memzero(tok->hex, sizeof tok->hex);
-}
-
-static void runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_channel ch,
-                             const run_tokens *tok)
-{
-    memset(a, 0, sizeof *a);
-    a->source = spec->source;
-    a->source_len = spec->source_len;
-    a->chunkname = spec->chunkname;
-    a->input = spec->input;
-    a->params = spec->params;
-    a->limits = spec->config->limits;
-    a->alloc = spec->alloc;
-    a->alloc_ud = spec->alloc_ud;
-    a->channel = ch;
-    a->token_setup = tok->hex[TX_TOKEN_SETUP];
-    a->token_run = tok->hex[TX_TOKEN_RUN];
-    a->validate_only = spec->validate_only;
-    a->strict_determinism = spec->config->strict_determinism;
-    a->run_id = spec->run_id;
-}
-
 static json_t *failure(const char *status, const char *type, const char *message)
 {
     return json_pack("{s:s, s:n, s:{s:s, s:s}}", "status", status, "output", "error", "type", type,
                      "message", message);
-}
-
-/* How the broker side reaches its runner. */
-typedef struct runner_link {
-    pid_t pid;      /* 0: run the VM in this thread */
-    int fd;         /* the broker's end of the runner socket */
-    tx_sandbox *sb; /* the sandbox the runner lives in, or NULL */
-} runner_link;
-
-/* Inside the sandbox: the VM is built, no procedure code has run yet; from here on the runner
- * may only compute and talk over the socket it holds. */
-static int harden_runner(void *ud, tx_error *err)
-{
-    (void)ud;
-    return tx_seccomp_install(0, err);
-}
-
-/* Child side: run the VM, deliver the result with run.finish, exit without unwinding. */
-static void child_main(const tx_run_spec *spec, int fd, int sandboxed, const run_tokens *tok)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (sodium_init() < 0) /* before seccomp: it may open /dev/urandom */
-        _exit(70);
-    tx_socket_channel *sc = tx_socket_channel_new(fd);
-    if (sc == NULL)
-        _exit(70);
-    tx_runner_args a;
-    runner_args_from(spec, &a, tx_socket_channel_get(sc), tok);
-    if (sandboxed)
-        a.harden = harden_runner;
-    json_t *result = tx_runner_execute(&a);
-    if (result == NULL)
-        _exit(71);
-    tx_channel ch = tx_socket_channel_get(sc);
-    tx_reply reply;
-    memset(&reply, 0, sizeof reply);
-    tx_error err;
-    tx_error_clear(&err);
-    json_t *params = json_pack("{s:o, s:s}", "result", result, "token", tok->hex[TX_TOKEN_UPLOAD]);
-    int rc = params ? ch.call(ch.ud, TX_METHOD_RUN_FINISH, params, &reply, &err) : -1;
-    json_decref(params);
-    json_decref(reply.data);
-    tx_socket_channel_free(sc);
-    _exit(rc == 0 ? 0 : 72);
 }
 
 /* Serves one frame from the runner; returns 1 when run.finish arrived, 0 to go on, -1 on a
@@ -221,29 +132,7 @@ static const char *signal_text(int sig)
 }
 
 /* Parent side of a child run: serve until run.finish, EOF or the deadline. */
-/* Ends the runner (if needed) and learns how it ended: status for a plain child, the sandbox's
- * outcome for a sandboxed one. */
-static void reap_runner(runner_link *link, int kill_it, int *status, tx_sandbox_outcome *outcome)
-{
-    memset(outcome, 0, sizeof *outcome);
-    *status = 0;
-    if (link->sb != NULL) {
-        if (kill_it)
-            kill(tx_sandbox_pid(link->sb), SIGKILL);
-        tx_error err;
-        tx_error_clear(&err);
-        tx_sandbox_wait(link->sb, outcome, &err);
-        tx_sandbox_free(link->sb);
-        link->sb = NULL;
-        return;
-    }
-    if (kill_it)
-        kill(link->pid, SIGKILL);
-    while (waitpid(link->pid, status, 0) < 0 && errno == EINTR) {
-    }
-}
-
-static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, runner_link *link)
+static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_runner_link *link)
 {
     int fd = link->fd;
     uint64_t timeout_ms = spec->config->limits.allowed[TX_LIMIT_TIMEOUT];
@@ -288,7 +177,7 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, runne
     tx_frame_reader_free(&reader);
     int status = 0;
     tx_sandbox_outcome outcome;
-    reap_runner(link, !finished, &status, &outcome);
+    tx_runner_reap(link, !finished, &status, &outcome);
     result = tx_server_take_result(server);
     if (result != NULL)
         return result;
@@ -321,78 +210,6 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, runne
         snprintf(msg, sizeof msg, "runner exited (status %d) without a result",
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return failure("system", "RunnerDied", msg);
-}
-
-typedef struct sandboxed_runner {
-    const tx_run_spec *spec;
-    int fd;
-    const run_tokens *tok;
-} sandboxed_runner;
-
-static int sandbox_entry(void *arg)
-{
-    sandboxed_runner *r = arg;
-    child_main(r->spec, r->fd, 1, r->tok);
-    return 70; /* not reached: child_main exits */
-}
-
-/* Starts the runner with one end of a fresh socketpair: forked, or inside the sandbox. Fills
- * link (pid, our end of the socket, the sandbox). Returns 0 or -1 with err set. */
-static int start_runner(const tx_run_spec *spec, runner_link *link, const run_tokens *tok,
-                        tx_error *err)
-{
-    int sv[2];
-    memset(link, 0, sizeof *link);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return tx_fail(err, TACTUS_ESYSTEM, "socketpair: %s", strerror(errno));
-    fflush(NULL);
-    if (spec->isolation == TACTUS_SANDBOX) {
-        /* The Lua runner needs no files at all: no workspace, no mounts; seccomp refuses
-         * open() anyway. The kernel's memory cap sits above the VM's own, so the VM reports
-         * the limit by name before the kernel has to act. */
-        tx_sandbox_policy policy;
-        tx_sandbox_policy_init(&policy);
-        policy.limits = spec->config->limits;
-        if (policy.limits.allowed[TX_LIMIT_MEMORY] != 0)
-            policy.limits.allowed[TX_LIMIT_MEMORY] += 64u << 20;
-        policy.limits.allowed[TX_LIMIT_TIMEOUT] = 0; /* the broker keeps the clock */
-        policy.keep_fds[0] = sv[1];
-        policy.nkeep_fds = 1;
-        sandboxed_runner arg = {spec, sv[1], tok};
-        if (tx_sandbox_start(&policy, sandbox_entry, &arg, &link->sb, err) != 0) {
-            close(sv[0]);
-            close(sv[1]);
-            char why[sizeof err->message];
-            snprintf(why, sizeof why, "%s", err->message);
-            return tx_fail(err, err->status,
-                           "cannot start the sandbox: %.900s (to run without "
-                           "it, pass --no-sandbox)",
-                           why);
-        }
-        close(sv[1]);
-        link->pid = tx_sandbox_pid(link->sb);
-        link->fd = sv[0];
-        return 0;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return tx_fail(err, TACTUS_ESYSTEM, "fork: %s", strerror(errno));
-    }
-    if (pid == 0) {
-        /* The runner keeps stdio and its socket, nothing else: no control socket to the host,
-         * no evidence file, nothing the embedding program had open. */
-        int fd = sv[1];
-        if (fd != 3 && dup2(fd, 3) < 0)
-            _exit(70);
-        close_range(4, ~0U, 0);
-        child_main(spec, 3, 0, tok);
-    }
-    close(sv[1]);
-    link->pid = pid;
-    link->fd = sv[0];
-    return 0;
 }
 
 /* "sha256:<hex>" of a buffer. */
@@ -429,8 +246,8 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
  * The broker's whole job for one run: evidence, secrets, serving the runner, the final
  * result.json. Runs in the broker process (CLI), or in the host itself (library).
  */
-static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runner_link link,
-                              run_tokens *tok, tactus_event_fn on_event, void *event_ud,
+static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_runner_link link,
+                              tx_run_tokens *tok, tactus_event_fn on_event, void *event_ud,
                               tx_error *err)
 {
     tx_evidence *evidence = NULL;
@@ -501,7 +318,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runne
         if (link.pid > 0) {
             int status;
             tx_sandbox_outcome outcome;
-            reap_runner(&link, 1, &status, &outcome);
+            tx_runner_reap(&link, 1, &status, &outcome);
         }
         tx_server_free(server);
         tx_journal_close(journal);
@@ -516,7 +333,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runne
     if (result != NULL && link.pid > 0) {
         int status;
         tx_sandbox_outcome outcome;
-        reap_runner(&link, 1, &status, &outcome);
+        tx_runner_reap(&link, 1, &status, &outcome);
     }
     if (started != NULL)
         tx_server_record(server, started, &ev_err);
@@ -526,7 +343,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, runne
         /* secrets failed: already classified */
     } else if (link.pid == 0) {
         tx_runner_args a;
-        runner_args_from(spec, &a, tx_server_channel(server), tok);
+        tx_runner_args_from(spec, &a, tx_server_channel(server), tok);
         result = tx_runner_execute(&a);
     } else {
         result = supervise_child(spec, server, &link);
@@ -617,11 +434,11 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     tx_error err;
     tx_error_clear(&err);
     /* The runner is started first, while this process has never held a secret. */
-    runner_link link;
-    run_tokens tok;
+    tx_runner_link link;
+    tx_run_tokens tok;
     json_t *result = NULL;
-    if (make_tokens(&tok, &err) == 0 && start_runner(spec, &link, &tok, &err) == 0) {
-        forget_token_text(&tok);
+    if (tx_run_tokens_make(&tok, &err) == 0 && tx_runner_start(spec, &link, &tok, &err) == 0) {
+        tx_run_tokens_forget_text(&tok);
         result = broker_session(spec, run_id, link, &tok, forward_event, &control_fd, &err);
         close(link.fd);
     }
@@ -734,18 +551,18 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
     spec = &resolved;
     if (spec->separate_broker && spec->isolation != TACTUS_INPROCESS)
         return run_split(spec, run_id, err);
-    run_tokens tok;
-    if (make_tokens(&tok, err) != 0)
+    tx_run_tokens tok;
+    if (tx_run_tokens_make(&tok, err) != 0)
         return NULL;
     json_t *result = NULL;
     if (spec->isolation == TACTUS_INPROCESS) {
         /* Same thread: the runner reads the token text from `tok` as it starts. */
-        runner_link link = {0, -1, NULL};
+        tx_runner_link link = {0, -1, NULL};
         result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, err);
     } else {
-        runner_link link;
-        if (start_runner(spec, &link, &tok, err) == 0) {
-            forget_token_text(&tok);
+        tx_runner_link link;
+        if (tx_runner_start(spec, &link, &tok, err) == 0) {
+            tx_run_tokens_forget_text(&tok);
             result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, err);
             close(link.fd);
         }

@@ -93,8 +93,19 @@ TACTUS_API const char *tactus_errmsg(const tactus_runtime *rt);
  */
 TACTUS_API tactus_status tactus_set_limit(tactus_runtime *rt, const char *name, uint64_t value);
 
-/* Chooses where runs execute (default TACTUS_INPROCESS). */
+/*
+ * Chooses where runs execute (default TACTUS_INPROCESS). TACTUS_CHILD and TACTUS_SANDBOX start
+ * the runner by exec of the `tactus` binary (never a bare fork, so they are safe in
+ * multi-threaded programs); the calling process stays the broker, so C tools registered here
+ * run in it.
+ */
 TACTUS_API tactus_status tactus_set_isolation(tactus_runtime *rt, tactus_isolation isolation);
+
+/*
+ * The `tactus` binary used to start child and sandboxed runners. NULL (the default) means the
+ * installed one (<prefix>/bin/tactus). Checked when a run starts.
+ */
+TACTUS_API tactus_status tactus_set_runner(tactus_runtime *rt, const char *path);
 
 /*
  * Directory under which each run writes its evidence (<dir>/<run-id>/stream.jsonl, steps.json,
