@@ -100,6 +100,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o, int validate_only)
                     strcmp(a, "--run-dir") == 0 || strcmp(a, "--limit") == 0;
         if (takes && next == NULL)
             return usage_error(cmd, "%s needs a value", a);
+        if (next == NULL)
+            next = ""; /* only options that take no value get here */
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(run_help, stdout);
             return -1;
@@ -263,9 +265,10 @@ static void print_result(const json_t *result, const run_opts *o)
 /* True if .tactus/runs/<id> (or the --run-dir) already holds a run. */
 static int run_exists(const char *run_dir)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX + 32];
     struct stat st;
-    snprintf(path, sizeof path, "%s/journal.jsonl", run_dir);
+    if (snprintf(path, sizeof path, "%s/journal.jsonl", run_dir) >= (int)sizeof path)
+        return 0;
     return stat(path, &st) == 0;
 }
 

@@ -98,8 +98,10 @@ static json_t *exact_bytes(lua_State *L, const char *s, size_t len)
 {
     size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
     char *b64 = malloc(cap);
-    if (b64 == NULL)
+    if (b64 == NULL) {
         luaL_error(L, "out of memory");
+        return NULL;
+    }
     sodium_bin2base64(b64, cap, (const unsigned char *)s, len, sodium_base64_VARIANT_ORIGINAL);
     json_t *o = json_pack("{s:s}", "$b", b64);
     free(b64);
@@ -324,12 +326,15 @@ static int push_tagged(lua_State *L, const json_t *value, int depth)
     if (json_is_string(b)) {
         size_t len = json_string_length(b), bin_len = 0;
         unsigned char *bin = malloc(len + 1);
-        if (bin == NULL)
+        if (bin == NULL) {
             luaL_error(L, "out of memory");
+            return 0;
+        }
         if (sodium_base642bin(bin, len + 1, json_string_value(b), len, NULL, &bin_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0) {
             free(bin);
             luaL_error(L, "journal value: bad base64 string");
+            return 0;
         }
         lua_pushlstring(L, (const char *)bin, bin_len); /* may raise: bin leaks only on OOM */
         free(bin);
