@@ -216,6 +216,9 @@ static json_t *journal_get(const tx_server *s, long pos)
  * between the durable write and the reply. */
 static int journal_append(tx_server *s, json_t *record, tx_error *err)
 {
+    if (s->opts.check_only)
+        return tx_fail(err, TACTUS_ENONDET,
+                       "replay check: the procedure tried to record a new step");
     if (s->opts.journal) {
         if (tx_journal_append(s->opts.journal, record, err) != 0)
             return -1;

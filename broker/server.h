@@ -41,6 +41,7 @@ typedef struct tx_server_opts {
     tx_journal *journal; /* NULL: an in-memory journal (no durability) */
     int interactive;     /* Human.* may prompt on this process's terminal */
     tx_tokens *tokens;   /* phase tokens (hashes); NULL: phases are not enforced */
+    int check_only;      /* replay --check: refuse every new journal record */
 } tx_server_opts;
 
 typedef struct tx_server tx_server;

@@ -333,6 +333,11 @@ journaled = function(kind, name, level, live)
     if rec.error ~= nil then raise_recorded(rec) end
     return rec.result
   end
+  if run.check_only then
+    tx.fatal("nondeterminism", string_format(
+      "replay check: the journal ends at position %d, but the procedure goes on to %s%s at %s",
+      pos - 1, kind, name and (" '" .. name .. "'") or "", site))
+  end
   journal.cursor = pos
   local result = live(pos, site) -- not a tail call: error positions count this frame
   return result
@@ -1192,9 +1197,10 @@ end
 -- Entry point used by runner.c. `compile(env)` returns the main chunk compiled with env.
 -- Returns the output value (a Lua value to be converted to JSON by the host) and a table
 -- describing what was registered.
-function M.execute(compile, chunkname, raw_input, validate_only, cli_params, strict)
+function M.execute(compile, chunkname, raw_input, validate_only, cli_params, strict, check_only)
   run.validate_only = validate_only
   run.strict = strict
+  run.check_only = check_only
   if not validate_only then
     journal.replay = tx.journal_read()
   end
@@ -1249,6 +1255,11 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
     output = validate_output("", program.script_output_schema, top)
   end
   if output ~= nil and type(output) ~= "table" then output = { result = output } end
+  if run.check_only and journal.cursor < #journal.replay then
+    tx.fatal("nondeterminism", string_format(
+      "replay check: the procedure finished after %d steps, but the journal holds %d",
+      journal.cursor, #journal.replay))
+  end
   return output, nil
 end
 

@@ -54,6 +54,7 @@ void tx_runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_channel 
     a->validate_only = spec->validate_only;
     a->strict_determinism = spec->config->strict_determinism;
     a->run_id = spec->run_id;
+    a->check_only = spec->check_dir != NULL;
 }
 
 /* Inside the sandbox: the VM is built, no procedure code has run yet; from here on the runner
@@ -75,6 +76,7 @@ static void child_main(const tx_run_spec *spec, int fd, int sandboxed, const tx_
         _exit(70);
     tx_runner_args a;
     tx_runner_args_from(spec, &a, tx_socket_channel_get(sc), tok);
+    a.use_ticks = 1; /* this process exists only to run the VM */
     if (sandboxed)
         a.harden = harden_runner;
     json_t *result = tx_runner_execute(&a);
@@ -143,6 +145,7 @@ static int start_sandboxed(const tx_run_spec *spec, int child_fd, const tx_run_t
     if (policy.limits.allowed[TX_LIMIT_MEMORY] != 0)
         policy.limits.allowed[TX_LIMIT_MEMORY] += 64u << 20;
     policy.limits.allowed[TX_LIMIT_TIMEOUT] = 0; /* the broker keeps the clock */
+    policy.no_cgroup = 1;
     policy.keep_fds[0] = child_fd;
     policy.nkeep_fds = 1;
     sandboxed_runner arg = {spec, child_fd, tok};

@@ -324,8 +324,9 @@ static int prim_journal_read(lua_State *L)
             lua_rawseti(L, -2, ++n);
         }
         int more = json_is_true(json_object_get(data, "more"));
+        size_t got = json_array_size(records); /* read before data (which owns it) goes */
         json_decref(data);
-        if (!more || json_array_size(records) == 0)
+        if (!more || got == 0)
             break;
     }
     return 1;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <linux/close_range.h>
@@ -203,6 +204,11 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
         snprintf(msg, sizeof msg, "runner broke the protocol: %s", err.message);
     else if (outcome.kind == TX_SANDBOX_SIGNALED || outcome.kind == TX_SANDBOX_EXITED)
         snprintf(msg, sizeof msg, "runner ended without a result: %s", outcome.message);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 125)
+        snprintf(msg, sizeof msg, "the sandbox stopped the runner at a resource limit");
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 159)
+        snprintf(msg, sizeof msg,
+                 "runner was killed by the sandbox: it made a forbidden system call");
     else if (WIFSIGNALED(status))
         snprintf(msg, sizeof msg, "runner was killed by %s (signal %d)",
                  signal_text(WTERMSIG(status)), WTERMSIG(status));
@@ -272,7 +278,22 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     tx_journal *journal = NULL;
     tx_journal_report report;
     memset(&report, 0, sizeof report);
-    if (evidence != NULL) {
+    if (spec->check_dir != NULL) {
+        /* replay --check: the run's own journal, read under its lock; nothing is written. */
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/journal.jsonl", spec->check_dir);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            json_decref(input);
+            tx_fail(err, TACTUS_EUSAGE, "%s: no journal to check against", path);
+            return NULL;
+        }
+        tx_journal_meta meta = {run_id, digest, input_digest, TACTUS_VERSION};
+        if (tx_journal_open(path, &meta, TX_DURABILITY_NONE, &journal, &report, err) != 0) {
+            json_decref(input);
+            return NULL;
+        }
+    } else if (evidence != NULL) {
         char path[PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/journal.jsonl", tx_evidence_dir(evidence));
         tx_journal_meta meta = {run_id, digest, input_digest, TACTUS_VERSION};
@@ -288,9 +309,10 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
             return NULL;
         }
     }
-    tx_server_opts opts = {run_id,          spec->proc_dir,    spec->config, spec->c_tools,
-                           spec->n_c_tools, evidence,          on_event,     event_ud,
-                           journal,         spec->interactive, tok->hashes};
+    tx_server_opts opts = {
+        run_id,          spec->proc_dir,    spec->config, spec->c_tools,
+        spec->n_c_tools, evidence,          on_event,     event_ud,
+        journal,         spec->interactive, tok->hashes,  spec->check_dir != NULL};
     tx_server *server = tx_server_new(&opts, err);
     if (server == NULL) {
         json_decref(input);
@@ -363,6 +385,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     json_object_set_new(result, "started_at", json_string(started_at));
     json_object_set_new(result, "duration_ms", json_integer((json_int_t)duration));
     json_object_set_new(result, "host_calls", json_integer(tx_server_host_calls(server)));
+    json_object_set_new(result, "journal_records",
+                        json_integer((json_int_t)tx_server_journal_count(server)));
     json_object_set_new(result, "isolation", json_string(isolation));
     json_t *limits = json_object_get(result, "limits");
     if (!json_is_object(limits)) {

@@ -41,6 +41,8 @@ typedef struct tx_run_spec {
                              * {"approve": true} | {"reject": true} | {"text": "..."} | {"json": v} */
     const char *policy;     /* the --policy file, recorded in run.json for resume; NULL if none */
     int interactive;        /* Human.* may ask on the terminal (CLI in the foreground) */
+    const char *check_dir;  /* replay --check: the run directory whose journal the procedure
+                             * must replay exactly, executing nothing; NULL otherwise */
     const char *runner_exe; /* non-NULL: start runners by exec of this `tactus` binary (the
                              * library: safe in multi-threaded hosts); NULL: fork (the CLI) */
 } tx_run_spec;

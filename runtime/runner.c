@@ -74,7 +74,8 @@ static int execute(lua_State *L)
     else
         lua_pushnil(L);
     lua_pushboolean(L, r->args->strict_determinism);
-    lua_call(L, 6, 2);
+    lua_pushboolean(L, r->args->check_only);
+    lua_call(L, 7, 2);
     return 2;
 }
 
@@ -203,6 +204,10 @@ json_t *tx_runner_execute(const tx_runner_args *args)
     if (r.vm == NULL)
         return result_object("system", NULL, make_error("SystemError", err.message));
     lua_State *L = tx_vm_state(r.vm);
+    if (args->use_ticks && tx_vm_start_ticks(r.vm, &err) != 0) {
+        tx_vm_free(r.vm);
+        return result_object("system", NULL, make_error("SystemError", err.message));
+    }
 
     json_t *result = NULL;
     lua_pushcfunction(L, boot);

@@ -28,6 +28,8 @@ typedef struct tx_runner_args {
     tx_channel channel;
     int validate_only; /* register declarations, do not run main; the result has "declarations" */
     int strict_determinism;  /* time/random outside a checkpoint is an error */
+    int check_only;          /* replay --check: every operation must come from the journal */
+    int use_ticks;           /* a dedicated runner process: timer ticks instead of the count hook */
     const char *run_id;      /* for Step.key(); NULL: "local" */
     const char *token_setup; /* phase tokens presented to the broker (hex); NULL: none */
     const char *token_run;

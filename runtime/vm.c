@@ -22,11 +22,17 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <time.h>
 
 /* Instructions between two hook calls. Small enough that a tripped limit is noticed quickly,
  * large enough that the hook costs well under 1% of compute. */
 #define HOOK_PERIOD 1000
+
+/* Tick interval in runner processes: how often deadline, depth and a tripped limit are checked
+ * when no instruction budget asks for the exact count hook. */
+#define TICK_USEC 10000
 
 /* Extra bytes the allocator grants after the memory limit tripped, so the VM can unwind and
  * build its error message; the run is over by then. */
@@ -44,7 +50,16 @@ struct tx_vm {
     char trip_message[512];
     struct timespec deadline;
     int has_deadline;
+    int ticking;        /* tick mode: no count hook; a timer arms the hook (tx_vm_start_ticks) */
+    lua_State *current; /* the thread running now (main, or the coroutine last resumed) */
 };
+
+/*
+ * The one VM of a dedicated runner process, for the tick signal handler. A signal handler gets
+ * no context argument, so this is the single process-wide variable of the library; it is only
+ * set in runner processes that exist to run one VM (never in an embedding program).
+ */
+static tx_vm *volatile tick_vm;
 
 static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
@@ -202,7 +217,10 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         tx_vm_check(L);
         return;
     }
-    vm->used[TX_LIMIT_INSTRUCTIONS] += HOOK_PERIOD;
+    if (vm->ticking)
+        lua_sethook(L, NULL, 0, 0); /* armed by the tick for one look; the next tick re-arms */
+    else
+        vm->used[TX_LIMIT_INSTRUCTIONS] += HOOK_PERIOD;
     uint64_t budget = vm->limits.allowed[TX_LIMIT_INSTRUCTIONS];
     if (budget != 0 && vm->used[TX_LIMIT_INSTRUCTIONS] > budget)
         trip_now(L, vm, TX_LIMIT_INSTRUCTIONS, vm->used[TX_LIMIT_INSTRUCTIONS]);
@@ -277,8 +295,70 @@ static int call_original_checked(lua_State *L)
 /* A new coroutine starts a fresh hook count: charge it a full period up front. */
 static int charged_create(lua_State *L)
 {
-    tx_vm_charge(L, TX_LIMIT_INSTRUCTIONS, HOOK_PERIOD);
+    if (!tx_vm_of(L)->ticking)
+        tx_vm_charge(L, TX_LIMIT_INSTRUCTIONS, HOOK_PERIOD);
     return call_original_checked(L);
+}
+
+/* coroutine.resume(co, ...): tracks the running thread so the tick arms the right one. */
+static int tracked_resume(lua_State *L)
+{
+    tx_vm *vm = tx_vm_of(L);
+    lua_State *co = lua_tothread(L, 1);
+    lua_State *saved = vm->current;
+    if (co != NULL)
+        vm->current = co;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    vm->current = saved;
+    if (status != LUA_OK)
+        return lua_error(L);
+    tx_vm_check(L);
+    return lua_gettop(L);
+}
+
+/* The function coroutine.wrap returns: upvalue 1 is the coroutine. */
+static int wrapped_call(lua_State *L)
+{
+    tx_vm *vm = tx_vm_of(L);
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int nargs = lua_gettop(L), nres = 0;
+    if (!lua_checkstack(co, nargs + 1))
+        return luaL_error(L, "too many arguments to resume");
+    lua_xmove(L, co, nargs);
+    lua_State *saved = vm->current;
+    vm->current = co;
+    int status = lua_resume(co, L, nargs, &nres);
+    vm->current = saved;
+    tx_vm_check(L);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1))
+            return luaL_error(L, "too many results to resume");
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1); /* the error object */
+    lua_resetthread(co);
+    if (lua_type(L, -1) == LUA_TSTRING) { /* like stock wrap: add where it was resumed */
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+    }
+    return lua_error(L);
+}
+
+/* coroutine.wrap(f): a coroutine resumed through wrapped_call (so it is tracked too). */
+static int tracked_wrap(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    if (!tx_vm_of(L)->ticking)
+        tx_vm_charge(L, TX_LIMIT_INSTRUCTIONS, HOOK_PERIOD);
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, wrapped_call, 1);
+    return 1;
 }
 
 /* ---- metatables, load, collectgarbage --------------------------------------------------- */
@@ -442,8 +522,9 @@ static int setup_state(lua_State *L)
 
     lua_getglobal(L, LUA_COLIBNAME);
     wrap_field(L, 1, "create", charged_create);
-    wrap_field(L, 1, "wrap", charged_create);
-    wrap_field(L, 1, "resume", call_original_checked);
+    lua_pushcfunction(L, tracked_wrap);
+    lua_setfield(L, 1, "wrap");
+    wrap_field(L, 1, "resume", tracked_resume);
     wrap_field(L, 1, "close", call_original_checked);
     lua_settop(L, 0);
 
@@ -550,7 +631,36 @@ tx_vm *tx_vm_new(const tx_limits *limits, tactus_alloc_fn alloc, void *alloc_ud,
     }
     /* Set before any procedure code or coroutine exists: new threads copy the hook. */
     lua_sethook(vm->L, count_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+    vm->current = vm->L;
     return vm;
+}
+
+static void on_tick(int sig)
+{
+    (void)sig;
+    tx_vm *vm = tick_vm;
+    if (vm != NULL && vm->current != NULL)
+        lua_sethook(vm->current, count_hook, LUA_MASKCOUNT, 1);
+}
+
+int tx_vm_start_ticks(tx_vm *vm, tx_error *err)
+{
+    if (vm->limits.allowed[TX_LIMIT_INSTRUCTIONS] != 0)
+        return 0; /* an instruction budget needs the exact count hook */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_tick;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    struct itimerval every = {{0, TICK_USEC}, {0, TICK_USEC}};
+    tick_vm = vm;
+    if (sigaction(SIGALRM, &sa, NULL) != 0 || setitimer(ITIMER_REAL, &every, NULL) != 0) {
+        tick_vm = NULL;
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot start the VM's tick timer");
+    }
+    vm->ticking = 1;
+    lua_sethook(vm->L, NULL, 0, 0); /* no per-instruction cost from here on */
+    return 0;
 }
 
 void tx_vm_free(tx_vm *vm)

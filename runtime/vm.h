@@ -27,6 +27,15 @@ typedef struct tx_vm tx_vm;
  */
 tx_vm *tx_vm_new(const tx_limits *limits, tactus_alloc_fn alloc, void *alloc_ud, tx_error *err);
 
+/*
+ * Switches a VM in a dedicated runner process from the count hook (which costs every
+ * instruction) to a 10 ms timer that arms the hook for one look: deadline, depth and tripped
+ * limits are then checked per tick instead of per 1000 instructions. Does nothing when an
+ * instruction budget is set (that needs exact counting). Installs a SIGALRM handler and an
+ * interval timer, so call it only in a process that runs nothing but this VM. Returns 0 or -1.
+ */
+int tx_vm_start_ticks(tx_vm *vm, tx_error *err);
+
 /* Closes the state and frees the VM. NULL is allowed. */
 void tx_vm_free(tx_vm *vm);
 

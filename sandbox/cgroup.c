@@ -12,6 +12,7 @@
  * When nothing is writable (an unprivileged user without delegation) the run continues in a
  * degraded mode (rlimits only) and cg->layer says why; this is never silent.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -139,6 +140,37 @@ static int own_path(const char *ctrl, char *out, size_t cap)
     return -1;
 }
 
+/*
+ * Removes tactus-<pid>-* cgroups left behind by a process that died before its teardown (a
+ * host killed with SIGKILL): its pid no longer exists and the cgroup holds no process. Best
+ * effort; a cgroup still in use is never touched.
+ */
+static void sweep_stale(const char *parent)
+{
+    DIR *d = opendir(parent);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "tactus-", 7) != 0)
+            continue;
+        char *end = NULL;
+        long pid = strtol(e->d_name + 7, &end, 10);
+        if (end == e->d_name + 7 || *end != '-' || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its owner is alive (or not ours to judge) */
+        char dir[TX_SB_PATH], procs[64];
+        if (snprintf(dir, sizeof dir, "%s/%s", parent, e->d_name) >= (int)sizeof dir)
+            continue;
+        char path[TX_SB_PATH + 16];
+        snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+        if (read_small(path, procs, sizeof procs) == 0)
+            (void)rmdir(dir);
+    }
+    closedir(d);
+}
+
 /* Creates base/<own path>/tactus-<id> and records it; returns its index or -1 (errno). */
 static int make_dir(tx_sb_cgroup *cg, const char *mount, const char *hier, const char *ctrl,
                     const char *id)
@@ -148,6 +180,9 @@ static int make_dir(tx_sb_cgroup *cg, const char *mount, const char *hier, const
         errno = ENOENT;
         return -1;
     }
+    char parent[TX_SB_PATH];
+    if (snprintf(parent, sizeof parent, "%s%s", mount, own) < (int)sizeof parent)
+        sweep_stale(parent);
     char *dir = cg->dirs[cg->ndirs];
     if (snprintf(dir, TX_SB_PATH, "%s%s/tactus-%s", mount, own, id) >= TX_SB_PATH) {
         errno = ENAMETOOLONG;
@@ -261,6 +296,12 @@ static void create_v2(tx_sb_cgroup *cg, const tx_limits *limits, const char *id)
             layer_add(cg, "cpu,");
     }
     layer_add(cg, "kill");
+}
+
+void tx_sb_cgroup_none(tx_sb_cgroup *cg, const char *why)
+{
+    memset(cg, 0, sizeof *cg);
+    layer_add(cg, why);
 }
 
 void tx_sb_cgroup_create(tx_sb_cgroup *cg, const tx_limits *limits, const char *id)

@@ -10,6 +10,19 @@
 
 #include "sandbox_int.h"
 
+/* AddressSanitizer reserves terabytes of shadow address space, so RLIMIT_AS would break every
+ * allocation in a sanitizer build; those builds rely on the other layers. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TX_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TX_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TX_UNDER_ASAN
+#define TX_UNDER_ASAN 0
+#endif
+
 #define GIB (1024ULL * 1024ULL * 1024ULL)
 
 /* child: sets resource r to soft `soft`, hard `hard`; fails via errfd. */
@@ -38,7 +51,8 @@ void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int have_
     /* Address space only when no memory cgroup caps the sandbox: RLIMIT_AS counts
      * reservations (thread stacks, malloc arenas, sanitizer shadow), not use, so it is a
      * generous backstop for degraded mode, never the primary cap. */
-    if (!have_memory_cgroup && l[TX_LIMIT_MEMORY] > 0 && l[TX_LIMIT_MEMORY] < 64 * GIB) {
+    if (!have_memory_cgroup && l[TX_LIMIT_MEMORY] > 0 && l[TX_LIMIT_MEMORY] < 64 * GIB &&
+        !TX_UNDER_ASAN) {
         rlim_t as = l[TX_LIMIT_MEMORY] + GIB;
         set_limit(RLIMIT_AS, "RLIMIT_AS", as, as, errfd);
     }

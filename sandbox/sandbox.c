@@ -341,7 +341,10 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         rnd = (unsigned long long)time(NULL);
     char id[64];
     snprintf(id, sizeof id, "%d-%llx", (int)getpid(), rnd);
-    tx_sb_cgroup_create(&s->cg, &p->limits, id);
+    if (p->no_cgroup)
+        tx_sb_cgroup_none(&s->cg, "cgroup:off(policy: rlimits and the VM allocator bound it)");
+    else
+        tx_sb_cgroup_create(&s->cg, &p->limits, id);
 
     child_ctx c = {.plan = plan,
                    .sync_r = syncp[0],

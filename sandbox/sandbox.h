@@ -42,7 +42,11 @@ typedef struct tx_sandbox_policy {
     const tx_mount *mounts; /* source: absolute host path (the caller resolves it); target:
                                absolute path in the sandbox; read_only */
     size_t nmounts;
-    int bind_system;  /* 1: bind /usr, /lib, /lib64, /bin, /etc/ld.so.cache read-only */
+    int bind_system; /* 1: bind /usr, /lib, /lib64, /bin, /etc/ld.so.cache read-only */
+    /* 1: no per-run cgroup; rlimits alone bound the sandbox. For the Lua runner, whose memory
+     * the VM allocator already caps and which seccomp stops from forking: moving a task into
+     * a v1 cgroup costs milliseconds per run. */
+    int no_cgroup;
     tx_limits limits; /* memory, cpus, pids, files, file_size, tmp, timeout (ms); 0 = none */
     int keep_fds[TX_SANDBOX_MAX_KEEP_FDS]; /* fds that survive into the worker besides 0-2 */
     size_t nkeep_fds;

@@ -113,6 +113,9 @@ void tx_sb_child_drop_privileges(int errfd);
 /* Creates per-run cgroups named after `id` with the plan's limits, or records why not. Never
  * fails: no cgroup is a degraded mode reported in cg->layer. */
 void tx_sb_cgroup_create(tx_sb_cgroup *cg, const tx_limits *limits, const char *id);
+
+/* An empty cgroup record whose layer text says why there is none. */
+void tx_sb_cgroup_none(tx_sb_cgroup *cg, const char *why);
 /* Moves pid into every per-run cgroup. Returns 0 or -1 with err. */
 int tx_sb_cgroup_attach(const tx_sb_cgroup *cg, pid_t pid, tx_error *err);
 /* Whether a pids (resp. memory) controller is active. */
