@@ -274,7 +274,8 @@ static int run_exists(const char *run_dir)
 
 /* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
  * answer for a resumed run, or NULL. */
-static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer)
+static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
+                       const char *check_dir)
 {
     char *source = NULL;
     size_t len = 0;
@@ -310,7 +311,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer)
         }
         run_id = run_id_buf;
     }
-    if (run_id != NULL) {
+    if (run_id != NULL && check_dir == NULL) {
         snprintf(run_dir, sizeof run_dir, "%s/%s", runs_dir, run_id);
         if (!resume && run_exists(run_dir)) {
             resume = 1; /* tactus run --run-id ID of an existing run continues it */
@@ -330,7 +331,8 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer)
     spec.config = &o->config;
     spec.isolation = sandboxed ? TACTUS_SANDBOX : TACTUS_CHILD;
     spec.separate_broker = 1;
-    spec.runs_dir = runs_dir;
+    spec.runs_dir = check_dir ? NULL : runs_dir;
+    spec.check_dir = check_dir;
     spec.run_id = run_id;
     spec.resume = resume;
     spec.answer = answer;
@@ -374,7 +376,7 @@ int tx_cmd_run(int argc, char **argv)
     if (rc == 0 && o.input_file != NULL && (input = read_input_file(o.input_file)) == NULL)
         rc = TACTUS_EUSAGE;
     if (rc == 0)
-        rc = execute_run(&o, input, 0, NULL);
+        rc = execute_run(&o, input, 0, NULL, NULL);
     json_decref(input);
     run_opts_free(&o);
     return rc < 0 ? 0 : rc;
@@ -466,7 +468,7 @@ int tx_cmd_resume(int argc, char **argv)
     if (json_is_object(params))
         json_object_update(o.params, params);
     input = json_incref(json_object_get(run, "input"));
-    rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer);
+    rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer, NULL);
 done:
     json_decref(answer);
     json_decref(input);
@@ -563,4 +565,86 @@ int tx_cmd_unavailable(int argc, char **argv)
     (void)argc;
     fprintf(stderr, "tactus %s: not available in this build yet\n", argv[0]);
     return TACTUS_EUSAGE;
+}
+
+static const char replay_help[] =
+    "usage: tactus replay --check RUN_ID [--json] [--quiet] [--no-sandbox]\n"
+    "\n"
+    "Replays a run against the procedure's current source without executing any step: every\n"
+    "journaled operation must match the run's journal (kind, name and call site) and the\n"
+    "procedure must use the whole journal. Exit 0 when it matches (the replayed output is\n"
+    "printed), 6 with the first divergence otherwise. Nothing in the run directory changes.\n";
+
+int tx_cmd_replay(int argc, char **argv)
+{
+    run_opts o;
+    run_opts_init(&o);
+    o.quiet = 1;
+    json_t *run = NULL, *input = NULL;
+    const char *id = NULL;
+    int check = 0, rc = TACTUS_EUSAGE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(replay_help, stdout);
+            rc = 0;
+            goto done;
+        } else if (strcmp(a, "--check") == 0) {
+            check = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o.quiet = 1;
+        } else if (strcmp(a, "--no-sandbox") == 0) {
+            o.sandbox = 0;
+        } else if (a[0] == '-') {
+            usage_error("replay", "unknown option '%s'", a);
+            goto done;
+        } else if (id == NULL) {
+            id = a;
+        } else {
+            usage_error("replay", "unexpected argument '%s'", a);
+            goto done;
+        }
+    }
+    if (!check) {
+        usage_error("replay", "%s", "only --check is supported: tactus replay --check RUN_ID");
+        goto done;
+    }
+    if (id == NULL || !tx_valid_run_id(id)) {
+        usage_error("replay", "%s", id ? "invalid RUN_ID" : "missing RUN_ID");
+        goto done;
+    }
+    char dir[PATH_MAX], path[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/%s", TX_RUNS_DIR, id);
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    json_error_t jerr;
+    run = json_load_file(path, 0, &jerr);
+    if (run == NULL) {
+        fprintf(stderr, "tactus replay: no run '%s' (%s: %s)\n", id, path, jerr.text);
+        goto done;
+    }
+    const char *file = json_string_value(json_object_get(run, "procedure"));
+    struct stat st;
+    if (file == NULL || stat(file, &st) != 0)
+        file = json_string_value(json_object_get(run, "procedure_path"));
+    if (file == NULL) {
+        fprintf(stderr, "tactus replay: %s names no procedure\n", path);
+        goto done;
+    }
+    o.file = file;
+    o.run_id = id;
+    o.policy = json_string_value(json_object_get(run, "policy"));
+    json_t *params = json_object_get(run, "params");
+    if (json_is_object(params))
+        json_object_update(o.params, params);
+    input = json_incref(json_object_get(run, "input"));
+    rc = execute_run(&o, json_is_object(input) ? input : NULL, 0, NULL, dir);
+    if (rc == 0 && !o.json)
+        fprintf(stderr, "tactus replay: run %s matches its journal\n", id);
+done:
+    json_decref(input);
+    json_decref(run);
+    run_opts_free(&o);
+    return rc;
 }

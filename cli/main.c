@@ -28,6 +28,7 @@ static const char usage_text[] =
     "  sandbox -- PROG     run any program inside the sandbox\n"
     "  test FILE.tac       run the procedure's specifications\n"
     "  resume RUN_ID       resume a suspended or crashed run\n"
+    "  replay --check ID   replay a run against the current source, executing nothing\n"
     "\n"
     "options:\n"
     "  -h, --help          help (also `tactus COMMAND --help`)\n"
@@ -80,6 +81,8 @@ int main(int argc, char **argv)
         return tx_cmd_secrets(argc - 1, argv + 1);
     if (strcmp(cmd, "sandbox") == 0)
         return tx_cmd_sandbox(argc - 1, argv + 1);
+    if (strcmp(cmd, "replay") == 0)
+        return tx_cmd_replay(argc - 1, argv + 1);
     if (strcmp(cmd, "resume") == 0)
         return tx_cmd_resume(argc - 1, argv + 1);
     if (strcmp(cmd, "test") == 0)
