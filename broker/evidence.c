@@ -97,12 +97,6 @@ int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_erro
     }
     if (resume)
         ev->seq = count_lines(ev->stream_fd);
-    char *slash = strrchr(ev->dir, '/');
-    if (slash != NULL && slash != ev->dir) {
-        *slash = '\0';
-        fsync_dir(ev->dir); /* make the new run directory itself durable */
-        *slash = '/';
-    }
     *out = ev;
     return 0;
 }
@@ -169,8 +163,6 @@ int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_
     if (rc == 0)
         rc = write_all(fd, "\n", 1);
     free(text);
-    if (rc == 0)
-        rc = fdatasync(fd);
     int saved = errno;
     if (close(fd) != 0 && rc == 0) {
         rc = -1;
@@ -182,7 +174,29 @@ int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_
         unlink(tmp);
         return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s: %s", path, strerror(saved));
     }
-    fsync_dir(ev->dir);
+    return 0;
+}
+
+int tx_evidence_sync(tx_evidence *ev, tx_error *err)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/run.json", ev->dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = fd >= 0 ? fdatasync(fd) : 0; /* no run.json (library runs): nothing to flush */
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0)
+        rc = fsync_dir(ev->dir);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", ev->dir);
+    char *slash = strrchr(parent, '/');
+    if (rc == 0 && slash != NULL && slash != parent) {
+        *slash = '\0';
+        rc = fsync_dir(parent);
+    }
+    if (rc != 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot make %s durable: %s", ev->dir,
+                       strerror(errno));
     return 0;
 }
 

@@ -23,8 +23,17 @@ int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_erro
  * copy of `event` (borrowed) and writes it as one line. */
 int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err);
 
-/* Atomically replaces <run_dir>/<name> with the JSON value (pretty-printed). */
+/* Atomically replaces <run_dir>/<name> with the JSON value (pretty-printed). Readers never see
+ * a half-written file; the file is not flushed to disk (see tx_evidence_sync). */
 int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err);
+
+/*
+ * Makes the run directory's entry, the directory and run.json durable. The broker calls it
+ * once, before the run's first journal record is written: until a record exists a crash loses
+ * nothing worth keeping, so runs that journal nothing never wait for the disk. The derived
+ * files (steps.json, result.json) are rebuilt from the journal by `tactus resume`.
+ */
+int tx_evidence_sync(tx_evidence *ev, tx_error *err);
 
 /* The run directory's path. */
 const char *tx_evidence_dir(const tx_evidence *ev);

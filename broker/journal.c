@@ -52,6 +52,7 @@ struct tx_journal {
     char *line;      /* append buffer, reused so the hot path does not allocate */
     size_t line_cap;
     long unsynced;          /* batch mode: records written since the last fdatasync */
+    int name_unsynced;      /* created, header written, directory entry not yet fsync'd */
     int64_t unsynced_since; /* CLOCK_MONOTONIC ns of the oldest of those */
     int opened;             /* tx_journal_open succeeded: close may trim the reserve */
     int broken;             /* a write or sync failed: refuse to go on */
@@ -442,9 +443,11 @@ static int write_header(tx_journal *j, const tx_journal_meta *meta, tx_error *er
         json_decref(h);
         return -1;
     }
-    if (pwrite_all(j->fd, j->line, len, 0, NULL) != 0 ||
-        (j->durability != TX_DURABILITY_NONE &&
-         (fdatasync(j->fd) != 0 || fsync_parent(j->path) != 0))) {
+    /* Not synced here: a journal with no record holds nothing to lose, and the first durable
+     * append syncs the header with it (name_unsynced). A run that never journals anything
+     * then costs no disk flush at all. */
+    j->name_unsynced = j->durability != TX_DURABILITY_NONE;
+    if (pwrite_all(j->fd, j->line, len, 0, NULL) != 0) {
         int e = errno;
         json_decref(h);
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s: cannot write the header: %s", j->path,
@@ -843,6 +846,13 @@ int tx_journal_append(tx_journal *j, json_t *record, tx_error *err)
     if (j->crash_point != CRASH_NONE)
         crash_if(j, CRASH_AFTER_WRITE, pos);
 
+    if (j->name_unsynced) {
+        /* First record of a new journal: make its directory entry durable too. */
+        if (fsync_parent(j->path) != 0)
+            return fail_append(j, pos, old, len, phys_old, "fsync of the directory", errno, "",
+                               err);
+        j->name_unsynced = 0;
+    }
     if (j->durability == TX_DURABILITY_FSYNC) {
         if (fdatasync(j->fd) != 0)
             return fail_append(j, pos, old, len, phys_old, "fdatasync", errno, "", err);

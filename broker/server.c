@@ -37,6 +37,7 @@ struct tx_server {
     long crash_before_return; /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
     long host_calls;
     tx_redactor *redactor;
+    int evidence_synced; /* run.json and the run directory flushed (before the first record) */
     held_secret *secrets;
     size_t nsecrets;
 };
@@ -216,6 +217,12 @@ static json_t *journal_get(const tx_server *s, long pos)
  * between the durable write and the reply. */
 static int journal_append(tx_server *s, json_t *record, tx_error *err)
 {
+    if (!s->evidence_synced && s->opts.evidence != NULL &&
+        s->opts.config->durability != TX_DURABILITY_NONE) {
+        if (tx_evidence_sync(s->opts.evidence, err) != 0)
+            return -1;
+        s->evidence_synced = 1;
+    }
     if (s->opts.check_only)
         return tx_fail(err, TACTUS_ENONDET,
                        "replay check: the procedure tried to record a new step");
