@@ -89,7 +89,18 @@ static int apply_limit(tx_config *cfg, const char *spec)
     return 0;
 }
 
-static int parse_run_args(int argc, char **argv, run_opts *o, int validate_only)
+static const char validate_help[] =
+    "usage: tactus validate FILE.tac [--policy FILE.yml] [--no-sandbox]\n"
+    "       tactus info FILE.tac [--policy FILE.yml] [--no-sandbox]\n"
+    "\n"
+    "validate loads the procedure and runs its registration pass (the top-level code) without\n"
+    "running main: syntax errors and declaration errors are reported with file:line, exit 1.\n"
+    "Script-mode code stops at its input declaration or its first Host.call, checkpoint or\n"
+    "other step with effects. info prints the declarations (inputs, outputs, tools, agents,\n"
+    "specifications) as JSON. Both run in the sandbox like `run` does.\n";
+
+/* `help`: the text --help prints for this command. */
+static int parse_run_args(int argc, char **argv, run_opts *o, const char *help)
 {
     const char *cmd = argv[0];
     for (int i = 1; i < argc; i++) {
@@ -103,7 +114,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o, int validate_only)
         if (next == NULL)
             next = ""; /* only options that take no value get here */
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(run_help, stdout);
+            fputs(help, stdout);
             return -1;
         } else if (strcmp(a, "--param") == 0) {
             const char *eq = strchr(next, '=');
@@ -144,7 +155,6 @@ static int parse_run_args(int argc, char **argv, run_opts *o, int validate_only)
     }
     if (o->file == NULL)
         return usage_error(cmd, "%s", "missing FILE.tac");
-    (void)validate_only;
     return 0;
 }
 
@@ -224,7 +234,10 @@ static json_t *read_input_file(const char *path)
     json_error_t jerr;
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL) {
-        fprintf(stderr, "tactus: %s:%d: invalid JSON: %s\n", path, jerr.line, jerr.text);
+        if (jerr.line > 0)
+            fprintf(stderr, "tactus: %s:%d: invalid JSON: %s\n", path, jerr.line, jerr.text);
+        else
+            fprintf(stderr, "tactus: %s: %s\n", path, jerr.text);
         return NULL;
     }
     if (!json_is_object(v)) {
@@ -371,7 +384,7 @@ int tx_cmd_run(int argc, char **argv)
 {
     run_opts o;
     run_opts_init(&o);
-    int rc = parse_run_args(argc, argv, &o, 0);
+    int rc = parse_run_args(argc, argv, &o, run_help);
     json_t *input = NULL;
     if (rc == 0 && o.input_file != NULL && (input = read_input_file(o.input_file)) == NULL)
         rc = TACTUS_EUSAGE;
@@ -481,10 +494,8 @@ done:
 static int inspect(int argc, char **argv, int show_info)
 {
     run_opts o;
-    memset(&o, 0, sizeof o);
-    o.params = json_object();
-    tx_config_init(&o.config);
-    int rc = parse_run_args(argc, argv, &o, 1);
+    run_opts_init(&o);
+    int rc = parse_run_args(argc, argv, &o, validate_help);
     if (rc != 0) {
         json_decref(o.params);
         tx_config_free(&o.config);
@@ -511,7 +522,9 @@ static int inspect(int argc, char **argv, int show_info)
     spec.chunkname = o.file;
     spec.proc_dir = proc_dir;
     spec.config = &o.config;
-    spec.isolation = TACTUS_CHILD;
+    /* The top-level code of an untrusted file runs here too: sandboxed like `run`. */
+    spec.isolation = (o.sandbox >= 0 ? o.sandbox : o.config.sandbox_enabled != 0) ? TACTUS_SANDBOX
+                                                                                  : TACTUS_CHILD;
     spec.validate_only = 1;
     result = tx_run(&spec, &err);
     if (result == NULL) {
@@ -562,7 +575,12 @@ int tx_cmd_info(int argc, char **argv)
 
 int tx_cmd_unavailable(int argc, char **argv)
 {
-    (void)argc;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: tactus %s FILE.tac\n\nNot available in this build yet: the BDD runner for "
+               "specifications([[...]]) is planned. `tactus info` lists a file's specifications.\n",
+               argv[0]);
+        return 0;
+    }
     fprintf(stderr, "tactus %s: not available in this build yet\n", argv[0]);
     return TACTUS_EUSAGE;
 }

@@ -313,7 +313,8 @@ end
 -- else live(pos, site), which must append the record before returning.
 journaled = function(kind, name, level, live)
   if run.validate_only then
-    fail_at("NotAvailable", kind .. " is not available while validating", level)
+    -- Top-level (script) code reached a step with effects: declarations are all checked.
+    fail("ValidateStop", "validate stops before " .. kind)
   end
   local pos = journal.cursor + 1
   local site = tx.site(level + 1)
@@ -340,6 +341,9 @@ journaled = function(kind, name, level, live)
   end
   journal.cursor = pos
   local result = live(pos, site) -- not a tail call: error positions count this frame
+  -- Keep what was just recorded, so Checkpoint.exists/get see it (replaying() stays false:
+  -- the cursor is at the end of the list).
+  journal.replay[pos] = { pos = pos, kind = kind, name = name, site = site, result = result }
   return result
 end
 
@@ -618,7 +622,7 @@ local function install(env, program)
       fail_at("ValueError", "Host.call: args must be a table, got " .. type(args), level)
     end
     if run.validate_only then
-      fail_at("NotAvailable", "Host.call is not available while validating", level)
+      fail("ValidateStop", "validate stops before Host.call")
     end
     -- `depth`: frames between call_live and the function at `level`, for error positions.
     local function call_live(pos, site, depth)
@@ -753,9 +757,10 @@ local function install(env, program)
   local run_procedure
 
   local proc_mt = {}
-  proc_mt.__call = function(self, params) return run_procedure(self, params, true) end
+  -- No tail calls into run_procedure: the journal records the caller's line as the call site.
+  proc_mt.__call = function(self, params) local r = run_procedure(self, params, true); return r end
   proc_mt.__index = function(self, key)
-    if key == "run" then return function(params) return run_procedure(self, params, true) end end
+    if key == "run" then return function(params) local r = run_procedure(self, params, true); return r end end
     return nil
   end
   proc_mt.__metatable = false
@@ -814,7 +819,8 @@ local function install(env, program)
           end
           local p = procedures[arg]
           if p == nil then fail_at("ProcedureError", "no procedure named '" .. arg .. "'", 1) end
-          return run_procedure(p, cfg_or_params, true)
+          local r = run_procedure(p, cfg_or_params, true)
+          return r
         end
       end
       fail_at("ProcedureError", "Procedure expects a table { ..., function(input) ... end }", 1)
@@ -829,7 +835,8 @@ local function install(env, program)
       p = sub.procedures.main
       if p == nil then fail_at("ProcedureError", "Procedure.run: '" .. name_or_path .. "' defines no main procedure", 1) end
     end
-    return run_procedure(p, params, true)
+    local r = run_procedure(p, params, true)
+    return r
   end
   env.Procedure = Procedure
 

@@ -180,7 +180,8 @@ static void attach_child(lua_State *L, to_json_ctx *c, int depth, json_t *parent
     int rc = key ? json_object_set_new(parent, key, v) : json_array_append_new(parent, v);
     if (rc != 0)
         luaL_error(L, "%s: cannot store value (key not valid UTF-8, or out of memory)", c->path);
-    if (json_is_object(v) || json_is_array(v))
+    /* Only a Lua table has contents to fill in; a tagged scalar ({"$f": ...}) is complete. */
+    if (lua_type(L, idx) == LUA_TTABLE)
         fill(L, idx, c, depth, v);
 }
 
@@ -255,7 +256,7 @@ static int protected_convert(lua_State *L)
     protected_args *a = lua_touserdata(L, 1);
     json_t *v = make(L, a->idx, &a->ctx, 0);
     a->ctx.root = v;
-    if (json_is_object(v) || json_is_array(v))
+    if (lua_type(L, a->idx) == LUA_TTABLE)
         fill(L, a->idx, &a->ctx, 0, v);
     return 0;
 }

@@ -230,7 +230,7 @@ static void sha256_text(const char *text, size_t len, char *out, size_t cap)
 
 /* run.json: what `tactus resume` needs to run the same procedure again. */
 static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t *input,
-                          tx_error *err)
+                          const tx_server *server, tx_error *err)
 {
     char abs[PATH_MAX];
     const char *path = realpath(spec->chunkname, abs) ? abs : spec->chunkname;
@@ -241,8 +241,10 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
     json_t *run = json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?}", "run_id", spec->run_id, "procedure",
                             spec->chunkname, "procedure_path", path, "input", input, "params",
                             spec->params, "policy", policy);
-    if (run == NULL)
+    if (run == NULL || tx_server_redact(server, run) != 0) {
+        json_decref(run);
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    }
     int rc = tx_evidence_write_json(evidence, "run.json", run, err);
     json_decref(run);
     return rc;
@@ -302,12 +304,6 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
             tx_evidence_close(evidence);
             return NULL;
         }
-        if (!spec->resume && write_run_json(spec, evidence, input, err) != 0) {
-            json_decref(input);
-            tx_journal_close(journal);
-            tx_evidence_close(evidence);
-            return NULL;
-        }
     }
     tx_server_opts opts = {
         run_id,          spec->proc_dir,    spec->config, spec->c_tools,
@@ -348,9 +344,14 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         return NULL;
     }
     /* Secrets are decrypted only now: the runner (if a child) already exists without them. */
-    if (result == NULL && tx_server_load_secrets(server, &ev_err) != 0) {
+    if (result == NULL && !spec->validate_only && tx_server_load_secrets(server, &ev_err) != 0) {
         result = failure(ev_err.status == TACTUS_EUSAGE ? "usage" : "system", "SecretsError",
                          ev_err.message);
+    }
+    /* run.json is written once secrets are known, so an input equal to one is masked. */
+    if (result == NULL && evidence != NULL && !spec->resume &&
+        write_run_json(spec, evidence, input, server, &ev_err) != 0) {
+        result = failure("system", "EvidenceError", ev_err.message);
     }
     if (result != NULL && link.pid > 0) {
         int status;

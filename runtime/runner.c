@@ -108,7 +108,9 @@ static void error_location(const char *message, json_t *error)
         long line = strtol(p, &end, 10);
         if (end != p && *end == ':' && line > 0) {
             size_t flen = (size_t)(colon - message);
-            if (flen > 0 && flen < 512) {
+            /* "file.tac:12: msg" only: a message that merely mentions a site later on (as in
+             * "waiting for a human at x.tac:6: ...") has no location prefix. */
+            if (flen > 0 && flen < 512 && memchr(message, ' ', flen) == NULL) {
                 json_object_set_new(error, "file", json_stringn(message, flen));
                 json_object_set_new(error, "line", json_integer(line));
             }

@@ -668,11 +668,9 @@ void tx_vm_free(tx_vm *vm)
     if (vm == NULL)
         return;
     if (vm->ticking) {
-        /* Stop the tick before the state goes: a late tick must not touch freed memory. */
+        /* A late tick must not touch freed memory. The timer itself keeps running (seccomp
+         * may forbid setitimer by now); the handler does nothing without a VM. */
         tick_vm = NULL;
-        struct itimerval off;
-        memset(&off, 0, sizeof off);
-        setitimer(ITIMER_REAL, &off, NULL);
     }
     if (vm->L != NULL) {
         /* Finalizers cannot exist (setmetatable refuses __gc), so closing runs no procedure
