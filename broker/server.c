@@ -484,6 +484,63 @@ static const tx_c_tool *find_c_tool(const tx_server *s, const char *name)
     return NULL;
 }
 
+static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *args, const char *key,
+                                const char **etype, char *emsg, size_t cap);
+
+/*
+ * A `sandbox: true` tool runs as `tactus sandbox --workspace CWD --timeout T -- ARGV...`: the
+ * same namespaces, seccomp and limits as any untrusted program, its working directory mounted
+ * at /workspace. It receives no secrets (the sandbox gives programs an empty environment).
+ */
+static json_t *run_sandboxed_tool(tx_server *s, const tx_host_tool *ht, json_t *args,
+                                  const char *key, const char **etype, char *emsg, size_t cap)
+{
+    *etype = TX_ERR_TOOL_FAILED;
+    if (ht->nsecrets > 0) {
+        snprintf(emsg, cap, "tool %s: a sandboxed tool cannot receive secrets", ht->name);
+        return NULL;
+    }
+    char exe[4096];
+    ssize_t n = -1;
+    if (s->opts.tactus_exe != NULL)
+        n = (ssize_t)snprintf(exe, sizeof exe, "%s", s->opts.tactus_exe);
+    else
+        n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || (size_t)n >= sizeof exe) {
+        snprintf(emsg, cap, "tool %s: cannot find the tactus binary to sandbox it", ht->name);
+        return NULL;
+    }
+    exe[n] = '\0';
+    char cwd[4096], secs[32];
+    const char *base = s->opts.proc_dir ? s->opts.proc_dir : ".";
+    if (ht->cwd == NULL || ht->cwd[0] == '\0')
+        snprintf(cwd, sizeof cwd, "%s", base);
+    else if (ht->cwd[0] == '/')
+        snprintf(cwd, sizeof cwd, "%s", ht->cwd);
+    else
+        snprintf(cwd, sizeof cwd, "%.2000s/%.2000s", base, ht->cwd);
+    snprintf(secs, sizeof secs, "%.3f", (double)ht->timeout_ms / 1000.0);
+    const char *prefix[] = {exe, "sandbox", "--workspace", cwd, "--timeout", secs, "--"};
+    size_t np = sizeof prefix / sizeof prefix[0];
+    char **argv = calloc(np + ht->argc + 1, sizeof *argv);
+    if (argv == NULL) {
+        snprintf(emsg, cap, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < np; i++)
+        argv[i] = (char *)prefix[i];
+    for (size_t i = 0; i < ht->argc; i++)
+        argv[np + i] = ht->argv[i];
+    tx_host_tool wrapped = *ht;
+    wrapped.argv = argv;
+    wrapped.argc = np + ht->argc;
+    wrapped.sandboxed = 0;
+    wrapped.cwd = NULL; /* the sandbox mounts cwd as /workspace and starts the program there */
+    json_t *result = run_command_tool(s, &wrapped, args, key, etype, emsg, cap);
+    free(argv);
+    return result;
+}
+
 /* Runs a sidecar-declared command tool with exactly the secrets it names. */
 static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *args, const char *key,
                                 const char **etype, char *emsg, size_t cap)
@@ -580,6 +637,8 @@ static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const
         return result;
     }
     const tx_host_tool *ht = tx_config_host_tool(s->opts.config, name);
+    if (ht != NULL && ht->sandboxed)
+        return run_sandboxed_tool(s, ht, args, key, etype, emsg, cap);
     if (ht != NULL)
         return run_command_tool(s, ht, args, key, etype, emsg, cap);
     *etype = TX_ERR_TOOL_FAILED;

@@ -38,10 +38,11 @@ typedef struct tx_server_opts {
     tx_evidence *evidence;    /* NULL: no run directory */
     tactus_event_fn on_event; /* NULL: none */
     void *event_ud;
-    tx_journal *journal; /* NULL: an in-memory journal (no durability) */
-    int interactive;     /* Human.* may prompt on this process's terminal */
-    tx_tokens *tokens;   /* phase tokens (hashes); NULL: phases are not enforced */
-    int check_only;      /* replay --check: refuse every new journal record */
+    tx_journal *journal;    /* NULL: an in-memory journal (no durability) */
+    int interactive;        /* Human.* may prompt on this process's terminal */
+    tx_tokens *tokens;      /* phase tokens (hashes); NULL: phases are not enforced */
+    int check_only;         /* replay --check: refuse every new journal record */
+    const char *tactus_exe; /* the tactus binary for `sandbox: true` tools; NULL: this one */
 } tx_server_opts;
 
 typedef struct tx_server tx_server;

@@ -832,6 +832,10 @@ static int parse_host_tool(ctx *c, const node *key, const node *n, tx_host_tool 
     if (t->argv == NULL)
         return fail_at(c, n->line,
                        "missing key 'command' (the program to run, as a list like [git, diff])");
+    if (t->sandboxed && t->nsecrets > 0)
+        return fail_at(c, n->line,
+                       "a tool with 'sandbox: true' cannot receive secrets (the "
+                       "sandbox starts programs with an empty environment)");
     return 0;
 }
 

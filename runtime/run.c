@@ -308,7 +308,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     tx_server_opts opts = {
         run_id,          spec->proc_dir,    spec->config, spec->c_tools,
         spec->n_c_tools, evidence,          on_event,     event_ud,
-        journal,         spec->interactive, tok->hashes,  spec->check_dir != NULL};
+        journal,         spec->interactive, tok->hashes,  spec->check_dir != NULL,
+        spec->runner_exe};
     tx_server *server = tx_server_new(&opts, err);
     if (server == NULL) {
         json_decref(input);
