@@ -465,7 +465,9 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     json_t *result = NULL;
     if (tx_run_tokens_make(&tok, &err) == 0 && tx_runner_start(spec, &link, &tok, &err) == 0) {
         tx_run_tokens_forget_text(&tok);
-        result = broker_session(spec, run_id, link, &tok, forward_event, &control_fd, &err);
+        /* Events cross to the host only when someone there listens (not with --quiet). */
+        result = broker_session(spec, run_id, link, &tok, spec->on_event ? forward_event : NULL,
+                                &control_fd, &err);
         close(link.fd);
     }
     if (result == NULL)
