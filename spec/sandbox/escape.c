@@ -568,7 +568,8 @@ START_TEST(fifty_runs_leave_nothing)
     }
     ck_assert_int_eq(count_dir("/proc/self/fd"), fds);
     ck_assert_int_eq(count_lines("/proc/self/mountinfo"), mounts);
-    ck_assert_int_eq(count_cgroups(), cgroups);
+    /* At most as many as before: a run may also sweep cgroups that a killed host left. */
+    ck_assert_int_le(count_cgroups(), cgroups);
     ck_assert_int_eq(count_probes(), 0);
     ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1); /* no children left, none unreaped */
     ck_assert_int_eq(errno, ECHILD);
