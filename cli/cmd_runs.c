@@ -69,6 +69,12 @@ int tx_cmd_runs(int argc, char **argv)
         else
             printf("%-32s %-14s %-24s %s\n", id, status ? status : "incomplete",
                    started ? started : "-", proc ? proc : "-");
+        if (!as_json && status != NULL && strcmp(status, "suspended") == 0) {
+            const char *waiting =
+                json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+            printf("    %s (tactus resume %s --approve | --reject | --answer TEXT)\n",
+                   waiting ? waiting : "waiting", id);
+        }
         json_decref(r);
         free(names[i]);
     }

@@ -69,6 +69,7 @@ static int harden_runner(void *ud, tx_error *err)
 static void child_main(const tx_run_spec *spec, int fd, int sandboxed, const tx_run_tokens *tok)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    clearenv(); /* the runner has no use for the host's environment (keys, tokens, paths) */
     if (sodium_init() < 0) /* before seccomp: it may open /dev/urandom */
         _exit(70);
     tx_socket_channel *sc = tx_socket_channel_new(fd);
