@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "resume") == 0)
         return tx_cmd_resume(argc - 1, argv + 1);
     if (strcmp(cmd, "test") == 0)
-        return tx_cmd_unavailable(argc - 1, argv + 1);
+        return tx_cmd_test(argc - 1, argv + 1);
     if (cmd[0] != '-' && is_file(cmd))
         return tx_cmd_run(argc, argv); /* argv[0] stands in for "run" */
     fprintf(stderr, "tactus: unknown command '%s' (see tactus --help)\n", cmd);

@@ -868,6 +868,7 @@ local function install(env, program)
     local results = table.pack(pcall(p.fn, input))
     if nested then run.depth = run.depth - 1 end
     run.frames[#run.frames] = nil
+    if not nested then run.last_state = st end
     if p.style == "g1" then rawset(penv, "input", saved_input); rawset(penv, "state", saved_state) end
     if not results[1] then error(results[2], 0) end
     local result = results[2]
@@ -966,6 +967,11 @@ local function install(env, program)
     if type(fn) ~= "function" then
       fail_at("ValueError", "checkpoint needs a function", level)
     end
+    if journal.inside > 0 then
+      -- Nested in another checkpoint (or a test scenario): the outer one is the durable unit.
+      local r = fn()
+      return r
+    end
     local result = journaled("checkpoint", name, level + 1, function(pos, site)
       journal.inside = journal.inside + 1
       journal.current = pos
@@ -1028,6 +1034,14 @@ local function install(env, program)
     if type(opts) ~= "table" then fail_at("ValueError", "Human." .. kind .. " expects a table of options", level) end
     local request = { kind = kind, message = tostring(opts.message or ""), default = opts.default,
                       options = opts.options, timeout = opts.timeout, placeholder = opts.placeholder }
+    if run.test_mode then
+      local mock = run.human_mock[kind]
+      if mock == nil then mock = opts.default end
+      return deep_copy(mock)
+    end
+    if journal.inside > 0 then
+      fail_at("ValueError", "Human." .. kind .. " cannot be used inside a checkpoint (an answer must be journaled on its own)", level)
+    end
     local answer = journaled("human", kind, level + 1, function(pos, site)
       local started = tx.now()
       local reply = tx.human_ask(request)
@@ -1064,6 +1078,10 @@ local function install(env, program)
   env.Sleep = function(seconds)
     if type(seconds) ~= "number" or seconds < 0 then fail_at("ValueError", "Sleep expects a non-negative number of seconds", 1) end
     if run.validate_only then return end
+    if journal.inside > 0 then
+      tx.sleep(seconds)
+      return
+    end
     -- The wake-up time is journaled before sleeping, so a resumed sleep waits only what remains.
     local wake = journaled("sleep", nil, 2, function(pos, site)
       local now = tx.now()
@@ -1167,11 +1185,12 @@ M.builtin_modules = {
 }
 
 local function new_program(chunkname, raw_input)
-  return {
+  local program = {
     chunkname = chunkname, procedures = {}, unnamed = {}, tools = {}, toolsets = {},
     specs = {}, steps = {}, evaluations = {}, mocks = {}, hitl = {}, prompts = {},
     settings = {}, agents = {}, models = {}, loaded = {}, raw_input = raw_input,
   }
+  return program
 end
 
 -- A fresh procedure environment bound to `program`.
@@ -1204,31 +1223,15 @@ end
 -- Entry point used by runner.c. `compile(env)` returns the main chunk compiled with env.
 -- Returns the output value (a Lua value to be converted to JSON by the host) and a table
 -- describing what was registered.
-function M.execute(compile, chunkname, raw_input, validate_only, cli_params, strict, check_only)
-  run.validate_only = validate_only
-  run.strict = strict
-  run.check_only = check_only
-  if not validate_only then
-    journal.replay = tx.journal_read()
-  end
-  if cli_params and next(cli_params) ~= nil then
-    run.cli_params = cli_params
-    if type(raw_input) == "table" then
-      -- Undeclared script inputs still need a value before input{} runs.
-      coerce_params(nil, cli_params, raw_input)
-    end
-  end
+-- Registration pass: compiles and runs the chunk's top level. Returns the program and the
+-- chunk's return value; raises what the top level raised.
+function M.load(compile, chunkname, raw_input)
   local program = new_program(chunkname, raw_input)
+  run.last_program = program
   local env = M.new_env(program)
   program.env = env
   local chunk = compile(env)
-  local ok, top = pcall(chunk)
-  if not ok then
-    if validate_only and M.error_kind(top) == "ValidateStop" then
-      return nil, M.describe(program)
-    end
-    error(top, 0)
-  end
+  local top = chunk()
   if program.unnamed[1] then
     if program.procedures.main then
       fail("ProcedureError", "both a named 'main' and an unnamed Procedure are defined")
@@ -1239,15 +1242,19 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
     program.procedures.main = program.unnamed[1]
     program.unnamed[1].name = "main"
   end
+  return program, top
+end
+
+-- Runs main (or takes a script's top-level result) and returns the output value.
+function M.run_main(program, top, raw_input)
   local main = program.procedures.main
-  if validate_only then return nil, M.describe(program) end
   local output
   if main then
     local params = raw_input
     if main.input_schema == nil and program.script_input_used then
       -- Top-level input {...} declared the inputs; main takes the validated values.
       params = {}
-      for k, v in pairs(env.input) do params[k] = v end
+      for k, v in pairs(program.env.input) do params[k] = v end
       run.cli_params = nil
     end
     output = program.run_procedure(main, params, false)
@@ -1262,12 +1269,48 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
     output = validate_output("", program.script_output_schema, top)
   end
   if output ~= nil and type(output) ~= "table" then output = { result = output } end
+  return output
+end
+
+-- Entry point used by runner.c. `compile(env)` returns the main chunk compiled with env.
+-- Returns the output value (converted to JSON by the host) and, when validating, a table
+-- describing what was registered.
+function M.execute(compile, chunkname, raw_input, validate_only, cli_params, strict, check_only)
+  run.validate_only = validate_only
+  run.strict = strict
+  run.check_only = check_only
+  if not validate_only then
+    journal.replay = tx.journal_read()
+  end
+  if cli_params and next(cli_params) ~= nil then
+    run.cli_params = cli_params
+    if type(raw_input) == "table" then
+      -- Undeclared script inputs still need a value before input{} runs.
+      coerce_params(nil, cli_params, raw_input)
+    end
+  end
+  local ok, program, top = pcall(M.load, compile, chunkname, raw_input)
+  if not ok then
+    if validate_only and M.error_kind(program) == "ValidateStop" then
+      return nil, M.describe(run.last_program)
+    end
+    error(program, 0)
+  end
+  if validate_only then return nil, M.describe(program) end
+  local output = M.run_main(program, top, raw_input)
   if run.check_only and journal.cursor < #journal.replay then
     tx.fatal("nondeterminism", string_format(
       "replay check: the procedure finished after %d steps, but the journal holds %d",
       journal.cursor, #journal.replay))
   end
   return output, nil
+end
+
+-- For lua/bdd.lua (`tactus test`): the run-wide state it resets and inspects between
+-- scenarios. Procedures never see M.
+function M.internals()
+  return { run = run, journal = journal, fail = fail, deep_copy = deep_copy,
+           coerce_params = coerce_params }
 end
 
 -- What a program declares, for `tactus info` and `tactus validate`.

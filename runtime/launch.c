@@ -55,6 +55,8 @@ void tx_runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_channel 
     a->strict_determinism = spec->config->strict_determinism;
     a->run_id = spec->run_id;
     a->check_only = spec->check_dir != NULL;
+    a->test_mode = spec->test_mode;
+    a->test_filter = spec->test_filter;
 }
 
 /* Inside the sandbox: the VM is built, no procedure code has run yet; from here on the runner
@@ -174,11 +176,12 @@ static json_t *job_json(const tx_run_spec *spec, const tx_run_tokens *tok)
         json_object_set_new(limits, tx_limit_name((tx_limit_id)id),
                             json_integer((json_int_t)spec->config->limits.allowed[id]));
     json_t *job = json_pack(
-        "{s:s, s:s, s:O?, s:O?, s:o, s:b, s:b, s:s?, s:[sss], s:b}", "source", b64, "chunkname",
-        spec->chunkname, "input", spec->input, "params", spec->params, "limits", limits, "strict",
-        spec->config->strict_determinism, "validate_only", spec->validate_only, "run_id",
-        spec->run_id, "tokens", tok->hex[TX_TOKEN_SETUP], tok->hex[TX_TOKEN_RUN],
-        tok->hex[TX_TOKEN_UPLOAD], "sandbox", spec->isolation == TACTUS_SANDBOX);
+        "{s:s, s:s, s:O?, s:O?, s:o, s:b, s:b, s:s?, s:[sss], s:b, s:b, s:s?}", "source", b64,
+        "chunkname", spec->chunkname, "input", spec->input, "params", spec->params, "limits",
+        limits, "strict", spec->config->strict_determinism, "validate_only", spec->validate_only,
+        "run_id", spec->run_id, "tokens", tok->hex[TX_TOKEN_SETUP], tok->hex[TX_TOKEN_RUN],
+        tok->hex[TX_TOKEN_UPLOAD], "sandbox", spec->isolation == TACTUS_SANDBOX, "test_mode",
+        spec->test_mode, "test_filter", spec->test_filter);
     free(b64);
     return job;
 }
@@ -326,6 +329,8 @@ void tx_runner_role(int fd)
     spec.config = &config;
     spec.run_id = json_string_value(json_object_get(job, "run_id"));
     spec.validate_only = json_is_true(json_object_get(job, "validate_only"));
+    spec.test_mode = json_is_true(json_object_get(job, "test_mode"));
+    spec.test_filter = json_string_value(json_object_get(job, "test_filter"));
     int sandboxed = json_is_true(json_object_get(job, "sandbox"));
     spec.isolation = sandboxed ? TACTUS_SANDBOX : TACTUS_CHILD;
     if (spec.chunkname == NULL)

@@ -36,15 +36,17 @@ typedef struct tx_run_spec {
     /* 1: the broker is its own process, forked after the runner (the CLI). 0: the calling
      * process is the broker (the library: its C tools live here). */
     int separate_broker;
-    int resume;             /* continue the run `run_id` from its journal */
-    json_t *answer;         /* with resume: the human's answer to the pending request, or NULL:
-                             * {"approve": true} | {"reject": true} | {"text": "..."} | {"json": v} */
-    const char *policy;     /* the --policy file, recorded in run.json for resume; NULL if none */
-    int interactive;        /* Human.* may ask on the terminal (CLI in the foreground) */
-    const char *check_dir;  /* replay --check: the run directory whose journal the procedure
-                             * must replay exactly, executing nothing; NULL otherwise */
-    const char *runner_exe; /* non-NULL: start runners by exec of this `tactus` binary (the
-                             * library: safe in multi-threaded hosts); NULL: fork (the CLI) */
+    int resume;              /* continue the run `run_id` from its journal */
+    json_t *answer;          /* with resume: the human's answer to the pending request, or NULL:
+                              * {"approve": true} | {"reject": true} | {"text": "..."} | {"json": v} */
+    const char *policy;      /* the --policy file, recorded in run.json for resume; NULL if none */
+    int interactive;         /* Human.* may ask on the terminal (CLI in the foreground) */
+    int test_mode;           /* `tactus test`: the output is the specifications' report */
+    const char *test_filter; /* with test_mode: scenarios whose name contains this */
+    const char *check_dir;   /* replay --check: the run directory whose journal the procedure
+                              * must replay exactly, executing nothing; NULL otherwise */
+    const char *runner_exe;  /* non-NULL: start runners by exec of this `tactus` binary (the
+                              * library: safe in multi-threaded hosts); NULL: fork (the CLI) */
 } tx_run_spec;
 
 /*

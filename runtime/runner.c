@@ -36,6 +36,21 @@ static int boot(lua_State *L)
     tx_prims_push(L, r);
     lua_call(L, 1, 1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &prelude_key);
+    if (r->args->test_mode) {
+        /* The BDD runner: called with (M, tx), returns B; kept as M.bdd. */
+        if (luaL_loadbufferx(L, (const char *)tx_lua_bdd, tx_lua_bdd_len, "=[tactus-bdd]", "t") !=
+            LUA_OK)
+            return lua_error(L);
+        tx_vm_push_sandbox_env(L);
+        lua_setupvalue(L, -2, 1);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &prelude_key);
+        tx_prims_push(L, r);
+        lua_call(L, 2, 1);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &prelude_key);
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "bdd");
+        lua_pop(L, 1);
+    }
     return 0;
 }
 
@@ -56,10 +71,33 @@ static int compile_chunk(lua_State *L)
 }
 
 /* Calls M.execute(compile, chunkname, input, validate_only) -> output, declarations. */
+/* B.run(compile, chunkname, input, filter) -> report, nil */
+static int execute_tests(lua_State *L, tx_runner *r)
+{
+    lua_getfield(L, -1, "bdd");
+    lua_getfield(L, -1, "run");
+    lua_pushlightuserdata(L, r);
+    lua_pushcclosure(L, compile_chunk, 1);
+    lua_pushstring(L, r->args->chunkname);
+    if (r->args->input != NULL)
+        tx_json_push(L, r->args->input);
+    else
+        lua_newtable(L);
+    if (r->args->test_filter != NULL)
+        lua_pushstring(L, r->args->test_filter);
+    else
+        lua_pushnil(L);
+    lua_call(L, 4, 1);
+    lua_pushnil(L);
+    return 2;
+}
+
 static int execute(lua_State *L)
 {
     tx_runner *r = lua_touserdata(L, 1);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &prelude_key);
+    if (r->args->test_mode)
+        return execute_tests(L, r);
     lua_getfield(L, -1, "execute");
     lua_pushlightuserdata(L, r);
     lua_pushcclosure(L, compile_chunk, 1);

@@ -30,6 +30,8 @@ typedef struct tx_runner_args {
     int strict_determinism;  /* time/random outside a checkpoint is an error */
     int check_only;          /* replay --check: every operation must come from the journal */
     int use_ticks;           /* a dedicated runner process: timer ticks instead of the count hook */
+    int test_mode;           /* `tactus test`: run the specifications; the output is the report */
+    const char *test_filter; /* only scenarios whose name contains this; NULL: all */
     const char *run_id;      /* for Step.key(); NULL: "local" */
     const char *token_setup; /* phase tokens presented to the broker (hex); NULL: none */
     const char *token_run;
@@ -57,8 +59,10 @@ json_t *tx_runner_execute(const tx_runner_args *args);
 /* Pushes the private `tx` table of C functions the prelude is given (prims.c). */
 void tx_prims_push(lua_State *L, tx_runner *runner);
 
-/* The embedded prelude (generated from lua/prelude.lua at build time). */
+/* The embedded Lua sources (generated from the lua folder at build time). */
 extern const unsigned char tx_lua_prelude[];
 extern const size_t tx_lua_prelude_len;
+extern const unsigned char tx_lua_bdd[];
+extern const size_t tx_lua_bdd_len;
 
 #endif

@@ -134,7 +134,7 @@ START_TEST(test_full_document)
         "    secrets: [GITHUB_TOKEN, _X1, GITHUB_TOKEN]\n"
         "    cwd: .\n"
         "    max_output: 2m\n"
-        "    sandbox: true\n"
+        "    sandbox: false\n"
         "  host.ping: {command: [ping]}\n"
         "checkpoint: {durability: batch}\n"
         "sandbox:\n"
@@ -175,7 +175,7 @@ START_TEST(test_full_document)
     ck_assert_str_eq(t->secrets[1], "_X1");
     ck_assert_str_eq(t->cwd, ".");
     ck_assert_uint_eq(t->max_output, 2 * MIB);
-    ck_assert_int_eq(t->sandboxed, 1);
+    ck_assert_int_eq(t->sandboxed, 0); /* sandbox: true cannot take secrets */
     t = tx_config_host_tool(&cfg, "host.ping");
     ck_assert_ptr_nonnull(t);
     ck_assert_uint_eq(t->argc, 1);
@@ -404,6 +404,8 @@ static const struct bad_case {
     {"host_tools: [a]\n", "t.yml:1: host_tools: expected a mapping", "got a list"},
     {"host_tools:\n  x:\n", "t.yml:", "host_tools.x: expected a mapping like {command"},
     {"sandbox: true\n", "t.yml:1: sandbox: expected a mapping", "got 'true'"},
+    {"host_tools:\n  t: {command: [x], sandbox: true, secrets: [A]}\n",
+     "t.yml:2: host_tools.t: a tool with 'sandbox: true' cannot receive secrets", ""},
     {"sandbox: {limits: [1]}\n", "t.yml:1: sandbox.limits: expected a mapping", "got a list"},
     {"sandbox: {mounts: {source: a}}\n", "t.yml:1: sandbox.mounts: expected a list", ""},
     {"sandbox: {mounts: [a]}\n", "t.yml:1: sandbox.mounts[0]: expected a mapping", ""},
