@@ -25,11 +25,22 @@ static const char prelude_key = 'M';
 static const tx_limit_id vm_limits[] = {TX_LIMIT_INSTRUCTIONS, TX_LIMIT_MEMORY, TX_LIMIT_OUTPUT,
                                         TX_LIMIT_DEPTH, TX_LIMIT_HOST_CALLS};
 
+/* Loads one of our own embedded chunks: the build-time bytecode, or the source if this liblua
+ * refuses it. Procedure code is never loaded in binary mode. */
+static int load_embedded(lua_State *L, const unsigned char *bc, size_t bc_len,
+                         const unsigned char *src, size_t src_len, const char *name)
+{
+    if (luaL_loadbufferx(L, (const char *)bc, bc_len, name, "b") == LUA_OK)
+        return LUA_OK;
+    lua_pop(L, 1);
+    return luaL_loadbufferx(L, (const char *)src, src_len, name, "t");
+}
+
 static int boot(lua_State *L)
 {
     tx_runner *r = lua_touserdata(L, 1);
-    if (luaL_loadbufferx(L, (const char *)tx_lua_prelude, tx_lua_prelude_len, "=[tactus]", "t") !=
-        LUA_OK)
+    if (load_embedded(L, tx_lua_prelude_bc, tx_lua_prelude_bc_len, tx_lua_prelude,
+                      tx_lua_prelude_len, "=[tactus]") != LUA_OK)
         return lua_error(L);
     tx_vm_push_sandbox_env(L);
     lua_setupvalue(L, -2, 1);
@@ -38,8 +49,8 @@ static int boot(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &prelude_key);
     if (r->args->test_mode) {
         /* The BDD runner: called with (M, tx), returns B; kept as M.bdd. */
-        if (luaL_loadbufferx(L, (const char *)tx_lua_bdd, tx_lua_bdd_len, "=[tactus-bdd]", "t") !=
-            LUA_OK)
+        if (load_embedded(L, tx_lua_bdd_bc, tx_lua_bdd_bc_len, tx_lua_bdd, tx_lua_bdd_len,
+                          "=[tactus-bdd]") != LUA_OK)
             return lua_error(L);
         tx_vm_push_sandbox_env(L);
         lua_setupvalue(L, -2, 1);

@@ -64,5 +64,9 @@ extern const unsigned char tx_lua_prelude[];
 extern const size_t tx_lua_prelude_len;
 extern const unsigned char tx_lua_bdd[];
 extern const size_t tx_lua_bdd_len;
+extern const unsigned char tx_lua_prelude_bc[]; /* precompiled by the same liblua */
+extern const size_t tx_lua_prelude_bc_len;
+extern const unsigned char tx_lua_bdd_bc[];
+extern const size_t tx_lua_bdd_bc_len;
 
 #endif
