@@ -49,9 +49,6 @@ wait_group() {
     fail "process group $1 still has live processes 3 s after SIGKILL"
 }
 
-# millis_to_sleep MS: MS as seconds for sleep(1).
-millis_to_sleep() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
-
 # The clean run's duration sets the range of the random delays.
 mkdir -p "$WORK/clean"
 install_fixture killloop "$WORK/clean"
@@ -98,7 +95,7 @@ while [ "$kills" -lt "$KILLS" ] && [ $run_no -lt $((KILLS * 2 + 10)) ]; do
         set +m
         killed=0
         if [ "$kills" -lt "$KILLS" ] && [ $attempt -le 25 ]; then
-            sleep "$(millis_to_sleep $((RANDOM % max_delay)))"
+            sleep_ms $((RANDOM % max_delay))
             if kill -KILL -- "-$pid" 2>/dev/null; then
                 killed=1
             fi

@@ -175,6 +175,11 @@ tail_bytes() {
 # 1..N in order, every line complete and ending in a tab and a 32-hex-digit checksum.
 expect_journal() {
     local what=$1 file=$2 n=$3 got want bad
+    CHECKS=$((CHECKS + 1))
+    if [ ! -f "$file" ]; then
+        fail "$what: no journal at $file"
+        return
+    fi
     got=$(positions "$file" | tr '\n' ' ')
     want=$(seq 1 "$n" | tr '\n' ' ')
     expect_eq "$what: journal positions" "$got" "$want"
@@ -194,3 +199,6 @@ count_lines() {
 
 # now_ms: wall clock in milliseconds (GNU date).
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# sleep_ms MS: sleeps MS milliseconds (GNU sleep takes fractions).
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
