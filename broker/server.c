@@ -38,6 +38,7 @@ struct tx_server {
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced; /* run.json and the run directory flushed (before the first record) */
+    json_t *answer;      /* a resume's answer, recorded when the replay reaches the request */
     held_secret *secrets;
     size_t nsecrets;
 };
@@ -148,6 +149,7 @@ void tx_server_free(tx_server *s)
         return;
     json_decref(s->result);
     json_decref(s->memory_journal);
+    json_decref(s->answer);
     for (size_t i = 0; i < s->nsecrets; i++) {
         free(s->secrets[i].name);
         if (s->secrets[i].value != NULL)
@@ -393,6 +395,26 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
     json_t *value = answer_value(kind ? kind : "input", answer, emsg, sizeof emsg);
     if (value == NULL)
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
+    /* Checked now, written only when the replay reaches the request (journal.answer): a
+     * resume that diverges before then leaves the journal untouched. */
+    json_decref(s->answer);
+    s->answer = json_incref(answer);
+    json_decref(value);
+    return 0;
+}
+
+/* Replaces the pending last record with its answered form. Returns 0 or -1 with err set. */
+static int apply_answer(tx_server *s, tx_error *err)
+{
+    long n = tx_server_journal_count(s);
+    json_t *last = n > 0 ? journal_get(s, n) : NULL;
+    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
+        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
+    const char *kind = json_string_value(json_object_get(last, "name"));
+    char emsg[256];
+    json_t *value = answer_value(kind ? kind : "input", s->answer, emsg, sizeof emsg);
+    if (value == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
     json_t *record = json_deep_copy(last);
     if (record == NULL) {
         json_decref(value);
@@ -410,7 +432,37 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
     if (rc == 0)
         rc = journal_append(s, record, err);
     json_decref(record);
+    if (rc == 0) {
+        json_decref(s->answer);
+        s->answer = NULL;
+    }
     return rc;
+}
+
+/* journal.answer {pos}: the replay reached the pending request at pos; record the answer the
+ * resume was given, if any. */
+static json_t *handle_journal_answer(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                     size_t cap)
+{
+    json_t *pos_v = json_object_get(params, "pos");
+    long n = tx_server_journal_count(s);
+    if (!json_is_integer(pos_v) || json_integer_value(pos_v) != n) {
+        *etype = TX_ERR_BAD_REQUEST;
+        snprintf(emsg, cap, "journal.answer: only the last record can be answered");
+        return NULL;
+    }
+    if (s->answer == NULL)
+        return json_pack("{s:b}", "answered", 0);
+    tx_error err;
+    tx_error_clear(&err);
+    if (apply_answer(s, &err) != 0) {
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", err.message);
+        return NULL;
+    }
+    json_t *rec = journal_get(s, n);
+    return json_pack("{s:b, s:O}", "answered", 1, "answer",
+                     json_object_get(rec, "result") ? json_object_get(rec, "result") : json_null());
 }
 
 /* human.ask {request}: asks on the terminal when the broker has one, else suspends. */
@@ -946,6 +998,8 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
         data = handle_journal_append(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "journal.read") == 0) {
         data = handle_journal_read(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "journal.answer") == 0) {
+        data = handle_journal_answer(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "journal.truncate") == 0) {
         data = handle_journal_truncate(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "human.ask") == 0) {

@@ -77,9 +77,11 @@ json_t *tx_server_take_result(tx_server *s);
 json_t *tx_server_steps(const tx_server *s);
 
 /*
- * Records a human's answer for a resumed run: the journal's last record must be a pending
- * Human.* request; it is replaced by the answered record. `answer` is {"approve": true},
- * {"reject": true}, {"text": "..."} or {"json": value}; it must fit the request's kind.
+ * Takes a human's answer for a resumed run: the journal's last record must be a pending Human.*
+ * request and the answer must fit its kind ({"approve": true}, {"reject": true}, {"text":
+ * "..."} or {"json": value}); otherwise an error and nothing changes. The answer is written
+ * only when the replay reaches that request (journal.answer), so a resume that diverges first
+ * leaves the journal exactly as it was.
  */
 int tx_server_answer(tx_server *s, json_t *answer, tx_error *err);
 

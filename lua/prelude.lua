@@ -328,6 +328,12 @@ journaled = function(kind, name, level, live)
     end
     journal.cursor = pos
     if rec.pending then
+      -- The run stopped here for a human; a resume may carry the answer.
+      local ok, data = tx.call("journal.answer", { pos = pos })
+      if ok and data.answered then
+        rec.pending, rec.result = nil, data.answer
+        return data.answer
+      end
       tx.fatal("suspended", string_format("waiting for a human at %s: %s", site,
         type(rec.result) == "table" and tostring(rec.result.message) or ""))
     end
