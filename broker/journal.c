@@ -18,9 +18,6 @@
 #define SUM_HEX (2 * SUM_BYTES)
 #define LINE_TAIL (1 + SUM_HEX + 1) /* '\t', the hex checksum, '\n' */
 
-/* The reserve grows in steps of this many bytes (see struct tx_journal). */
-#define RESERVE_STEP (64 * 1024)
-
 enum crash_point {
     CRASH_NONE,
     CRASH_BEFORE_WRITE,
@@ -33,11 +30,11 @@ enum crash_point {
  * Why a reserve: appending to a file changes its size, so every fdatasync must also commit
  * the inode through the file system's journal, which roughly doubles the cost of a durable
  * append on ext4 (and makes it wait behind every other writer's metadata). So the file is
- * kept ahead of the data by a reserve of written zero bytes, RESERVE_STEP at a time, and a
- * record is a pwrite into it: the fdatasync then only flushes data, as SQLite's recycled WAL
- * does. Lines never contain a NUL byte (JSON escapes it), so zeros after the last line are
- * unambiguous: open keeps them as reserve, and close (and truncate) cut them off, so a
- * journal at rest is plain lines.
+ * kept ahead of the data by a reserve of written zero bytes, TX_JOURNAL_RESERVE_STEP at a
+ * time, and a record is a pwrite into it: the fdatasync then only flushes data, as SQLite's
+ * recycled WAL does. Lines never contain a NUL byte (JSON escapes it), so zeros after the last line
+ * are unambiguous: open keeps them as reserve, and close (and truncate) cut them off, so a journal
+ * at rest is plain lines.
  */
 struct tx_journal {
     int fd;     /* O_RDWR (pwrite at explicit offsets), flock'ed for the journal's lifetime */
@@ -819,10 +816,11 @@ int tx_journal_append(tx_journal *j, json_t *record, tx_error *err)
         return tx_fail(err, TACTUS_ELIMIT,
                        "journal %s: record %ld would grow the journal past %ld bytes", j->path, pos,
                        TX_JOURNAL_MAX_BYTES);
-    if (need > phys_old) {
+    if (need > phys_old && TX_JOURNAL_RESERVE_STEP > 0) {
         /* Grow the reserve. If even that is refused (disk or file-size limit), take it back
          * and write just the line: the line alone may still fit. */
-        off_t target = (need / RESERVE_STEP + 1) * RESERVE_STEP;
+        off_t step = TX_JOURNAL_RESERVE_STEP > 0 ? TX_JOURNAL_RESERVE_STEP : 1;
+        off_t target = (need / step + 1) * step;
         if (target > TX_JOURNAL_MAX_BYTES)
             target = TX_JOURNAL_MAX_BYTES;
         if (zero_fill(j->fd, phys_old, target) == 0)

@@ -35,6 +35,12 @@
 #define TX_JOURNAL_BATCH_RECORDS 64
 #define TX_JOURNAL_BATCH_NS 5000000L
 
+/* While open, the file is kept up to this many bytes ahead of its last record by a reserve of
+ * zero bytes, so that a durable append overwrites allocated blocks instead of growing the file
+ * (docs/durability.md, "The reserve"). Trailing zeros are therefore normal in a live or crashed
+ * journal; close and truncate cut them. 0 turns the reserve off (plain appends). */
+#define TX_JOURNAL_RESERVE_STEP (64 * 1024)
+
 typedef struct tx_journal tx_journal;
 
 /* The header's identity fields. run_id is a non-empty string; the others may be NULL (written
@@ -54,9 +60,12 @@ typedef struct tx_journal_report {
 /*
  * Opens the journal at `path`, creating it when it does not exist and create_meta is given.
  *
- * Creating: the file is made with O_CREAT|O_EXCL (mode 0600), locked, the header written,
- * fdatasync'd, and the containing directory fsync'd so the name survives a power loss. The
- * directory must already exist.
+ * Creating: the file is made with O_CREAT|O_EXCL (mode 0600), locked, and the header written.
+ * The header and the file's name (an fsync of the containing directory) become durable with
+ * the first record's sync, not here: a journal without records holds nothing to lose, so a run
+ * that journals nothing costs no disk flush. A crash before that leaves no file, an empty one
+ * or a torn header, which the next open with create_meta re-initialises. The directory must
+ * already exist.
  *
  * Opening an existing file (create_meta may then be NULL, meaning "resume only"):
  * - takes an exclusive non-blocking flock on the file for the journal's lifetime; when another
