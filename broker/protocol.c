@@ -70,7 +70,7 @@ static void quote(const char *s, size_t n, char *out, size_t outsz)
 static json_t *load(const char *payload, size_t len, const char *what, tx_error *err)
 {
     json_error_t je;
-    json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (root == NULL) {
         char text[4 * sizeof je.text + 8];
         size_t tlen = strnlen(je.text, sizeof je.text);

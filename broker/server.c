@@ -730,8 +730,12 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         return NULL;
     }
     char key[256];
+    json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");
     if (pos > 0)
         snprintf(key, sizeof key, "%s:%ld", s->opts.run_id, pos);
+    else if (json_is_integer(parent) && json_is_integer(seq))
+        snprintf(key, sizeof key, "%s:%lld.%lld", s->opts.run_id,
+                 (long long)json_integer_value(parent), (long long)json_integer_value(seq));
     else
         snprintf(key, sizeof key, "%s:c%ld", s->opts.run_id, s->host_calls + 1);
     int allowed = tx_config_allows_tool(s->opts.config, name) || find_c_tool(s, name) != NULL;

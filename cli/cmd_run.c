@@ -275,13 +275,17 @@ static void print_result(const json_t *result, const run_opts *o)
             json_string_value(json_object_get(error, "message")) ?: "(no message)");
 }
 
-/* True if .tactus/runs/<id> (or the --run-dir) already holds a run. */
+/* True if .tactus/runs/<id> (or the --run-dir) already holds a run: its journal, or the
+ * stream of a run that died before its journal existed. */
 static int run_exists(const char *run_dir)
 {
     char path[PATH_MAX + 32];
     struct stat st;
     if (snprintf(path, sizeof path, "%s/journal.jsonl", run_dir) >= (int)sizeof path)
         return 0;
+    if (stat(path, &st) == 0)
+        return 1;
+    snprintf(path, sizeof path, "%s/stream.jsonl", run_dir);
     return stat(path, &st) == 0;
 }
 

@@ -296,6 +296,7 @@ local journal = {
   cursor = 0,     -- last position consumed or appended
   inside = 0,     -- > 0 while a checkpoint function runs: nested operations are not journaled
   current = nil,  -- position of the innermost running checkpoint
+  inner_calls = 0, -- Host.calls made so far inside that checkpoint (for idempotency keys)
   loaded = false,
 }
 
@@ -632,7 +633,15 @@ local function install(env, program)
     end
     -- `depth`: frames between call_live and the function at `level`, for error positions.
     local function call_live(pos, site, depth)
-      local ok, data, message = tx.call("tool.call", { name = name, args = args or {}, pos = pos, site = site })
+      local params = { name = name, args = args or {}, pos = pos, site = site }
+      if pos == nil and journal.current ~= nil then
+        -- Inside a checkpoint: the key is the checkpoint's position and the call's number in
+        -- it, the same on every attempt, so a tool can recognise a retry.
+        journal.inner_calls = journal.inner_calls + 1
+        params.parent = journal.current
+        params.seq = journal.inner_calls
+      end
+      local ok, data, message = tx.call("tool.call", params)
       if not ok then fail_at(data, message, level + depth) end
       return data.result
     end
@@ -981,14 +990,26 @@ local function install(env, program)
     local result = journaled("checkpoint", name, level + 1, function(pos, site)
       journal.inside = journal.inside + 1
       journal.current = pos
+      journal.inner_calls = 0
       local started = tx.now()
       local results = table.pack(pcall(fn))
       journal.inside = journal.inside - 1
+      journal.current = nil
       local record = { pos = pos, kind = "checkpoint", name = name, site = site, t = started * 1000,
                        ms = (tx.now() - started) * 1000 }
       if results[1] then
         record.result = results[2]
-        tx.journal_append(record)
+        local ok, err = pcall(tx.journal_append, record)
+        if not ok then
+          -- The value cannot be journaled: the checkpoint fails, and like any checkpoint error
+          -- that failure is recorded in its place, so a replay raises it again at the same
+          -- point (and a procedure that caught it goes on the same way).
+          local _, message = pcall(error, tostring(err), level + 4)
+          error_kinds[message] = "ValueError"
+          record.result, record.error = nil, { type = "ValueError", message = message }
+          tx.journal_append(record)
+          error(message, 0)
+        end
         return results[2]
       end
       local message = results[2]

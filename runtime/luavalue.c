@@ -61,13 +61,26 @@ static int table_is_array(lua_State *L, int idx, lua_Integer *n)
     return 1;
 }
 
-/* True if every key is a string not starting with '$' (so a plain JSON object is exact). */
+/* True if s[0..len) is valid UTF-8 without NUL (what a JSON object key can hold exactly). */
+static int utf8_key(const char *s, size_t len)
+{
+    if (memchr(s, '\0', len) != NULL)
+        return 0;
+    json_t *probe = json_stringn(s, len);
+    json_decref(probe);
+    return probe != NULL;
+}
+
+/* True if every key is a UTF-8 string not starting with '$' (so a plain JSON object holds the
+ * table exactly); anything else takes the {"$t": pairs} form. */
 static int plain_string_keys(lua_State *L, int idx)
 {
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         lua_pop(L, 1);
-        if (lua_type(L, -1) != LUA_TSTRING || lua_tostring(L, -1)[0] == '$') {
+        size_t len = 0;
+        const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (k == NULL || k[0] == '$' || !utf8_key(k, len)) {
             lua_pop(L, 1);
             return 0;
         }

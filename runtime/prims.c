@@ -109,6 +109,8 @@ static int prim_call(lua_State *L)
     json_decref(params);
     if (rc != 0)
         return channel_lost(L, r, &err);
+    if (reply.data == NULL && strcmp(reply.error_type, "JournalError") == 0)
+        return tx_vm_fatal(L, TX_FATAL_JOURNAL, reply.error_message);
     if (reply.data == NULL) {
         lua_pushboolean(L, 0);
         lua_pushstring(L, reply.error_type[0] ? reply.error_type : "HostError");
@@ -153,7 +155,8 @@ static int prim_json_decode(lua_State *L)
     size_t len = 0;
     const char *text = luaL_checklstring(L, 1, &len);
     json_error_t jerr;
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v =
+        json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (v == NULL)
         return raise_plain(L, "Failed to decode JSON: %s (line %d, column %d)", jerr.text,
                            jerr.line, jerr.column);
@@ -282,6 +285,8 @@ static json_t *broker_call(lua_State *L, const char *method, json_t *params)
     json_decref(params);
     if (rc != 0)
         channel_lost(L, r, &err);
+    if (reply.data == NULL && strcmp(reply.error_type, "JournalError") == 0)
+        tx_vm_fatal(L, TX_FATAL_JOURNAL, reply.error_message); /* the run cannot go on */
     if (reply.data == NULL)
         luaL_error(L, "%s: %s", method, reply.error_message);
     return reply.data;
@@ -344,7 +349,7 @@ static int prim_journal_append(lua_State *L)
     lua_pop(L, 1);
     if (conv != 0) {
         tx_vm_check(L);
-        return luaL_error(L, "%s", err.message);
+        return raise_plain(L, "%s", err.message);
     }
     lua_pushnil(L);
     lua_setfield(L, 1, "result");

@@ -228,6 +228,15 @@ static void sha256_text(const char *text, size_t len, char *out, size_t cap)
     snprintf(out, cap, "sha256:%s", hex);
 }
 
+/* True if the run directory already holds run.json. */
+static int has_run_json(const tx_evidence *evidence)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/run.json", tx_evidence_dir(evidence));
+    return stat(path, &st) == 0;
+}
+
 /* run.json: what `tactus resume` needs to run the same procedure again. */
 static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t *input,
                           const tx_server *server, tx_error *err)
@@ -350,7 +359,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
                          ev_err.message);
     }
     /* run.json is written once secrets are known, so an input equal to one is masked. */
-    if (result == NULL && evidence != NULL && !spec->resume &&
+    if (result == NULL && evidence != NULL && (!spec->resume || !has_run_json(evidence)) &&
         write_run_json(spec, evidence, input, server, &ev_err) != 0) {
         result = failure("system", "EvidenceError", ev_err.message);
     }
@@ -423,11 +432,15 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     }
     if (evidence != NULL) {
         json_t *steps = tx_server_steps(server);
-        if (tx_journal_sync(journal, &ev_err) != 0 ||
-            tx_evidence_write_json(evidence, "steps.json", steps, &ev_err) != 0 ||
-            tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0) {
+        tx_error sync_err;
+        tx_error_clear(&sync_err);
+        /* A failed journal write already ended the run (status system); the evidence of that
+         * run is written all the same. */
+        if (journal != NULL && tx_journal_sync(journal, &sync_err) != 0)
+            fprintf(stderr, "tactus: %s\n", sync_err.message);
+        if (tx_evidence_write_json(evidence, "steps.json", steps, &ev_err) != 0 ||
+            tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0)
             fprintf(stderr, "tactus: %s\n", ev_err.message);
-        }
         json_decref(steps);
     }
     tx_server_free(server);
@@ -443,7 +456,7 @@ static void forward_event(void *ud, const char *event_json)
 {
     int fd = *(int *)ud;
     json_error_t jerr;
-    json_t *event = json_loads(event_json, 0, &jerr);
+    json_t *event = json_loads(event_json, JSON_ALLOW_NUL, &jerr);
     if (event == NULL)
         return;
     json_t *msg = tx_msg_request(NULL, TX_METHOD_EVENTS_EMIT, json_pack("{s:o}", "event", event));

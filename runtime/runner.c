@@ -283,6 +283,9 @@ json_t *tx_runner_execute(const tx_runner_args *args)
     if (fatal == TX_FATAL_NONDETERMINISM) {
         result = result_object("nondeterminism", NULL,
                                make_error("NondeterminismError", tx_vm_trip_message(r.vm)));
+    } else if (fatal == TX_FATAL_JOURNAL) {
+        result =
+            result_object("system", NULL, make_error("JournalError", tx_vm_trip_message(r.vm)));
     } else if (fatal == TX_FATAL_SUSPENDED) {
         result =
             result_object("suspended", NULL, make_error("Suspended", tx_vm_trip_message(r.vm)));

@@ -87,7 +87,8 @@ void tx_vm_check(lua_State *L);
 typedef enum tx_fatal_kind {
     TX_FATAL_NONE = 0,
     TX_FATAL_NONDETERMINISM, /* replay diverged from the journal */
-    TX_FATAL_SUSPENDED       /* waiting for a human; the run resumes later */
+    TX_FATAL_SUSPENDED,      /* waiting for a human; the run resumes later */
+    TX_FATAL_JOURNAL         /* the journal could not be written: the step did not happen */
 } tx_fatal_kind;
 
 /* Marks the run as ending with `kind` and raises `message` (does not return). Sticky. */

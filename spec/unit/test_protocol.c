@@ -150,7 +150,7 @@ START_TEST(test_malformed_requests)
     expect_bad_str("{\"id\":1,\"method\":\"a\"}{}", "Invalid JSON in request");
     /* Invalid UTF-8, an escaped NUL, a truncated document. */
     expect_bad_str("{\"id\":\"\xff\",\"method\":\"a\"}", "Invalid JSON in request");
-    expect_bad_str("{\"id\":1,\"method\":\"a\\u0000b\"}", "Invalid JSON in request");
+    expect_bad_str("{\"id\":1,\"method\":\"a\\u0000b\"}", "has a character outside [a-z_.]");
     expect_bad_str("{\"id\":1,\"method\":", "Invalid JSON in request");
     /* A raw NUL byte inside the payload. */
     expect_bad("{\"id\":1,\0\"method\":\"a\"}", 22, "Invalid JSON in request");
