@@ -74,9 +74,12 @@ EOF
     expect_grep "$name crash: the broker died, not the runner" 'broker process was killed' \
         "$f.crash.err"
     expect_eq "$name crash: records" "$(positions "$(journal_of "$f-replay")" | tr '\n' ' ')" "1 "
+    head -n 2 "$(journal_of "$f-replay")" >"$f.recorded"
     tx "$f.resume" resume "$f-replay" --quiet "$mode"
     expect_eq "$name replayed: exit code ($(head -c 200 "$f.resume.err"))" "$RC" 0
     expect_eq "$name replayed: summary" "$(summary "$f-replay")" exact
+    check "$name replayed: record 1 was written again (not replayed)" cmp -s "$f.recorded" \
+        <(head -n 2 "$(journal_of "$f-replay")")
 done <<<"$VALUES"
 
 # All values in one procedure, replayed after a crash while recording the last checkpoint.
@@ -91,9 +94,12 @@ for mode in $MODES; do
     expect_grep "$id crash: the broker died, not the runner" 'broker process was killed' \
         "$id.crash.err"
     expect_eq "$id crash: records" "$(positions "$(journal_of "$id")" | wc -l | tr -d ' ')" 13
+    head -n 14 "$(journal_of "$id")" >"$id.recorded"
     tx "$id.resume" resume "$id" --quiet "$mode"
     expect_eq "$id replayed: exit code ($(head -c 200 "$id.resume.err"))" "$RC" 0
     expect_eq "$id replayed: summary" "$(summary "$id")" all-true
+    check "$id replayed: records 1..13 were written again (not replayed)" cmp -s "$id.recorded" \
+        <(head -n 14 "$(journal_of "$id")")
 done
 
 # Values that cannot be journaled: a clear error at the procedure's line, nothing recorded.
@@ -125,7 +131,9 @@ EOF
     expect_grep "$name: message" "$pattern" "$f.err"
     expect_grep "$name: the error names the procedure's line" \
         "\"message\": \"$f\\.tac:4: |\"file\": \"$f\\.tac\"" "$(rundir "$f")/result.json"
-    expect_eq "$name: records" "$(positions "$(journal_of "$f")" | wc -l | tr -d ' ')" 0
+    # The refusal is the checkpoint's error, recorded in its place (errors replay as errors).
+    expect_eq "$name: records" "$(positions "$(journal_of "$f")" | wc -l | tr -d ' ')" 1
+    expect_grep "$name: the record holds the error" '"type":"ValueError"' "$(journal_of "$f")"
 done <<<"$BAD"
 
 # A procedure that catches the error goes on, and its replay does the same.
