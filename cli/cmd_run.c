@@ -285,7 +285,8 @@ static int run_exists(const char *run_dir)
         return 0;
     if (stat(path, &st) == 0)
         return 1;
-    snprintf(path, sizeof path, "%s/stream.jsonl", run_dir);
+    if (snprintf(path, sizeof path, "%s/stream.jsonl", run_dir) >= (int)sizeof path)
+        return 0;
     return stat(path, &st) == 0;
 }
 
@@ -399,6 +400,40 @@ int tx_cmd_run(int argc, char **argv)
     return rc < 0 ? 0 : rc;
 }
 
+/*
+ * Reads .tactus/runs/<id>/run.json and fills o with the recorded procedure, policy and
+ * --param strings. Returns the record (o points into it: keep it until o is done), or NULL
+ * after printing why for `cmd`.
+ */
+static json_t *load_run_record(const char *cmd, const char *id, run_opts *o)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/run.json", TX_RUNS_DIR, id);
+    json_error_t jerr;
+    json_t *run = json_load_file(path, 0, &jerr);
+    if (run == NULL) {
+        fprintf(stderr, "tactus %s: no run '%s' (%s: %s)\n", cmd, id, path, jerr.text);
+        return NULL;
+    }
+    /* The path as given when the run started, if it still exists from here; else absolute. */
+    const char *file = json_string_value(json_object_get(run, "procedure"));
+    struct stat st;
+    if (file == NULL || stat(file, &st) != 0)
+        file = json_string_value(json_object_get(run, "procedure_path"));
+    if (file == NULL) {
+        fprintf(stderr, "tactus %s: %s names no procedure\n", cmd, path);
+        json_decref(run);
+        return NULL;
+    }
+    o->file = file;
+    o->run_id = id;
+    o->policy = json_string_value(json_object_get(run, "policy"));
+    json_t *params = json_object_get(run, "params");
+    if (json_is_object(params))
+        json_object_update(o->params, params);
+    return run;
+}
+
 static const char resume_help[] =
     "usage: tactus resume RUN_ID [--approve | --reject | --answer TEXT | --answer-json JSON]\n"
     "                            [--json] [--quiet] [--no-sandbox]\n"
@@ -461,29 +496,8 @@ int tx_cmd_resume(int argc, char **argv)
         usage_error("resume", "%s", id ? "invalid RUN_ID" : "missing RUN_ID");
         goto done;
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s/run.json", TX_RUNS_DIR, id);
-    json_error_t jerr;
-    run = json_load_file(path, 0, &jerr);
-    if (run == NULL) {
-        fprintf(stderr, "tactus resume: no run '%s' (%s: %s)\n", id, path, jerr.text);
+    if ((run = load_run_record("resume", id, &o)) == NULL)
         goto done;
-    }
-    const char *file = json_string_value(json_object_get(run, "procedure"));
-    const char *abs = json_string_value(json_object_get(run, "procedure_path"));
-    struct stat st;
-    if (file == NULL || stat(file, &st) != 0)
-        file = abs;
-    if (file == NULL) {
-        fprintf(stderr, "tactus resume: %s names no procedure\n", path);
-        goto done;
-    }
-    o.file = file;
-    o.run_id = id;
-    o.policy = json_string_value(json_object_get(run, "policy"));
-    json_t *params = json_object_get(run, "params");
-    if (json_is_object(params))
-        json_object_update(o.params, params);
     input = json_incref(json_object_get(run, "input"));
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer, NULL);
 done:
@@ -637,29 +651,10 @@ int tx_cmd_replay(int argc, char **argv)
         usage_error("replay", "%s", id ? "invalid RUN_ID" : "missing RUN_ID");
         goto done;
     }
-    char dir[PATH_MAX], path[PATH_MAX + 16];
+    char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/%s", TX_RUNS_DIR, id);
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    json_error_t jerr;
-    run = json_load_file(path, 0, &jerr);
-    if (run == NULL) {
-        fprintf(stderr, "tactus replay: no run '%s' (%s: %s)\n", id, path, jerr.text);
+    if ((run = load_run_record("replay", id, &o)) == NULL)
         goto done;
-    }
-    const char *file = json_string_value(json_object_get(run, "procedure"));
-    struct stat st;
-    if (file == NULL || stat(file, &st) != 0)
-        file = json_string_value(json_object_get(run, "procedure_path"));
-    if (file == NULL) {
-        fprintf(stderr, "tactus replay: %s names no procedure\n", path);
-        goto done;
-    }
-    o.file = file;
-    o.run_id = id;
-    o.policy = json_string_value(json_object_get(run, "policy"));
-    json_t *params = json_object_get(run, "params");
-    if (json_is_object(params))
-        json_object_update(o.params, params);
     input = json_incref(json_object_get(run, "input"));
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 0, NULL, dir);
     if (rc == 0 && !o.json)

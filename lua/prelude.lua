@@ -163,6 +163,20 @@ local function check_enum(f, v)
   return false, table_concat(shown, ", ")
 end
 
+-- The value of field `name` converted to its declared type and checked against its enum;
+-- raises `kind` ("invalid input 'x': expected integer, got string") otherwise.
+local function checked_value(kind, what, who, name, f, v)
+  local converted, why = check_type(f, v)
+  if converted == nil then
+    fail(kind, string_format("%sinvalid %s '%s': %s", who, what, name, why))
+  end
+  local ok, allowed = check_enum(f, converted)
+  if not ok then
+    fail(kind, string_format("%sinvalid %s '%s': %s is not one of: %s", who, what, name, describe(converted), allowed))
+  end
+  return converted
+end
+
 -- Converts `--param key=value` strings by the declared type of each input; an input that is
 -- not declared keeps its JSON value if the text is JSON, else the string.
 local function coerce_params(schema, params, into)
@@ -223,15 +237,7 @@ local function validate_input(who, schema, given)
         fail("InputError", who .. "missing required input: " .. name)
       end
     else
-      local converted, why = check_type(f, v)
-      if converted == nil then
-        fail("InputError", string_format("%sinvalid input '%s': %s", who, name, why))
-      end
-      local ok, allowed = check_enum(f, converted)
-      if not ok then
-        fail("InputError", string_format("%sinvalid input '%s': %s is not one of: %s", who, name, describe(converted), allowed))
-      end
-      out[name] = converted
+      out[name] = checked_value("InputError", "input", who, name, f, v)
     end
   end
   return out
@@ -249,15 +255,7 @@ local function validate_output(who, schema, result)
     if v == nil then
       if f.required then fail("OutputError", who .. "missing required output: " .. name) end
     else
-      local converted, why = check_type(f, v)
-      if converted == nil then
-        fail("OutputError", string_format("%sinvalid output '%s': %s", who, name, why))
-      end
-      local ok, allowed = check_enum(f, converted)
-      if not ok then
-        fail("OutputError", string_format("%sinvalid output '%s': %s is not one of: %s", who, name, describe(converted), allowed))
-      end
-      result[name] = converted
+      result[name] = checked_value("OutputError", "output", who, name, f, v)
     end
   end
   return result
