@@ -49,7 +49,7 @@ expect_corrupt() {
     rm -rf before && cp -a "$(rundir $id)" before
     tx "$what" resume $id --quiet "$mode"
     expect_eq "$what: exit code" "$RC" 7
-    expect_grep "$what: message" "journal .*journal\.jsonl corrupt at position $pos[ (]" "$what.err"
+    expect_grep "$what: message" "journal .*journal\.jsonl corrupt at position ${pos}[ (]" "$what.err"
     for f in journal.jsonl result.json steps.json run.json; do
         check "$what: $f changed" cmp -s "before/$f" "$(rundir $id)/$f"
     done

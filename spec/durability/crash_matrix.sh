@@ -57,6 +57,10 @@ for mode in $MODES; do
     expect_eq "$id: exit code" "$RC" 0
     check_finished "$id" 1 1
     cp "$(journal_of "$id")" "$id.journal"
+    # Every record names its call site (the sub-procedure's checkpoint its own line, the
+    # sub-procedure's result the line that called it): replay checks them.
+    sites=$(sed -n '2,$ s/.*"site":"\([^"]*\)".*/\1/p' "$id.journal" | tr '\n' ' ')
+    expect_eq "$id: record sites" "$sites" "$(printf 'matrix.tac:%s ' 17 18 19 20 21 10 22 23 24)"
     tx "$id.again" resume "$id" --quiet "$mode"
     expect_eq "$id: resume of a finished run: exit code" "$RC" 0
     check_finished "$id" 1 1

@@ -86,19 +86,19 @@ for mode in $MODES; do
     (
         trap '' XFSZ
         ulimit -S -f 4
-        exec "$TACTUS" run diskfull.tac --run-id $id --quiet "$mode" </dev/null >"$what.out" \
+        exec "$TACTUS" run diskfull.tac --run-id "$id" --quiet "$mode" </dev/null >"$what.out" \
             2>"$what.err"
     )
     RC=$?
     expect_eq "$what: exit code ($(head -c 300 "$what.err"))" "$RC" 7
     expect_grep "$what: message" 'File too large' "$what.err"
-    expect_eq "$what: result.json status" "$(status_of $id)" system
+    expect_eq "$what: result.json status" "$(status_of "$id")" system
     expect_grep "$what: result.json message" '"message": ".*File too large' \
-        "$(rundir $id)/result.json"
-    check_stopped "$what" $id 1
-    expect_eq "$what: bytes of a partial record left behind" "$(tail_bytes "$(journal_of $id)")" 0
-    tx "$what.resume" resume $id --quiet "$mode"
-    check_resumed "$what" $id
+        "$(rundir "$id")/result.json"
+    check_stopped "$what" "$id" 1
+    expect_eq "$what: bytes of a partial record left behind" "$(tail_bytes "$(journal_of "$id")")" 0
+    tx "$what.resume" resume "$id" --quiet "$mode"
+    check_resumed "$what" "$id"
 done
 
 # 3. The procedure catches the errors: the run must still not finish "ok".

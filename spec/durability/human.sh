@@ -118,6 +118,27 @@ for mode in $MODES; do
         text) answer "$id" "$mode" "decision=approve feedback=ship it" --answer "ship it" ;;
         esac
     done
+    # A crash while the answer is being recorded (it replaces the pending record 2): the run
+    # is then either still waiting (the answer was lost: ask again) or has the answer; never
+    # another answer, never a half record, and the side effect before the wait never again.
+    for point in before_write torn_write after_write after_sync before_return; do
+        id=crash-$point-$m
+        suspend_run human_approve "$id" "$mode" 5
+        txe "$id.crash" "TACTUS_CRASH_AT=$point:2" -- resume "$id" --approve --quiet "$mode"
+        expect_eq "$id: crashed answer: exit code" "$RC" 7
+        tx "$id.after" resume "$id" --quiet "$mode"
+        if [ "$RC" = 5 ]; then
+            note "$id: the answer was lost in the crash; the run waits again"
+            expect_eq "$id: waiting again: pending records" \
+                "$(count_lines '"pending":true' "$(journal_of "$id")")" 1
+            tx "$id.after" resume "$id" --approve --quiet "$mode"
+        fi
+        expect_eq "$id: after the crash: exit code ($(head -c 200 "$id.after.err"))" "$RC" 0
+        expect_eq "$id: summary" "$(summary "$id")" "approved=true"
+        expect_journal "$id" "$(journal_of "$id")" 3
+        expect_eq "$id: side effects before the wait" "$(count_lines "^$id:1 " effects.log)" 1
+        expect_eq "$id: side effects after the wait" "$(count_lines "^$id:3 " effects.log)" 1
+    done
     cd "$WORK" || exit 99
 done
 finish

@@ -38,19 +38,19 @@ check_keys() {
 for mode in $MODES; do
     m=${mode#--}
     id=clean-$m
-    tx $id run keys.tac --run-id $id --quiet "$mode"
+    tx "$id" run keys.tac --run-id "$id" --quiet "$mode"
     expect_eq "$id: exit code" "$RC" 0
-    check_keys $id
-    expect_eq "$id: summary" "$(summary $id)" "$KEYS"
+    check_keys "$id"
+    expect_eq "$id: summary" "$(summary "$id")" "$KEYS"
     expect_eq "$id: calls" "$(count_lines "^$id:" effects.log)" 5
     for pos in 1 2 3 4; do
         id=k-$m-$pos
-        txe $id.crash TACTUS_CRASH_AT=before_write:$pos -- run keys.tac --run-id $id --quiet "$mode"
+        txe "$id".crash TACTUS_CRASH_AT=before_write:$pos -- run keys.tac --run-id "$id" --quiet "$mode"
         expect_eq "$id: crashed run: exit code" "$RC" 7
-        tx $id.resume resume $id --quiet "$mode"
-        expect_eq "$id: resume: exit code ($(head -c 200 $id.resume.err))" "$RC" 0
-        check_keys $id
-        expect_eq "$id: summary" "$(summary $id)" "$KEYS"
+        tx "$id".resume resume "$id" --quiet "$mode"
+        expect_eq "$id: resume: exit code ($(head -c 200 "$id".resume.err))" "$RC" 0
+        check_keys "$id"
+        expect_eq "$id: summary" "$(summary "$id")" "$KEYS"
         # Calls covered by record pos ran twice, the others once.
         case $pos in 4) again=2 ;; *) again=1 ;; esac
         expect_eq "$id: calls" "$(count_lines "^$id:" effects.log)" $((5 + again))

@@ -32,6 +32,7 @@ group_alive() {
     for f in /proc/[0-9]*/stat; do
         { read -r line <"$f"; } 2>/dev/null || continue
         rest=${line##*) }
+        # shellcheck disable=SC2086 # split into fields on purpose
         set -- $rest # state ppid pgrp ...
         [ "$3" = "$PGID_WANTED" ] && [ "$1" != Z ] && return 0
     done

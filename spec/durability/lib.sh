@@ -6,6 +6,7 @@
 # check so one run reports every problem, and exits 0 (pass), 1 (some check failed), 77 (skip)
 # or 99 (the harness itself could not run).
 
+# shellcheck disable=SC2034 # RC, MODES and the like are read by the scripts that source this
 set -u
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
@@ -123,9 +124,8 @@ install_fixture() {
 # Isolation modes under test: both when the sandbox can start here, else --no-sandbox alone.
 detect_modes() {
     printf 'Procedure { function() return { summary = "up" } end }\n' >"$WORK/probe.tac"
-    "$TACTUS" run "$WORK/probe.tac" --sandbox --quiet --run-dir "$WORK/probe-runs/probe" \
-        </dev/null >/dev/null 2>"$WORK/probe.err"
-    if [ $? -eq 0 ]; then
+    if "$TACTUS" run "$WORK/probe.tac" --sandbox --quiet --run-dir "$WORK/probe-runs/probe" \
+        </dev/null >/dev/null 2>"$WORK/probe.err"; then
         MODES="--sandbox --no-sandbox"
     else
         note "the sandbox cannot start here ($(head -c 300 "$WORK/probe.err" | tr '\n' ' ')):" \

@@ -32,10 +32,10 @@ timed_resume() {
 
 for mode in $MODES; do
     id=sleep-${mode#--}
-    j=$(journal_of $id)
+    j=$(journal_of "$id")
     t0=$(now_ms)
     set -m
-    "$TACTUS" run sleep.tac --run-id $id --quiet "$mode" </dev/null >"$id.out" 2>"$id.err" &
+    "$TACTUS" run sleep.tac --run-id "$id" --quiet "$mode" </dev/null >"$id.out" 2>"$id.err" &
     pid=$!
     set +m
     # Wait for the sleep's record, then kill about a second after the start.
@@ -52,19 +52,19 @@ for mode in $MODES; do
     expect_eq "$id: records at the kill" "$(kinds "$j")" "checkpoint sleep "
     wake=$(wake_ms "$j")
 
-    timed_resume "$id.resume" $id "$mode"
+    timed_resume "$id.resume" "$id" "$mode"
     remaining=$((wake - STARTED))
     note "$id: the resume took $TOOK ms; the recorded wake-up time left $remaining ms"
     expect_eq "$id: resume exit code ($(head -c 200 "$id.resume.err"))" "$RC" 0
-    expect_eq "$id: summary" "$(summary $id)" "a=1 b=2"
+    expect_eq "$id: summary" "$(summary "$id")" "a=1 b=2"
     expect_journal "$id" "$j" 3
     check "$id: the resume took $TOOK ms (>= 1800: the whole sleep again?)" test $TOOK -lt 1800
     check "$id: the resume took $TOOK ms, less than the $remaining ms left to sleep" \
         test $TOOK -ge $((remaining - 50))
 
-    timed_resume "$id.again" $id "$mode"
+    timed_resume "$id.again" "$id" "$mode"
     expect_eq "$id: resume of the finished run: exit code" "$RC" 0
-    expect_eq "$id: resume of the finished run: summary" "$(summary $id)" "a=1 b=2"
+    expect_eq "$id: resume of the finished run: summary" "$(summary "$id")" "a=1 b=2"
     check "$id: resume of the finished run slept ($TOOK ms)" test $TOOK -lt 700
 done
 

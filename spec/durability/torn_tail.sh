@@ -54,7 +54,7 @@ resume_and_check() {
     else
         expect_eq "$what: journal_repair events" "$(count_lines '"journal_repair"' "$stream")" 1
         expect_grep "$what: repair note" \
-            "\"journal_repair\":\"dropped $dropped bytes of torn tail at byte offset $offset[ \"]" \
+            "\"journal_repair\":\"dropped $dropped bytes of torn tail at byte offset ${offset}[ \"]" \
             "$stream"
     fi
 }
@@ -63,22 +63,22 @@ resume_and_check() {
 for len in $(seq 0 $((last_len - 1))); do
     restore
     truncate -s $((start + len)) "$j"
-    resume_and_check "cut-$len" "${mode_list[$((len % ${#mode_list[@]}))]}" "$len" $start
+    resume_and_check "cut-$len" "${mode_list[$((len % ${#mode_list[@]}))]}" "$len" "$start"
 done
 
 # Garbage after a whole journal: what a power loss can leave behind an append.
 mode=${mode_list[0]}
 restore
 head -c 100 /dev/zero >>"$j"
-resume_and_check zeros "$mode" any $size
+resume_and_check zeros "$mode" any "$size"
 restore
 printf 'garbage without a newline' >>"$j"
-resume_and_check garbage "$mode" 25 $size
+resume_and_check garbage "$mode" 25 "$size"
 restore
 printf 'not a journal line\n' >>"$j"
-resume_and_check garbage-line "$mode" 19 $size
+resume_and_check garbage-line "$mode" 19 "$size"
 restore
 truncate -s $((start + 40)) "$j"
 head -c 60 /dev/zero >>"$j"
-resume_and_check torn-then-zeros "$mode" 100 $start
+resume_and_check torn-then-zeros "$mode" 100 "$start"
 finish
