@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -249,8 +250,8 @@ json_t *tx_server_steps(const tx_server *s)
     return steps;
 }
 
-static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet", "sleep",
-                                           "human",      "procedure", NULL};
+static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet",   "sleep",
+                                           "human",      "procedure", "artifact", NULL};
 
 /* Checks a record the runner wants to append; the runner's word is checked, not trusted. */
 static int valid_record(const tx_server *s, json_t *rec, char *emsg, size_t cap)
@@ -291,9 +292,9 @@ static json_t *handle_journal_append(tx_server *s, json_t *params, const char **
             snprintf(emsg, cap, "journal.append needs a record object");
         return NULL;
     }
-    if (json_object_get(rec, "kind") != NULL &&
-        strcmp(json_string_value(json_object_get(rec, "kind")), "host_call") == 0) {
-        snprintf(emsg, cap, "journal.append: host calls are journaled by the broker itself");
+    const char *kind = json_string_value(json_object_get(rec, "kind"));
+    if (kind != NULL && (strcmp(kind, "host_call") == 0 || strcmp(kind, "artifact") == 0)) {
+        snprintf(emsg, cap, "journal.append: %s records are journaled by the broker itself", kind);
         return NULL;
     }
     json_t *copy = json_deep_copy(rec);
@@ -463,6 +464,181 @@ static json_t *handle_journal_answer(tx_server *s, json_t *params, const char **
     json_t *rec = journal_get(s, n);
     return json_pack("{s:b, s:O}", "answered", 1, "answer",
                      json_object_get(rec, "result") ? json_object_get(rec, "result") : json_null());
+}
+
+/* ---- artifacts: the run's files/ folder ------------------------------------------------- */
+
+static const char *const artifact_extensions[] = {
+    "txt", "md",   "json",  "jsonl", "csv", "tsv", "log",  "html", "xml", "yaml",
+    "yml", "diff", "patch", "svg",   "png", "jpg", "jpeg", "gif",  "pdf", NULL};
+
+/* Makes a safe file name: [A-Za-z0-9._-] only, no leading dot, at most 100 bytes, and an
+ * extension from the list. Returns 0 or -1 with emsg set. */
+static int artifact_name(const char *wanted, char *out, size_t cap, char *emsg, size_t ecap)
+{
+    size_t n = 0;
+    for (const char *p = wanted; *p && n + 1 < cap && n < 100; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        if (n == 0 && c == '.')
+            continue;
+        out[n++] = ok ? c : '_';
+    }
+    out[n] = '\0';
+    const char *dot = strrchr(out, '.');
+    if (n == 0 || dot == NULL || dot == out) {
+        snprintf(emsg, ecap, "artifact name '%.100s' needs a name and an extension", wanted);
+        return -1;
+    }
+    for (int i = 0; artifact_extensions[i]; i++)
+        if (strcasecmp(dot + 1, artifact_extensions[i]) == 0)
+            return 0;
+    snprintf(emsg, ecap,
+             "artifact '%.100s': extension .%.20s is not allowed (txt, md, json, "
+             "csv, log, html, yaml, diff, png, pdf, ...)",
+             wanted, dot + 1);
+    return -1;
+}
+
+/* Creates files/<name> without following any link, suffixing -1, -2, ... on a clash. Writes
+ * the bytes and returns the name used, or -1 with emsg set. */
+static int save_artifact(tx_server *s, const char *name, const unsigned char *bytes, size_t len,
+                         char *used, size_t cap, char *emsg, size_t ecap)
+{
+    int run = open(tx_evidence_dir(s->opts.evidence), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (run < 0) {
+        snprintf(emsg, ecap, "cannot open the run directory: %s", strerror(errno));
+        return -1;
+    }
+    if (mkdirat(run, "files", 0700) != 0 && errno != EEXIST) {
+        snprintf(emsg, ecap, "cannot create files/: %s", strerror(errno));
+        close(run);
+        return -1;
+    }
+    int dir = openat(run, "files", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(run);
+    if (dir < 0) {
+        snprintf(emsg, ecap, "cannot open files/: %s", strerror(errno));
+        return -1;
+    }
+    const char *dot = strrchr(name, '.');
+    int fd = -1;
+    for (int i = 0; i < 1000 && fd < 0; i++) {
+        if (i == 0)
+            snprintf(used, cap, "%s", name);
+        else
+            snprintf(used, cap, "%.*s-%d%s", (int)(dot - name), name, i, dot);
+        fd = openat(dir, used, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
+    close(dir);
+    if (fd < 0) {
+        snprintf(emsg, ecap, "cannot create files/%.100s: %s", used, strerror(errno));
+        return -1;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, bytes + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(emsg, ecap, "cannot write files/%.100s: %s", used, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        snprintf(emsg, ecap, "cannot write files/%.100s: %s", used, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* files.save {name, content, base64?, pos?, site?}: saves one artifact, journaled like a host
+ * call (a replay returns the recorded name and writes nothing). */
+static json_t *handle_files_save(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                 size_t cap)
+{
+    const char *wanted = json_string_value(json_object_get(params, "name"));
+    json_t *content = json_object_get(params, "content");
+    json_t *pos_v = json_object_get(params, "pos"), *site = json_object_get(params, "site");
+    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    *etype = TX_ERR_BAD_REQUEST;
+    if (wanted == NULL || !json_is_string(content)) {
+        snprintf(emsg, cap, "files.save needs a name and a content string");
+        return NULL;
+    }
+    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(site))) {
+        snprintf(emsg, cap, "files.save: journal position %ld out of order", pos);
+        return NULL;
+    }
+    if (s->opts.evidence == NULL) {
+        *etype = TX_ERR_TOOL_FAILED;
+        snprintf(emsg, cap, "artifacts need a run directory (this run writes no evidence)");
+        return NULL;
+    }
+    char name[128], used[160];
+    if (artifact_name(wanted, name, sizeof name, emsg, cap) != 0)
+        return NULL;
+    const char *text = json_string_value(content);
+    size_t len = json_string_length(content), bin_len = len;
+    unsigned char *bytes = (unsigned char *)text, *decoded = NULL;
+    if (json_is_true(json_object_get(params, "base64"))) {
+        decoded = malloc(len + 1);
+        if (decoded == NULL || sodium_base642bin(decoded, len + 1, text, len, NULL, &bin_len, NULL,
+                                                 sodium_base64_VARIANT_ORIGINAL) != 0) {
+            free(decoded);
+            snprintf(emsg, cap, "files.save: content is not valid base64");
+            return NULL;
+        }
+        bytes = decoded;
+    }
+    /* Redacted like every other byte that leaves the broker. */
+    json_t *result = NULL;
+    char *clean = s->redactor && tx_redactor_count(s->redactor) > 0
+                      ? tx_redact(s->redactor, (const char *)bytes, bin_len, &bin_len)
+                      : NULL;
+    const unsigned char *out = clean ? (const unsigned char *)clean : bytes;
+    *etype = TX_ERR_TOOL_FAILED;
+    if (save_artifact(s, name, out, bin_len, used, sizeof used, emsg, cap) == 0) {
+        unsigned char hash[crypto_hash_sha256_BYTES];
+        char hex[crypto_hash_sha256_BYTES * 2 + 1], digest[80];
+        crypto_hash_sha256(hash, out, bin_len);
+        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+        snprintf(digest, sizeof digest, "sha256:%s", hex);
+        result = json_pack("{s:s, s:I, s:s}", "name", used, "bytes", (json_int_t)bin_len, "sha256",
+                           digest);
+    }
+    free(clean);
+    free(decoded);
+    if (result == NULL)
+        return NULL;
+    json_t *event = json_pack("{s:s, s:O}", "type", "artifact", "file", result);
+    tx_error err;
+    tx_error_clear(&err);
+    if (event != NULL)
+        tx_server_record(s, event, &err);
+    json_decref(event);
+    if (pos > 0) {
+        /* name: as the procedure asked (what a replay compares); the result has the name
+         * actually used. */
+        json_t *record =
+            json_pack("{s:I, s:s, s:s, s:O, s:n, s:O, s:n, s:f, s:f}", "pos", (json_int_t)pos,
+                      "kind", "artifact", "name", wanted, "site", site, "args", "result", result,
+                      "error", "t", wall_ms(), "ms", 0.0);
+        if (record == NULL || journal_append(s, record, &err) != 0) {
+            json_decref(record);
+            json_decref(result);
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", record ? err.message : "out of memory");
+            return NULL;
+        }
+        json_decref(record);
+    }
+    return json_pack("{s:o}", "result", result);
 }
 
 /* human.ask {request}: asks on the terminal when the broker has one, else suspends. */
@@ -998,6 +1174,8 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
         data = handle_tool_call(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, TX_METHOD_EVENTS_EMIT) == 0) {
         data = handle_emit(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "files.save") == 0) {
+        data = handle_files_save(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "journal.append") == 0) {
         data = handle_journal_append(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "journal.read") == 0) {

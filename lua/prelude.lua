@@ -1099,6 +1099,31 @@ local function install(env, program)
     end,
   }
 
+  -- Artifacts: files in the run directory's files/ folder -------------------------------------
+  env.Artifact = {
+    save = function(name, content)
+      if type(name) ~= "string" then fail_at("ValueError", "Artifact.save: name must be a string", 1) end
+      if type(content) ~= "string" then fail_at("ValueError", "Artifact.save: content must be a string", 1) end
+      if run.validate_only then fail("ValidateStop", "validate stops before Artifact.save") end
+      local params = { name = name, content = content }
+      if utf8.len(content) == nil or content:find("\0", 1, true) then
+        params.content, params.base64 = tx.base64(content), true
+      end
+      local function save(pos, site)
+        params.pos, params.site = pos, site
+        local ok, data, message = tx.call("files.save", params)
+        if not ok then fail_at(data, message, pos and 4 or 2) end
+        return data.result
+      end
+      if journal.inside > 0 then
+        local r = save(nil, nil)
+        return r.name
+      end
+      local r = journaled("artifact", name, 2, save)
+      return r.name
+    end,
+  }
+
   -- Retry / Sleep -------------------------------------------------------------------------------
   env.Sleep = function(seconds)
     if type(seconds) ~= "number" or seconds < 0 then fail_at("ValueError", "Sleep expects a non-negative number of seconds", 1) end

@@ -393,6 +393,19 @@ static int prim_human_ask(lua_State *L)
     return 1;
 }
 
+/* tx.base64(bytes) -> text, for content that is not UTF-8 (JSON carries only UTF-8). */
+static int prim_base64(lua_State *L)
+{
+    size_t len = 0;
+    const char *s = luaL_checklstring(L, 1, &len);
+    size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, cap);
+    sodium_bin2base64(out, cap, (const unsigned char *)s, len, sodium_base64_VARIANT_ORIGINAL);
+    luaL_pushresultsize(&b, strlen(out));
+    return 1;
+}
+
 void tx_prims_push(lua_State *L, tx_runner *runner)
 {
     static const luaL_Reg prims[] = {
@@ -412,6 +425,7 @@ void tx_prims_push(lua_State *L, tx_runner *runner)
         {"journal_append", prim_journal_append},
         {"journal_truncate", prim_journal_truncate},
         {"human_ask", prim_human_ask},
+        {"base64", prim_base64},
         {NULL, NULL},
     };
     lua_newtable(L);

@@ -470,6 +470,9 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_DUMPABLE, 0); /* will hold decrypted secrets: no core dumps, no ptrace */
+    /* A file-size limit must surface as a failed write (EFBIG) the journal reports, not as a
+     * signal that kills the broker without a word. */
+    signal(SIGXFSZ, SIG_IGN);
     tx_error err;
     tx_error_clear(&err);
     /* The runner is started first, while this process has never held a secret. */
