@@ -38,8 +38,9 @@ struct tx_server {
     long crash_before_return; /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
     long host_calls;
     tx_redactor *redactor;
-    int evidence_synced; /* run.json and the run directory flushed (before the first record) */
-    json_t *answer;      /* a resume's answer, recorded when the replay reaches the request */
+    int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
+    json_t *answer;           /* a resume's answer, recorded when the replay reaches the request */
+    char deferred_error[512]; /* a journal.append notification that failed */
     held_secret *secrets;
     size_t nsecrets;
 };
@@ -1167,6 +1168,12 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
     json_t *data = NULL;
     if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
         /* refused: answered below */
+    } else if (s->deferred_error[0] != '\0' && req->id != NULL &&
+               strcmp(req->method, TX_METHOD_RUN_FINISH) != 0 &&
+               strcmp(req->method, TX_METHOD_EVENTS_EMIT) != 0) {
+        etype = "JournalError";
+        snprintf(emsg, sizeof emsg, "an earlier journal record was refused: %.900s",
+                 s->deferred_error);
     } else if (strcmp(req->method, "session.setup") == 0 ||
                strcmp(req->method, "session.run") == 0) {
         data = json_pack("{s:b}", "ok", 1);
@@ -1192,6 +1199,13 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
         json_t *result = json_object_get(req->params, "result");
         if (json_is_object(result) && s->result == NULL) {
             s->result = json_incref(result);
+            if (s->deferred_error[0] != '\0') {
+                /* The run believed its records were kept: say they were not. */
+                json_decref(s->result);
+                s->result =
+                    json_pack("{s:s, s:n, s:{s:s, s:s}}", "status", "system", "output", "error",
+                              "type", "JournalError", "message", s->deferred_error);
+            }
             data = json_pack("{s:b}", "ok", 1);
         } else {
             etype = TX_ERR_BAD_REQUEST;
@@ -1202,6 +1216,11 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
         snprintf(emsg, sizeof emsg, "Unknown method: %s", req->method);
     }
     if (req->id == NULL) {
+        /* A notification gets no answer; a journal.append that failed this way (durability
+         * none sends records without waiting) fails the next request instead. */
+        if (data == NULL && strcmp(req->method, "journal.append") == 0 &&
+            s->deferred_error[0] == '\0')
+            snprintf(s->deferred_error, sizeof s->deferred_error, "%s", emsg);
         json_decref(data);
         return NULL;
     }
@@ -1212,16 +1231,13 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
 
 /* ---- in-process channel ---------------------------------------------------------------- */
 
-static int direct_emit(void *ud, json_t *event, tx_error *err)
+static int direct_notify(void *ud, const char *method, json_t *params, tx_error *err)
 {
+    (void)err;
     tx_server *s = ud;
-    tx_request req = {NULL, NULL, TX_METHOD_EVENTS_EMIT, NULL};
-    req.params = json_pack("{s:O}", "event", event);
-    if (req.params == NULL)
-        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    tx_request req = {NULL, NULL, method, params};
     json_t *resp = tx_server_handle(s, &req);
     json_decref(resp);
-    json_decref(req.params);
     return 0;
 }
 
@@ -1252,6 +1268,6 @@ static int direct_call(void *ud, const char *method, json_t *params, tx_reply *r
 
 tx_channel tx_server_channel(tx_server *s)
 {
-    tx_channel ch = {s, direct_emit, direct_call};
+    tx_channel ch = {s, direct_notify, direct_call};
     return ch;
 }

@@ -35,10 +35,10 @@ void tx_socket_channel_free(tx_socket_channel *sc)
     free(sc);
 }
 
-static int socket_emit(void *ud, json_t *event, tx_error *err)
+static int socket_notify(void *ud, const char *method, json_t *params, tx_error *err)
 {
     tx_socket_channel *sc = ud;
-    json_t *msg = tx_msg_request(NULL, TX_METHOD_EVENTS_EMIT, json_pack("{s:O}", "event", event));
+    json_t *msg = tx_msg_request(NULL, method, json_incref(params));
     if (msg == NULL)
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
     int rc = tx_msg_send(sc->fd, msg, err);
@@ -86,6 +86,6 @@ static int socket_call(void *ud, const char *method, json_t *params, tx_reply *r
 
 tx_channel tx_socket_channel_get(tx_socket_channel *sc)
 {
-    tx_channel ch = {sc, socket_emit, socket_call};
+    tx_channel ch = {sc, socket_notify, socket_call};
     return ch;
 }

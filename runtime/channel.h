@@ -22,9 +22,9 @@ typedef struct tx_reply {
 
 typedef struct tx_channel {
     void *ud;
-    /* One-way event (events.emit). `event` is borrowed. Returns 0, or -1 when the channel is
-     * broken (err set); the run cannot continue then. */
-    int (*emit)(void *ud, json_t *event, tx_error *err);
+    /* One-way message (a notification: no reply), e.g. events.emit. `params` is borrowed.
+     * Returns 0, or -1 when the channel is broken (err set); the run cannot continue then. */
+    int (*notify)(void *ud, const char *method, json_t *params, tx_error *err);
     /* Request/response. `params` is borrowed. Returns 0 with *reply filled (success or a refusal
      * by the broker), or -1 when the channel is broken (err set). */
     int (*call)(void *ud, const char *method, json_t *params, tx_reply *reply, tx_error *err);

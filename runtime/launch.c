@@ -55,6 +55,7 @@ void tx_runner_args_from(const tx_run_spec *spec, tx_runner_args *a, tx_channel 
     a->strict_determinism = spec->config->strict_determinism;
     a->run_id = spec->run_id;
     a->check_only = spec->check_dir != NULL;
+    a->journal_async = spec->config->durability == TX_DURABILITY_NONE;
     a->test_mode = spec->test_mode;
     a->test_filter = spec->test_filter;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "luavalue.h"
+#include "protocol.h"
 #include "runner.h"
 
 /* Largest serialized Host.call arguments, log event or other message the runner may send: well
@@ -79,8 +80,11 @@ static int prim_emit(lua_State *L)
     }
     tx_error err;
     tx_error_clear(&err);
-    int rc = r->args->channel.emit(r->args->channel.ud, event, &err);
-    json_decref(event);
+    json_t *params = json_pack("{s:o}", "event", event);
+    int rc = params
+                 ? r->args->channel.notify(r->args->channel.ud, TX_METHOD_EVENTS_EMIT, params, &err)
+                 : tx_fail(&err, TACTUS_ESYSTEM, "out of memory");
+    json_decref(params);
     if (rc != 0)
         return channel_lost(L, r, &err);
     return 0;
@@ -363,7 +367,19 @@ static int prim_journal_append(lua_State *L)
     for (int i = 0; optional[i]; i++)
         if (json_object_get(record, optional[i]) == NULL)
             json_object_set_new(record, optional[i], json_null());
-    json_t *data = broker_call(L, "journal.append", json_pack("{s:o}", "record", record));
+    json_t *params = json_pack("{s:o}", "record", record);
+    if (runner_of(L)->args->journal_async && params != NULL) {
+        /* durability none: the record is not waited for (a refusal fails the next request) */
+        tx_error nerr;
+        tx_error_clear(&nerr);
+        tx_runner *r = runner_of(L);
+        int rc = r->args->channel.notify(r->args->channel.ud, "journal.append", params, &nerr);
+        json_decref(params);
+        if (rc != 0)
+            return channel_lost(L, r, &nerr);
+        return 0;
+    }
+    json_t *data = broker_call(L, "journal.append", params);
     json_decref(data);
     return 0;
 }

@@ -29,6 +29,7 @@ typedef struct tx_runner_args {
     int validate_only; /* register declarations, do not run main; the result has "declarations" */
     int strict_determinism;  /* time/random outside a checkpoint is an error */
     int check_only;          /* replay --check: every operation must come from the journal */
+    int journal_async;       /* durability none: journal records are sent without waiting */
     int use_ticks;           /* a dedicated runner process: timer ticks instead of the count hook */
     int test_mode;           /* `tactus test`: run the specifications; the output is the report */
     const char *test_filter; /* only scenarios whose name contains this; NULL: all */
