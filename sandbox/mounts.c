@@ -59,7 +59,7 @@ static void make_parents(const char *path, int errfd)
 {
     char buf[TX_SB_PATH + 16];
     size_t len = 0;
-    while (path[len] != '\0' && len < sizeof buf - 1) {
+    while (len < sizeof buf - 1 && path[len] != '\0') {
         buf[len] = path[len];
         len++;
     }
