@@ -400,6 +400,39 @@ int tx_cmd_run(int argc, char **argv)
     return rc < 0 ? 0 : rc;
 }
 
+/* --json, --quiet/-q, --no-sandbox, --sandbox for commands that take a RUN_ID. Returns 1 if
+ * `a` was one of them. */
+static int output_flag(const char *a, run_opts *o)
+{
+    if (strcmp(a, "--json") == 0)
+        o->json = 1;
+    else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0)
+        o->quiet = 1;
+    else if (strcmp(a, "--no-sandbox") == 0)
+        o->sandbox = 0;
+    else if (strcmp(a, "--sandbox") == 0)
+        o->sandbox = 1;
+    else
+        return 0;
+    return 1;
+}
+
+/* Takes `a` as the RUN_ID argument; an unknown option or a second argument is a usage error
+ * (printed for `cmd`, returns -1). */
+static int run_id_argument(const char *cmd, const char *a, const char **id)
+{
+    if (a[0] == '-') {
+        usage_error(cmd, "unknown option or missing value: '%s'", a);
+        return -1;
+    }
+    if (*id != NULL) {
+        usage_error(cmd, "unexpected argument '%s'", a);
+        return -1;
+    }
+    *id = a;
+    return 0;
+}
+
 /*
  * Reads .tactus/runs/<id>/run.json and fills o with the recorded procedure, policy and
  * --param strings. Returns the record (o points into it: keep it until o is done), or NULL
@@ -474,21 +507,7 @@ int tx_cmd_resume(int argc, char **argv)
                 }
                 answer = json_pack("{s:o}", "json", v);
             }
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o.quiet = 1;
-        } else if (strcmp(a, "--no-sandbox") == 0) {
-            o.sandbox = 0;
-        } else if (strcmp(a, "--sandbox") == 0) {
-            o.sandbox = 1;
-        } else if (a[0] == '-') {
-            usage_error("resume", "unknown option or missing value: '%s'", a);
-            goto done;
-        } else if (id == NULL) {
-            id = a;
-        } else {
-            usage_error("resume", "unexpected argument '%s'", a);
+        } else if (!output_flag(a, &o) && run_id_argument("resume", a, &id) != 0) {
             goto done;
         }
     }
@@ -627,19 +646,7 @@ int tx_cmd_replay(int argc, char **argv)
             goto done;
         } else if (strcmp(a, "--check") == 0) {
             check = 1;
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = 1;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o.quiet = 1;
-        } else if (strcmp(a, "--no-sandbox") == 0) {
-            o.sandbox = 0;
-        } else if (a[0] == '-') {
-            usage_error("replay", "unknown option '%s'", a);
-            goto done;
-        } else if (id == NULL) {
-            id = a;
-        } else {
-            usage_error("replay", "unexpected argument '%s'", a);
+        } else if (!output_flag(a, &o) && run_id_argument("replay", a, &id) != 0) {
             goto done;
         }
     }
