@@ -167,20 +167,7 @@ static int load_config(run_opts *o, const char *proc_dir)
     tx_error err;
     tx_error_clear(&err);
     tx_config_init(&cfg);
-    char path[PATH_MAX];
-    struct stat st;
-    int rc = 0;
-    if (o->policy != NULL) {
-        rc = tx_config_load_file(&cfg, o->policy, &err);
-    } else {
-        snprintf(path, sizeof path, "%s/.tactus/config.yml", proc_dir);
-        if (stat(path, &st) == 0)
-            rc = tx_config_load_file(&cfg, path, &err);
-        snprintf(path, sizeof path, "%s.yml", o->file);
-        if (rc == 0 && stat(path, &st) == 0)
-            rc = tx_config_load_file(&cfg, path, &err);
-    }
-    if (rc != 0) {
+    if (tx_cli_load_config(o->policy, o->file, proc_dir, &cfg, &err) != 0) {
         fprintf(stderr, "tactus: %s\n", err.message);
         tx_config_free(&cfg);
         return TACTUS_EUSAGE;

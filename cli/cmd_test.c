@@ -109,22 +109,11 @@ int tx_cmd_test(int argc, char **argv)
         fprintf(stderr, "tactus test: missing FILE.tac (see tactus test --help)\n");
         goto done;
     }
-    char proc_dir[PATH_MAX], path[PATH_MAX + 32];
+    char proc_dir[PATH_MAX];
     tx_dirname(file, proc_dir, sizeof proc_dir);
     tx_error err;
     tx_error_clear(&err);
-    int cfg_rc = 0;
-    if (policy != NULL) {
-        cfg_rc = tx_config_load_file(&cfg, policy, &err);
-    } else {
-        snprintf(path, sizeof path, "%s.yml", file);
-        FILE *f = fopen(path, "r");
-        if (f != NULL) {
-            fclose(f);
-            cfg_rc = tx_config_load_file(&cfg, path, &err);
-        }
-    }
-    if (cfg_rc != 0) {
+    if (tx_cli_load_config(policy, file, proc_dir, &cfg, &err) != 0) {
         fprintf(stderr, "tactus: %s\n", err.message);
         goto done;
     }

@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include "config.h"
+
 /* argv[0] is the command name in each. */
 int tx_cmd_run(int argc, char **argv);
 int tx_cmd_validate(int argc, char **argv);
@@ -17,6 +19,12 @@ int tx_cmd_unavailable(int argc, char **argv);
 
 /* Prints the top-level usage. */
 void tx_cli_usage(FILE *to);
+
+/* Loads the trusted configuration for procedure `file` (in proc_dir) into cfg: the user's
+ * $TACTUS_HOME/config.yml, then `policy` alone if given, else the tree's .tactus/config.yml and
+ * FILE.tac.yml. Returns 0, or -1 with err naming the file, line and key. */
+int tx_cli_load_config(const char *policy, const char *file, const char *proc_dir, tx_config *cfg,
+                       tx_error *err);
 
 /* Where runs live unless --run-dir says otherwise. */
 #define TX_RUNS_DIR ".tactus/runs"
