@@ -34,7 +34,7 @@ static const char run_help[] =
     "                      and .tactus/config.yml next to the procedure\n"
     "  --limit NAME=VALUE  override a limit (memory=64m, instructions=1000000, timeout=30, ...)\n"
     "  --no-sandbox        run the VM in a plain child process (no namespaces or seccomp)\n"
-    "  --sandbox           run the VM in the native sandbox\n"
+    "  --sandbox           run the VM in the native sandbox (the default)\n"
     "  -h, --help          this help\n"
     "\n"
     "exit codes: 0 ok, 1 procedure error, 2 usage/config error, 3 limit, 4 timeout,\n"
