@@ -565,6 +565,13 @@ static int inspect(int argc, char **argv, int show_info)
         goto done;
     }
     json_t *decl = json_object_get(result, "declarations");
+    /* Lists that came out empty are empty arrays (an empty Lua table reads as an object). */
+    static const char *const lists[] = {"tools", "agents", NULL};
+    for (int i = 0; lists[i]; i++) {
+        json_t *v = json_object_get(decl, lists[i]);
+        if (json_is_object(v) && json_object_size(v) == 0)
+            json_object_set_new(decl, lists[i], json_array());
+    }
     if (o.json || show_info) {
         char *text = json_dumps(decl, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (text != NULL)
