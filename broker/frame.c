@@ -394,6 +394,37 @@ int tx_frame_recv(int fd, tx_frame_reader *r, const char **payload, size_t *len,
     }
 }
 
+int tx_frame_recv_until(int fd, tx_frame_reader *r, const char **payload, size_t *len,
+                        tx_error *err)
+{
+    int rc = tx_frame_reader_pop(r, payload, len, err);
+    if (rc != 0)
+        return rc;
+    if (r->eof)
+        return at_eof(r, err);
+    for (;;) {
+        size_t room;
+        if (make_room(r, &room, err) < 0)
+            return -1;
+        ptrdiff_t n = recv_some(fd, r, room, 0, err);
+        if (n < 0) {
+            if (r->failed)
+                return -1;
+            if (errno == EINTR)
+                continue;
+            return -2; /* SO_RCVTIMEO passed: the caller checks its own deadline */
+        }
+        if (n == 0) {
+            r->eof = 1;
+            return at_eof(r, err);
+        }
+        r->end += (size_t)n;
+        rc = tx_frame_reader_pop(r, payload, len, err);
+        if (rc != 0)
+            return rc;
+    }
+}
+
 int tx_peer_check(int fd, pid_t expected_pid, tx_error *err)
 {
     int domain = 0;

@@ -111,4 +111,13 @@ int tx_frame_recv(int fd, tx_frame_reader *r, const char **payload, size_t *len,
  */
 int tx_peer_check(int fd, pid_t expected_pid, tx_error *err);
 
+/*
+ * Like tx_frame_recv with no timeout of its own: one blocking recvmsg per frame (no poll), for
+ * a socket whose SO_RCVTIMEO bounds each wait. Returns 1 with a frame, 0 at a clean end of
+ * file, -1 on an error (err set), or -2 when the socket's receive timeout passed with no
+ * complete frame (a partial frame stays buffered; call again).
+ */
+int tx_frame_recv_until(int fd, tx_frame_reader *r, const char **payload, size_t *len,
+                        tx_error *err);
+
 #endif
