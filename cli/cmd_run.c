@@ -604,17 +604,6 @@ int tx_cmd_info(int argc, char **argv)
     return inspect(argc, argv, 1);
 }
 
-int tx_cmd_unavailable(int argc, char **argv)
-{
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        printf("usage: tactus %s FILE.tac\n\nNot available in this build yet: the BDD runner for "
-               "specifications([[...]]) is planned. `tactus info` lists a file's specifications.\n",
-               argv[0]);
-        return 0;
-    }
-    fprintf(stderr, "tactus %s: not available in this build yet\n", argv[0]);
-    return TACTUS_EUSAGE;
-}
 
 static const char replay_help[] =
     "usage: tactus replay --check RUN_ID [--json] [--quiet] [--no-sandbox]\n"

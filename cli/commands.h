@@ -15,7 +15,6 @@ int tx_cmd_show(int argc, char **argv);
 int tx_cmd_resume(int argc, char **argv);
 int tx_cmd_replay(int argc, char **argv);
 int tx_cmd_test(int argc, char **argv);
-int tx_cmd_unavailable(int argc, char **argv);
 
 /* Prints the top-level usage. */
 void tx_cli_usage(FILE *to);
