@@ -1220,7 +1220,7 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
          * none sends records without waiting) fails the next request instead. */
         if (data == NULL && strcmp(req->method, "journal.append") == 0 &&
             s->deferred_error[0] == '\0')
-            snprintf(s->deferred_error, sizeof s->deferred_error, "%s", emsg);
+            snprintf(s->deferred_error, sizeof s->deferred_error, "%.400s", emsg);
         json_decref(data);
         return NULL;
     }
