@@ -39,6 +39,8 @@ struct tx_server {
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
+    tx_journal *journal;      /* opts.journal, or the one opened at the first record */
+    int owns_journal;         /* journal was opened here (lazily) and is closed here */
     json_t *answer;           /* a resume's answer, recorded when the replay reaches the request */
     char deferred_error[512]; /* a journal.append notification that failed */
     held_secret *secrets;
@@ -54,6 +56,7 @@ tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
         return NULL;
     }
     s->opts = *opts;
+    s->journal = opts->journal;
     const char *crash = getenv("TACTUS_CRASH_AT");
     if (crash != NULL && strncmp(crash, "before_return:", 14) == 0)
         s->crash_before_return = strtol(crash + 14, NULL, 10);
@@ -152,6 +155,8 @@ void tx_server_free(tx_server *s)
     json_decref(s->result);
     json_decref(s->memory_journal);
     json_decref(s->answer);
+    if (s->owns_journal)
+        tx_journal_close(s->journal);
     for (size_t i = 0; i < s->nsecrets; i++) {
         free(s->secrets[i].name);
         if (s->secrets[i].value != NULL)
@@ -205,22 +210,35 @@ static double wall_ms(void)
 
 long tx_server_journal_count(const tx_server *s)
 {
-    return s->opts.journal ? tx_journal_count(s->opts.journal)
-                           : (long)json_array_size(s->memory_journal);
+    return s->journal ? tx_journal_count(s->journal) : (long)json_array_size(s->memory_journal);
 }
 
 /* Borrowed record at 1-based pos, or NULL. */
 static json_t *journal_get(const tx_server *s, long pos)
 {
-    if (s->opts.journal)
-        return tx_journal_get(s->opts.journal, pos);
+    if (s->journal)
+        return tx_journal_get(s->journal, pos);
     return json_array_get(s->memory_journal, (size_t)(pos - 1));
 }
 
 /* Appends a record durably; on success also kills the process when a crash test asks for it
  * between the durable write and the reply. */
+tx_journal *tx_server_journal(const tx_server *s)
+{
+    return s->journal;
+}
+
 static int journal_append(tx_server *s, json_t *record, tx_error *err)
 {
+    if (s->journal == NULL && s->opts.journal_path != NULL) {
+        /* A new run's journal file is made with its first record: runs that journal nothing
+         * create no file for it. */
+        tx_journal_report report;
+        if (tx_journal_open(s->opts.journal_path, &s->opts.journal_meta, s->opts.config->durability,
+                            &s->journal, &report, err) != 0)
+            return -1;
+        s->owns_journal = 1;
+    }
     if (!s->evidence_synced && s->opts.evidence != NULL &&
         s->opts.config->durability != TX_DURABILITY_NONE) {
         if (tx_evidence_sync(s->opts.evidence, err) != 0)
@@ -230,8 +248,8 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
     if (s->opts.check_only)
         return tx_fail(err, TACTUS_ENONDET,
                        "replay check: the procedure tried to record a new step");
-    if (s->opts.journal) {
-        if (tx_journal_append(s->opts.journal, record, err) != 0)
+    if (s->journal) {
+        if (tx_journal_append(s->journal, record, err) != 0)
             return -1;
     } else if (json_array_append(s->memory_journal, record) != 0) {
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
@@ -345,8 +363,8 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
     }
     tx_error err;
     tx_error_clear(&err);
-    if (s->opts.journal) {
-        if (tx_journal_truncate(s->opts.journal, keep, &err) != 0) {
+    if (s->journal) {
+        if (tx_journal_truncate(s->journal, keep, &err) != 0) {
             *etype = "JournalError";
             snprintf(emsg, cap, "%s", err.message);
             return NULL;
@@ -427,8 +445,8 @@ static int apply_answer(tx_server *s, tx_error *err)
     /* Replace the pending record: cut it, then append the answered one. The journal lock makes
      * this the only resume touching the run. */
     int rc = 0;
-    if (s->opts.journal)
-        rc = tx_journal_truncate(s->opts.journal, n - 1, err);
+    if (s->journal)
+        rc = tx_journal_truncate(s->journal, n - 1, err);
     else
         json_array_remove(s->memory_journal, (size_t)(n - 1));
     if (rc == 0)

@@ -38,11 +38,13 @@ typedef struct tx_server_opts {
     tx_evidence *evidence;    /* NULL: no run directory */
     tactus_event_fn on_event; /* NULL: none */
     void *event_ud;
-    tx_journal *journal;    /* NULL: an in-memory journal (no durability) */
-    int interactive;        /* Human.* may prompt on this process's terminal */
-    tx_tokens *tokens;      /* phase tokens (hashes); NULL: phases are not enforced */
-    int check_only;         /* replay --check: refuse every new journal record */
-    const char *tactus_exe; /* the tactus binary for `sandbox: true` tools; NULL: this one */
+    tx_journal *journal;          /* NULL: an in-memory journal (no durability) */
+    int interactive;              /* Human.* may prompt on this process's terminal */
+    tx_tokens *tokens;            /* phase tokens (hashes); NULL: phases are not enforced */
+    int check_only;               /* replay --check: refuse every new journal record */
+    const char *tactus_exe;       /* the tactus binary for `sandbox: true` tools; NULL: this one */
+    const char *journal_path;     /* with journal NULL: create this journal at the first record */
+    tx_journal_meta journal_meta; /* its header (the strings must outlive the server) */
 } tx_server_opts;
 
 typedef struct tx_server tx_server;
@@ -84,6 +86,9 @@ json_t *tx_server_steps(const tx_server *s);
  * leaves the journal exactly as it was.
  */
 int tx_server_answer(tx_server *s, json_t *answer, tx_error *err);
+
+/* The journal in use (NULL while none exists yet), for the caller to sync. */
+tx_journal *tx_server_journal(const tx_server *s);
 
 /* Records in the journal. */
 long tx_server_journal_count(const tx_server *s);

@@ -306,21 +306,31 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
             json_decref(input);
             return NULL;
         }
-    } else if (evidence != NULL) {
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/journal.jsonl", tx_evidence_dir(evidence));
-        tx_journal_meta meta = {run_id, digest, input_digest, TACTUS_VERSION};
-        if (tx_journal_open(path, &meta, spec->config->durability, &journal, &report, err) != 0) {
+    }
+    char journal_path[PATH_MAX + 32] = "";
+    tx_journal_meta journal_meta = {run_id, digest, input_digest, TACTUS_VERSION};
+    struct stat jst;
+    if (spec->check_dir == NULL && evidence != NULL) {
+        snprintf(journal_path, sizeof journal_path, "%s/journal.jsonl", tx_evidence_dir(evidence));
+        /* An existing journal (a resume) is opened now: replay reads it and its lock keeps
+         * other sessions out. A new run's journal is created with its first record. */
+        if (stat(journal_path, &jst) == 0 &&
+            tx_journal_open(journal_path, &journal_meta, spec->config->durability, &journal,
+                            &report, err) != 0) {
             json_decref(input);
             tx_evidence_close(evidence);
             return NULL;
         }
     }
     tx_server_opts opts = {
-        run_id,          spec->proc_dir,    spec->config, spec->c_tools,
-        spec->n_c_tools, evidence,          on_event,     event_ud,
-        journal,         spec->interactive, tok->hashes,  spec->check_dir != NULL,
-        spec->runner_exe};
+        run_id,           spec->proc_dir,
+        spec->config,     spec->c_tools,
+        spec->n_c_tools,  evidence,
+        on_event,         event_ud,
+        journal,          spec->interactive,
+        tok->hashes,      spec->check_dir != NULL,
+        spec->runner_exe, journal == NULL && journal_path[0] ? journal_path : NULL,
+        journal_meta};
     tx_server *server = tx_server_new(&opts, err);
     if (server == NULL) {
         json_decref(input);
@@ -438,7 +448,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_error_clear(&sync_err);
         /* A failed journal write already ended the run (status system); the evidence of that
          * run is written all the same. */
-        if (journal != NULL && tx_journal_sync(journal, &sync_err) != 0)
+        tx_journal *in_use = tx_server_journal(server);
+        if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0)
             fprintf(stderr, "tactus: %s\n", sync_err.message);
         if (tx_evidence_write_json(evidence, "steps.json", steps, &ev_err) != 0 ||
             tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0)
