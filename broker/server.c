@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -690,6 +691,21 @@ static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype
     else
         fprintf(stderr, "> ");
     fflush(stderr);
+    /* With a timeout, nobody answering in time means the request's default (if it has one;
+     * without a default the run suspends and waits for `tactus resume`). */
+    json_t *timeout = json_object_get(request, "timeout");
+    if (json_is_number(timeout) && json_number_value(timeout) > 0) {
+        struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
+        double secs = json_number_value(timeout);
+        int ready = poll(&pfd, 1, secs > 86400 ? 86400000 : (int)(secs * 1000));
+        if (ready == 0) {
+            json_t *def = json_object_get(request, "default");
+            fprintf(stderr, "\n[human] no answer within %g s\n", secs);
+            if (def != NULL && !json_is_null(def))
+                return json_pack("{s:O}", "answer", def);
+            return json_pack("{s:b}", "suspend", 1);
+        }
+    }
     char line[4096];
     if (fgets(line, sizeof line, stdin) == NULL)
         return json_pack("{s:b}", "suspend", 1);
