@@ -1105,6 +1105,7 @@ local function install(env, program)
       if type(name) ~= "string" then fail_at("ValueError", "Artifact.save: name must be a string", 1) end
       if type(content) ~= "string" then fail_at("ValueError", "Artifact.save: content must be a string", 1) end
       if run.validate_only then fail("ValidateStop", "validate stops before Artifact.save") end
+      if run.test_mode then return name end -- `tactus test` writes no files
       local params = { name = name, content = content }
       if utf8.len(content) == nil or content:find("\0", 1, true) then
         params.content, params.base64 = tx.base64(content), true
