@@ -421,14 +421,40 @@ static int run_id_argument(const char *cmd, const char *a, const char **id)
 }
 
 /*
- * Reads .tactus/runs/<id>/run.json and fills o with the recorded procedure, policy and
+ * A RUN_ID argument names a run under .tactus/runs, or, when it contains a '/', the run's
+ * directory itself (a run started with --run-dir). Fills dir, sets *id to the run id and
+ * o->run_dir for a path. Returns 0, or -1 after a usage message.
+ */
+static int locate_run(const char *cmd, const char **id, char *dir, size_t cap, run_opts *o)
+{
+    if (*id == NULL) {
+        usage_error(cmd, "%s", "missing RUN_ID");
+        return -1;
+    }
+    const char *slash = strrchr(*id, '/');
+    if (slash != NULL) {
+        snprintf(dir, cap, "%s", *id);
+        o->run_dir = *id;
+        *id = slash + 1;
+    } else {
+        snprintf(dir, cap, "%s/%s", TX_RUNS_DIR, *id);
+    }
+    if (!tx_valid_run_id(*id)) {
+        usage_error(cmd, "invalid RUN_ID '%s'", *id);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Reads <dir>/run.json and fills o with the recorded procedure, policy and
  * --param strings. Returns the record (o points into it: keep it until o is done), or NULL
  * after printing why for `cmd`.
  */
-static json_t *load_run_record(const char *cmd, const char *id, run_opts *o)
+static json_t *load_run_record(const char *cmd, const char *dir, const char *id, run_opts *o)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s/run.json", TX_RUNS_DIR, id);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
     json_error_t jerr;
     json_t *run = json_load_file(path, 0, &jerr);
     if (run == NULL) {
@@ -462,7 +488,8 @@ static const char resume_help[] =
     "the top and every recorded step returns its recorded result instead of running again.\n"
     "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
     "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
-    "The procedure file, input and --policy are the ones recorded in the run's run.json.\n";
+    "The procedure file, input and --policy are the ones recorded in the run's run.json.\n"
+    "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n";
 
 int tx_cmd_resume(int argc, char **argv)
 {
@@ -498,11 +525,10 @@ int tx_cmd_resume(int argc, char **argv)
             goto done;
         }
     }
-    if (id == NULL || !tx_valid_run_id(id)) {
-        usage_error("resume", "%s", id ? "invalid RUN_ID" : "missing RUN_ID");
+    char dir[PATH_MAX];
+    if (locate_run("resume", &id, dir, sizeof dir, &o) != 0)
         goto done;
-    }
-    if ((run = load_run_record("resume", id, &o)) == NULL)
+    if ((run = load_run_record("resume", dir, id, &o)) == NULL)
         goto done;
     input = json_incref(json_object_get(run, "input"));
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer, NULL);
@@ -604,14 +630,14 @@ int tx_cmd_info(int argc, char **argv)
     return inspect(argc, argv, 1);
 }
 
-
 static const char replay_help[] =
     "usage: tactus replay --check RUN_ID [--json] [--quiet] [--no-sandbox]\n"
     "\n"
     "Replays a run against the procedure's current source without executing any step: every\n"
     "journaled operation must match the run's journal (kind, name and call site) and the\n"
     "procedure must use the whole journal. Exit 0 when it matches (the replayed output is\n"
-    "printed), 6 with the first divergence otherwise. Nothing in the run directory changes.\n";
+    "printed), 6 with the first divergence otherwise. Nothing in the run directory changes.\n"
+    "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n";
 
 int tx_cmd_replay(int argc, char **argv)
 {
@@ -637,13 +663,10 @@ int tx_cmd_replay(int argc, char **argv)
         usage_error("replay", "%s", "only --check is supported: tactus replay --check RUN_ID");
         goto done;
     }
-    if (id == NULL || !tx_valid_run_id(id)) {
-        usage_error("replay", "%s", id ? "invalid RUN_ID" : "missing RUN_ID");
-        goto done;
-    }
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s", TX_RUNS_DIR, id);
-    if ((run = load_run_record("replay", id, &o)) == NULL)
+    if (locate_run("replay", &id, dir, sizeof dir, &o) != 0)
+        goto done;
+    if ((run = load_run_record("replay", dir, id, &o)) == NULL)
         goto done;
     input = json_incref(json_object_get(run, "input"));
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 0, NULL, dir);
