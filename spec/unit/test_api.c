@@ -5,6 +5,8 @@
  * TACTUS_EXE (set by meson) is the tactus binary child and sandboxed runs exec.
  */
 #include <check.h>
+
+#include "check_main.h"
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -239,7 +241,7 @@ START_TEST(threads_each_with_a_runtime)
 }
 END_TEST
 
-int main(void)
+static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
     TCase *tc = tcase_create("api");
@@ -253,9 +255,7 @@ int main(void)
     tcase_add_test(tc, allocator_hook);
     tcase_add_test(tc, threads_each_with_a_runtime);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TX_CHECK_MAIN(api_suite)

@@ -1,5 +1,7 @@
 /* test_evidence.c - the run directory writer: unique streams, numbered events, atomic files. */
 #include <check.h>
+
+#include "check_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +113,7 @@ START_TEST(unwritable_places_are_errors)
 }
 END_TEST
 
-int main(void)
+static Suite *evidence_suite(void)
 {
     Suite *s = suite_create("evidence");
     TCase *tc = tcase_create("evidence");
@@ -119,9 +121,7 @@ int main(void)
     tcase_add_test(tc, json_files_replace_atomically);
     tcase_add_test(tc, unwritable_places_are_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TX_CHECK_MAIN(evidence_suite)

@@ -1,5 +1,7 @@
 /* test_limits.c - limit names, defaults and size parsing. */
 #include <check.h>
+
+#include "check_main.h"
 #include <stdint.h>
 
 #include "tx_limits.h"
@@ -49,7 +51,7 @@ START_TEST(defaults)
 }
 END_TEST
 
-int main(void)
+static Suite *limits_suite(void)
 {
     Suite *s = suite_create("limits");
     TCase *tc = tcase_create("limits");
@@ -57,9 +59,7 @@ int main(void)
     tcase_add_test(tc, names_round_trip);
     tcase_add_test(tc, defaults);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TX_CHECK_MAIN(limits_suite)

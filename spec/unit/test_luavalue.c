@@ -1,5 +1,7 @@
 /* test_luavalue.c - Lua <-> JSON at the trust boundary: raw access, caps, exact journal form. */
 #include <check.h>
+
+#include "check_main.h"
 #include <lauxlib.h>
 #include <lualib.h>
 #include <math.h>
@@ -157,7 +159,7 @@ START_TEST(json_to_lua_depth_cap)
 }
 END_TEST
 
-int main(void)
+static Suite *luavalue_suite(void)
 {
     Suite *s = suite_create("luavalue");
     TCase *tc = tcase_create("luavalue");
@@ -167,9 +169,7 @@ int main(void)
     tcase_add_test(tc, exact_round_trip);
     tcase_add_test(tc, json_to_lua_depth_cap);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TX_CHECK_MAIN(luavalue_suite)

@@ -1,5 +1,7 @@
 /* test_server.c - the broker's request handler: allowlist, phases, journal records, modules. */
 #include <check.h>
+
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -212,7 +214,7 @@ START_TEST(runner_cannot_forge_events)
 }
 END_TEST
 
-int main(void)
+static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
     TCase *tc = tcase_create("server");
@@ -222,9 +224,7 @@ int main(void)
     tcase_add_test(tc, modules_stay_inside);
     tcase_add_test(tc, runner_cannot_forge_events);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TX_CHECK_MAIN(server_suite)

@@ -1,5 +1,7 @@
 /* test_tokens.c - phase tokens: once, in order, in phase, never the wrong one. */
 #include <check.h>
+
+#include "check_main.h"
 #include <sodium.h>
 #include <string.h>
 
@@ -105,7 +107,7 @@ START_TEST(tokens_differ_per_run)
 }
 END_TEST
 
-int main(void)
+static Suite *tokens_suite(void)
 {
     Suite *s = suite_create("tokens");
     TCase *tc = tcase_create("tokens");
@@ -115,9 +117,7 @@ int main(void)
     tcase_add_test(tc, wrong_and_malformed_refused);
     tcase_add_test(tc, tokens_differ_per_run);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return s;
 }
+
+TX_CHECK_MAIN(tokens_suite)

@@ -1,5 +1,7 @@
 /* test_vm.c - the restricted VM: safe library surface, limits, and the hook bypasses. */
 #include <check.h>
+
+#include "check_main.h"
 #include <lauxlib.h>
 #include <string.h>
 
@@ -243,11 +245,4 @@ static Suite *vm_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(vm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+TX_CHECK_MAIN(vm_suite)
