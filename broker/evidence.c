@@ -1,6 +1,8 @@
 /* evidence.c - writing the run directory. */
 #include "evidence.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -101,21 +103,6 @@ int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_erro
     return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
 {
     json_t *line = json_object();
@@ -137,7 +124,7 @@ int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory encoding an event");
     }
     withnl[len] = '\n';
-    int rc = write_all(ev->stream_fd, withnl, len + 1);
+    int rc = tx_write_all(ev->stream_fd, withnl, len + 1);
     free(withnl);
     if (rc != 0)
         return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s/stream.jsonl: %s", ev->dir,
@@ -159,9 +146,9 @@ int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_
         return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", tmp, strerror(errno));
     }
     size_t len = strlen(text);
-    int rc = write_all(fd, text, len);
+    int rc = tx_write_all(fd, text, len);
     if (rc == 0)
-        rc = write_all(fd, "\n", 1);
+        rc = tx_write_all(fd, "\n", 1);
     free(text);
     int saved = errno;
     if (close(fd) != 0 && rc == 0) {
@@ -195,8 +182,7 @@ int tx_evidence_sync(tx_evidence *ev, tx_error *err)
         rc = fsync_dir(parent);
     }
     if (rc != 0)
-        return tx_fail(err, TACTUS_ESYSTEM, "cannot make %s durable: %s", ev->dir,
-                       strerror(errno));
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot make %s durable: %s", ev->dir, strerror(errno));
     return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "home.h"
 #include "redact.h"
+#include "util.h"
 
 #define KEY_BYTES crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 #define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -118,24 +119,6 @@ static ssize_t read_all(int fd, unsigned char *buf, size_t cap)
         }
         got += (size_t)n;
     }
-}
-
-/* Writes all len bytes or returns -1 with errno set. */
-static int write_all(int fd, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 /* fsyncs a directory so a rename or link in it is durable. Returns 0 or -1 with errno set. */
@@ -313,8 +296,8 @@ static int store_save(const tx_secrets *s, json_t *root, tx_error *err)
                 strerror(errno));
         goto fail_free;
     }
-    if (fchmod(fd, 0600) != 0 || write_all(fd, text, len) != 0 || write_all(fd, "\n", 1) != 0 ||
-        fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || tx_write_all(fd, text, len) != 0 ||
+        tx_write_all(fd, "\n", 1) != 0 || fsync(fd) != 0) {
         tx_fail(err, TACTUS_ESYSTEM, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         goto fail_unlink;
@@ -439,7 +422,7 @@ static int key_create(const tx_secrets *s, unsigned char *key, tx_error *err)
         return -1;
     }
     randombytes_buf(key, KEY_BYTES);
-    if (fchmod(fd, 0600) != 0 || write_all(fd, key, KEY_BYTES) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || tx_write_all(fd, key, KEY_BYTES) != 0 || fsync(fd) != 0) {
         tx_fail(err, TACTUS_ESYSTEM, "cannot write key file %s: %s", tmp, strerror(errno));
         close(fd);
         goto out;

@@ -1,6 +1,7 @@
 /* server.c - the broker's request handler (see server.h). */
 #include "server.h"
 
+#include "files.h"
 #include "home.h"
 #include "hosttools.h"
 #include "redact.h"
@@ -568,17 +569,10 @@ static int save_artifact(tx_server *s, const char *name, const unsigned char *by
         snprintf(emsg, ecap, "cannot create files/%.100s: %s", used, strerror(errno));
         return -1;
     }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, bytes + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(emsg, ecap, "cannot write files/%.100s: %s", used, strerror(errno));
-            close(fd);
-            return -1;
-        }
-        done += (size_t)w;
+    if (tx_write_all(fd, bytes, len) != 0) {
+        snprintf(emsg, ecap, "cannot write files/%.100s: %s", used, strerror(errno));
+        close(fd);
+        return -1;
     }
     if (close(fd) != 0) {
         snprintf(emsg, ecap, "cannot write files/%.100s: %s", used, strerror(errno));
@@ -920,6 +914,37 @@ static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const
     return NULL;
 }
 
+/*
+ * Journals the outcome of an operation at `pos` (its result, or the error in etype/emsg) before
+ * the runner sees it, so a crash after this point replays the outcome instead of repeating
+ * the operation. Takes ownership of result; returns it, or NULL with a JournalError when the
+ * record could not be kept.
+ */
+static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const char *name,
+                               json_t *site, const char *args_digest, double ms, json_t *result,
+                               const char **etype, char *emsg, size_t cap)
+{
+    json_t *record =
+        json_pack("{s:I, s:s, s:s, s:O?, s:s?, s:f, s:f}", "pos", (json_int_t)pos, "kind", kind,
+                  "name", name, "site", site, "args", args_digest, "t", wall_ms(), "ms", ms);
+    if (record != NULL) {
+        json_object_set(record, "result", result ? result : json_null());
+        json_object_set_new(record, "error",
+                            result ? json_null()
+                                   : json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
+    }
+    tx_error jerr;
+    tx_error_clear(&jerr);
+    if (record == NULL || journal_append(s, record, &jerr) != 0) {
+        json_decref(result);
+        result = NULL;
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", record ? jerr.message : "out of memory");
+    }
+    json_decref(record);
+    return result;
+}
+
 static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype, char *emsg,
                                 size_t cap)
 {
@@ -988,27 +1013,9 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     if (event != NULL && result == NULL)
         json_object_set_new(event, "error",
                             json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
-    if (pos > 0) {
-        /* Journaled before the runner sees the result: a crash after this replays it. */
-        json_t *record = json_pack("{s:I, s:s, s:s, s:O?, s:s, s:f, s:f}", "pos", (json_int_t)pos,
-                                   "kind", "host_call", "name", name, "site", site, "args", digest,
-                                   "t", wall_ms(), "ms", duration);
-        if (record != NULL) {
-            json_object_set(record, "result", result ? result : json_null());
-            json_object_set_new(record, "error",
-                                result ? json_null()
-                                       : json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
-        }
-        tx_error jerr;
-        tx_error_clear(&jerr);
-        if (record == NULL || journal_append(s, record, &jerr) != 0) {
-            json_decref(result);
-            result = NULL;
-            *etype = "JournalError";
-            snprintf(emsg, cap, "%s", record ? jerr.message : "out of memory");
-        }
-        json_decref(record);
-    }
+    if (pos > 0)
+        result = journal_outcome(s, pos, "host_call", name, site, digest, duration, result, etype,
+                                 emsg, cap);
     if (event != NULL) {
         tx_error err;
         tx_error_clear(&err);
@@ -1021,15 +1028,82 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     return data;
 }
 
-/* Opens `rel` strictly beneath dirfd: no absolute paths, no "..", no symlinks anywhere. */
-static int open_beneath(int dirfd, const char *rel)
+/*
+ * file.op {op: "read"|"write"|"stat", path, content?, base64?, pos?, site?}: the File
+ * primitive. Paths are relative to the workspace (this process's working directory, the one a
+ * sandboxed run sees at /workspace); writing needs a writable workspace. With pos, the outcome
+ * is journaled (kind "nondet", name "File.<op>"), so a resumed run sees the same contents and
+ * does not write twice.
+ */
+static json_t *handle_file(tx_server *s, json_t *params, const char **etype, char *emsg, size_t cap)
 {
-    struct open_how how;
-    memset(&how, 0, sizeof how);
-    how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
-    return (int)fd;
+    const char *op = json_string_value(json_object_get(params, "op"));
+    const char *path = json_string_value(json_object_get(params, "path"));
+    json_t *content = json_object_get(params, "content");
+    json_t *pos_v = json_object_get(params, "pos"), *site = json_object_get(params, "site");
+    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    const tx_config *cfg = s->opts.config;
+    *etype = TX_ERR_BAD_REQUEST;
+    if (op == NULL || path == NULL ||
+        (strcmp(op, "read") != 0 && strcmp(op, "write") != 0 && strcmp(op, "stat") != 0) ||
+        (strcmp(op, "write") == 0 && !json_is_string(content))) {
+        snprintf(emsg, cap,
+                 "file.op needs op read/write/stat, a path and (write) a content string");
+        return NULL;
+    }
+    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(site))) {
+        snprintf(emsg, cap, "file.op: journal position %ld out of order", pos);
+        return NULL;
+    }
+    json_t *result = NULL;
+    *etype = "FileError";
+    if (cfg != NULL && !cfg->mount_current_dir) {
+        snprintf(emsg, cap,
+                 "File.%s: the workspace is not available (sandbox.mount_current_dir: "
+                 "false)",
+                 op);
+    } else if (strcmp(op, "write") == 0 && cfg != NULL &&
+               (cfg->workspace_read_only || cfg->profile == TX_PROFILE_OFFLINE ||
+                cfg->profile == TX_PROFILE_REPO_READ)) {
+        snprintf(emsg, cap, "File.write: the workspace is read-only (sandbox.%s)",
+                 cfg->workspace_read_only ? "workspace: ro" : "profile");
+    } else if (strcmp(op, "write") == 0) {
+        const char *text = json_string_value(content);
+        size_t len = json_string_length(content), bin_len = len;
+        unsigned char *decoded = NULL;
+        int bad = 0;
+        if (json_is_true(json_object_get(params, "base64"))) {
+            decoded = malloc(len + 1);
+            bad = decoded == NULL || sodium_base642bin(decoded, len + 1, text, len, NULL, &bin_len,
+                                                       NULL, sodium_base64_VARIANT_ORIGINAL) != 0;
+        }
+        if (bad)
+            snprintf(emsg, cap, "File.write: content is not valid base64");
+        else if (tx_files_write(".", path, decoded ? decoded : (const unsigned char *)text, bin_len,
+                                emsg, cap) == 0)
+            result = json_true();
+        free(decoded);
+    } else if (strcmp(op, "read") == 0) {
+        result = tx_files_read(".", path, emsg, cap);
+    } else {
+        result = tx_files_stat(".", path, emsg, cap);
+    }
+    if (result == NULL && (strncmp(emsg, "Absolute", 8) == 0 || strncmp(emsg, "Path", 4) == 0))
+        *etype = "ValueError";
+    if (result != NULL && tx_server_redact(s, result) != 0) {
+        json_decref(result);
+        result = NULL;
+        *etype = TX_ERR_INTERNAL;
+        snprintf(emsg, cap, "out of memory redacting File.%s", op);
+    }
+    if (result == NULL)
+        redact_text(s, emsg, cap);
+    if (pos > 0) {
+        char name[16];
+        snprintf(name, sizeof name, "File.%s", op);
+        result = journal_outcome(s, pos, "nondet", name, site, NULL, 0.0, result, etype, emsg, cap);
+    }
+    return result ? json_pack("{s:o}", "result", result) : NULL;
 }
 
 static int valid_module_path(const char *name)
@@ -1086,7 +1160,7 @@ static json_t *handle_module_load(tx_server *s, json_t *params, const char **ety
     }
     json_t *out = NULL;
     for (int i = 0; i < n && out == NULL; i++) {
-        int fd = open_beneath(dirfd, candidates[i]);
+        int fd = tx_files_open_beneath(dirfd, candidates[i], O_RDONLY, 0);
         if (fd < 0) {
             if (errno == ENOENT)
                 continue;
@@ -1227,6 +1301,8 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
         data = handle_emit(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "files.save") == 0) {
         data = handle_files_save(s, req->params, &etype, emsg, sizeof emsg);
+    } else if (strcmp(req->method, "file.op") == 0) {
+        data = handle_file(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "journal.append") == 0) {
         data = handle_journal_append(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, "journal.read") == 0) {

@@ -1125,6 +1125,62 @@ local function install(env, program)
     end,
   }
 
+  -- File: files of the workspace, read and written by the broker ------------------------------
+  -- Outside a checkpoint each operation is journaled, so a resumed run sees what the first run
+  -- read and does not write twice.
+  local function file_op(op, path, content)
+    local what = "File." .. op
+    if type(path) ~= "string" then fail_at("ValueError", what .. ": path must be a string", 2) end
+    if op == "write" and type(content) ~= "string" then
+      fail_at("ValueError", "File.write: content must be a string", 2)
+    end
+    local params = { op = op, path = path }
+    if content ~= nil then
+      params.content = content
+      if utf8.len(content) == nil or content:find("\0", 1, true) then
+        params.content, params.base64 = tx.base64(content), true
+      end
+    end
+    local function live(pos, site, depth)
+      params.pos, params.site = pos, site
+      local ok, data, message = tx.call("file.op", params)
+      if not ok then fail_at(data, message, depth) end
+      return data.result
+    end
+    if journal.inside > 0 then
+      local r = live(nil, nil, 3)
+      return r
+    end
+    if run.strict then
+      fail_at("NonDeterministicError", what .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 2)
+    end
+    local r = journaled("nondet", what, 3, function(pos, site)
+      local v = live(pos, site, 5)
+      return v
+    end)
+    return r
+  end
+  env.File = {
+    read = function(path)
+      local r = file_op("read", path)
+      if r.base64 then return tx.unbase64(r.content) end
+      return r.content
+    end,
+    write = function(path, content)
+      local r = file_op("write", path, content)
+      return r
+    end,
+    exists = function(path)
+      local r = file_op("stat", path)
+      return r.exists == true
+    end,
+    size = function(path)
+      local r = file_op("stat", path)
+      if not r.exists then fail_at("FileError", "File.size: no such file: " .. path, 1) end
+      return r.size
+    end,
+  }
+
   -- Retry / Sleep -------------------------------------------------------------------------------
   env.Sleep = function(seconds)
     if type(seconds) ~= "number" or seconds < 0 then fail_at("ValueError", "Sleep expects a non-negative number of seconds", 1) end

@@ -422,6 +422,20 @@ static int prim_base64(lua_State *L)
     return 1;
 }
 
+/* tx.unbase64(text) -> bytes: File.read's answer for a file that is not UTF-8. */
+static int prim_unbase64(lua_State *L)
+{
+    size_t len = 0, bin_len = 0;
+    const char *s = luaL_checklstring(L, 1, &len);
+    luaL_Buffer b;
+    unsigned char *out = (unsigned char *)luaL_buffinitsize(L, &b, len + 1);
+    if (sodium_base642bin(out, len + 1, s, len, NULL, &bin_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return luaL_error(L, "invalid base64");
+    luaL_pushresultsize(&b, bin_len);
+    return 1;
+}
+
 void tx_prims_push(lua_State *L, tx_runner *runner)
 {
     static const luaL_Reg prims[] = {
@@ -442,6 +456,7 @@ void tx_prims_push(lua_State *L, tx_runner *runner)
         {"journal_truncate", prim_journal_truncate},
         {"human_ask", prim_human_ask},
         {"base64", prim_base64},
+        {"unbase64", prim_unbase64},
         {NULL, NULL},
     };
     lua_newtable(L);

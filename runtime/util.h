@@ -13,6 +13,10 @@
  * Errors (status TACTUS_EUSAGE) name the file: missing, unreadable, a directory, too large. */
 int tx_read_source(const char *path, char **out, size_t *len, tx_error *err);
 
+/* Writes all len bytes to fd, retrying after EINTR and short writes. Returns 0, or -1 with
+ * errno set (EIO if the descriptor stops taking bytes). */
+int tx_write_all(int fd, const void *data, size_t len);
+
 /* The directory part of path ("." when it has none) into buf. */
 void tx_dirname(const char *path, char *buf, size_t cap);
 

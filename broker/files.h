@@ -1,0 +1,32 @@
+/*
+ * files.h - the File primitive's broker side (docs/lua-api.md#file).
+ *
+ * Paths are relative to `base` (the procedure's directory); an absolute path is refused with
+ * "Absolute paths not allowed: P", a ".." component or a link leading out with "Path traversal
+ * detected: P resolves outside base directory". Files are opened beneath base with openat2
+ * (no symlinks at all). Each function fills emsg on failure.
+ */
+#ifndef TX_FILES_H
+#define TX_FILES_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Opens `rel` strictly beneath dirfd: no absolute paths, no "..", no symlinks anywhere (openat2
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). O_CLOEXEC and O_NOFOLLOW are added. Returns the fd,
+ * or -1 with errno (EXDEV or ELOOP for a path that tries to leave). */
+int tx_files_open_beneath(int dirfd, const char *rel, int flags, mode_t mode);
+
+/* {"exists": bool, "size": n} (regular files only), or NULL on a refused path. */
+json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap);
+
+/* {"content": text} or, for bytes that are not UTF-8, {"content": base64, "base64": true}; at
+ * most 1 MiB. NULL on failure. */
+json_t *tx_files_read(const char *base, const char *path, char *emsg, size_t cap);
+
+/* Creates or replaces the file (parents created). Returns 0 or -1. */
+int tx_files_write(const char *base, const char *path, const unsigned char *bytes, size_t len,
+                   char *emsg, size_t cap);
+
+#endif
