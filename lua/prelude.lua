@@ -305,6 +305,12 @@ end
 local function raise_recorded(rec)
   local e = rec.error
   local message = type(e) == "table" and tostring(e.message) or tostring(e)
+  -- The broker records a tool's or a file's error without the position the live run raised it
+  -- at; that position is the record's site, so the replayed error reads the same.
+  if (rec.kind == "host_call" or rec.kind == "nondet") and type(rec.site) == "string"
+      and rec.site:find(":%d+$") then
+    message = rec.site .. ": " .. message
+  end
   fail(type(e) == "table" and e.type or "LuaError", message)
 end
 
