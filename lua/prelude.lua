@@ -1134,11 +1134,13 @@ local function install(env, program)
   -- File: files of the workspace, read and written by the broker ------------------------------
   -- Outside a checkpoint each operation is journaled, so a resumed run sees what the first run
   -- read and does not write twice.
+  -- Every public entry point (File.*, the tactus.io modules) calls one of the helpers below,
+  -- which calls file_op: the procedure's call site is always 3 frames above file_op.
   local function file_op(op, path, content)
     local what = "File." .. op
-    if type(path) ~= "string" then fail_at("ValueError", what .. ": path must be a string", 2) end
+    if type(path) ~= "string" then fail_at("ValueError", what .. ": path must be a string", 3) end
     if op == "write" and type(content) ~= "string" then
-      fail_at("ValueError", "File.write: content must be a string", 2)
+      fail_at("ValueError", "File.write: content must be a string", 3)
     end
     local params = { op = op, path = path }
     if content ~= nil then
@@ -1154,19 +1156,19 @@ local function install(env, program)
       return data.result
     end
     if journal.inside > 0 then
-      local r = live(nil, nil, 3)
+      local r = live(nil, nil, 4)
       return r
     end
     if run.strict then
-      fail_at("NonDeterministicError", what .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 2)
+      fail_at("NonDeterministicError", what .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 3)
     end
-    local r = journaled("nondet", what, 3, function(pos, site)
-      local v = live(pos, site, 5)
+    local r = journaled("nondet", what, 4, function(pos, site)
+      local v = live(pos, site, 6)
       return v
     end)
     return r
   end
-  env.File = {
+  local files = {
     read = function(path)
       local r = file_op("read", path)
       if r.base64 then return tx.unbase64(r.content) end
@@ -1176,12 +1178,26 @@ local function install(env, program)
       local r = file_op("write", path, content)
       return r
     end,
-    exists = function(path)
+    stat = function(path)
       local r = file_op("stat", path)
+      return r
+    end,
+  }
+  env.File = {
+    read = function(path)
+      local r = files.read(path)
+      return r
+    end,
+    write = function(path, content)
+      local r = files.write(path, content)
+      return r
+    end,
+    exists = function(path)
+      local r = files.stat(path)
       return r.exists == true
     end,
     size = function(path)
-      local r = file_op("stat", path)
+      local r = files.stat(path)
       if not r.exists then fail_at("FileError", "File.size: no such file: " .. path, 1) end
       return r.size
     end,
@@ -1240,7 +1256,7 @@ local function install(env, program)
     local builtin = M.builtin_modules[name]
     local value
     if builtin then
-      value = builtin(env)
+      value = builtin(env, files)
     else
       local source, chunkname = tx.load_module(name)
       if source == nil then fail_at("RequireError", chunkname, 1) end
@@ -1284,7 +1300,162 @@ local function install(env, program)
   })
 end
 
+-- Delimited text (RFC 4180): rows of fields; quoted fields may hold the separator, quotes
+-- ("" inside quotes) and line breaks. `where` names the file in errors.
+local function parse_delimited(text, sep, where)
+  local rows, row, field = {}, {}, {}
+  local i, n, line = 1, #text, 1
+  if text:sub(1, 3) == "\239\187\191" then i = 4 end -- a UTF-8 byte order mark
+  local function end_field() row[#row + 1] = table_concat(field); field = {} end
+  local function end_row()
+    end_field()
+    if not (#row == 1 and row[1] == "") then rows[#rows + 1] = row end -- blank lines are skipped
+    row = {}
+  end
+  while i <= n do
+    local c = text:sub(i, i)
+    if c == '"' and #field == 0 then
+      local start_line = line
+      i = i + 1
+      while true do
+        local q = text:find('"', i, true)
+        if q == nil then
+          fail("ValueError", string_format("%s:%d: unterminated quoted field", where, start_line))
+        end
+        local chunk = text:sub(i, q - 1)
+        for _ in chunk:gmatch("\n") do line = line + 1 end
+        field[#field + 1] = chunk
+        if text:sub(q + 1, q + 1) == '"' then
+          field[#field + 1] = '"'
+          i = q + 2
+        else
+          i = q + 1
+          break
+        end
+      end
+      local after = text:sub(i, i)
+      if after ~= sep and after ~= "\r" and after ~= "\n" and after ~= "" then
+        fail("ValueError", string_format("%s:%d: text after a closing quote", where, line))
+      end
+    elseif c == sep then
+      end_field()
+      i = i + 1
+    elseif c == "\r" or c == "\n" then
+      end_row()
+      line = line + 1
+      i = i + ((c == "\r" and text:sub(i + 1, i + 1) == "\n") and 2 or 1)
+    else
+      local stop = text:find("[" .. (sep == "\t" and "\t" or sep) .. "\r\n]", i) or n + 1
+      field[#field + 1] = text:sub(i, stop - 1)
+      i = stop
+    end
+  end
+  if #field > 0 or #row > 0 then end_row() end
+  return rows
+end
+
+-- The first row names the columns; every later row becomes {column = text}. Missing trailing
+-- fields are absent, extra ones are dropped.
+local function records_of(text, sep, path)
+  local rows = parse_delimited(text, sep, path)
+  local header, out = rows[1] or {}, {}
+  for r = 2, #rows do
+    local record = {}
+    for c, name in ipairs(header) do record[name] = rows[r][c] end
+    out[#out + 1] = record
+  end
+  return out
+end
+
+local function encode_delimited_field(v, sep, what)
+  if v == nil then return "" end
+  local t = type(v)
+  if t == "number" or t == "boolean" then v = tostring(v)
+  elseif t ~= "string" then
+    fail_at("ValueError", what .. ".write: a field holds a " .. t .. " (only strings, numbers and booleans fit in a cell)", 3)
+  end
+  if v:find('[' .. (sep == "\t" and "\t" or sep) .. '"\r\n]') then
+    v = '"' .. v:gsub('"', '""') .. '"'
+  end
+  return v
+end
+
+-- rows: a non-empty list of tables. Columns: options.headers, or the first row's keys sorted
+-- (Lua tables have no order). Lines end in CRLF, as RFC 4180 writes them.
+local function encode_delimited(sep, what, rows, options)
+  if type(rows) ~= "table" or rows[1] == nil then
+    fail_at("ValueError", what .. ".write: rows must be a non-empty list of tables", 2)
+  end
+  if options ~= nil and type(options) ~= "table" then
+    fail_at("ValueError", what .. ".write: options must be a table", 2)
+  end
+  local headers = options and options.headers
+  if headers == nil then
+    if type(rows[1]) ~= "table" then fail_at("ValueError", what .. ".write: row 1 is not a table", 2) end
+    headers = {}
+    for k in pairs(rows[1]) do
+      if type(k) == "string" then headers[#headers + 1] = k end
+    end
+    table.sort(headers)
+  end
+  local lines = {}
+  local cells = {}
+  for c, h in ipairs(headers) do cells[c] = encode_delimited_field(h, sep, what) end
+  lines[1] = table_concat(cells, sep)
+  for r, row in ipairs(rows) do
+    if type(row) ~= "table" then fail_at("ValueError", string_format("%s.write: row %d is not a table", what, r), 2) end
+    cells = {}
+    for c, h in ipairs(headers) do cells[c] = encode_delimited_field(row[h], sep, what) end
+    lines[#lines + 1] = table_concat(cells, sep)
+  end
+  return table_concat(lines, "\r\n") .. "\r\n"
+end
+
+local function delimited_module(sep, what)
+  return function(_, files)
+    return {
+      -- Each calls `files` directly: error positions count frames (see file_op).
+      read = function(path)
+        local text = files.read(path)
+        return records_of(text, sep, path)
+      end,
+      write = function(path, rows, options)
+        local text = encode_delimited(sep, what, rows, options)
+        local ok = files.write(path, text)
+        return ok
+      end,
+    }
+  end
+end
+
 M.builtin_modules = {
+  ["tactus.io.file"] = function(_, files)
+    return {
+      read = function(path) local r = files.read(path); return r end,
+      write = function(path, content) local r = files.write(path, content); return r end,
+      exists = function(path) local r = files.stat(path); return r.exists == true end,
+    }
+  end,
+  ["tactus.io.json"] = function(env, files)
+    return {
+      read = function(path)
+        local text = files.read(path)
+        local ok, value = pcall(tx.json_decode, text)
+        if not ok then fail_at("JsonError", path .. ": " .. tostring(value), 1) end
+        return value
+      end,
+      write = function(path, value)
+        local ok, text = pcall(tx.json_encode, value)
+        if not ok then fail_at("JsonError", path .. ": " .. tostring(text), 1) end
+        local r = files.write(path, text)
+        return r
+      end,
+      encode = env.Json.encode,
+      decode = env.Json.decode,
+    }
+  end,
+  ["tactus.io.csv"] = delimited_module(",", "csv"),
+  ["tactus.io.tsv"] = delimited_module("\t", "tsv"),
   ["tactus.tools.done"] = function(env)
     return env.Tool {
       description = "Signal that the task is complete",
