@@ -1098,6 +1098,25 @@ local function install(env, program)
     local msg = type(opts) == "table" and opts.message or opts
     emit("log", { level = "info", message = tostring(msg), source = "Human.notify" })
   end
+  -- utf8_clean(s): s with every byte that does not start a valid UTF-8 sequence replaced by "?"
+  -- (results and events are JSON, which carries only UTF-8).
+  env.utf8_clean = function(s)
+    if type(s) ~= "string" then fail_at("ValueError", "utf8_clean expects a string, got " .. type(s), 1) end
+    if utf8.len(s) then return s end
+    local out, i, n = {}, 1, #s
+    while i <= n do
+      local ok, cp = pcall(utf8.codepoint, s, i)
+      if ok then
+        local width = #utf8.char(cp)
+        out[#out + 1] = s:sub(i, i + width - 1)
+        i = i + width
+      else
+        out[#out + 1] = "?"
+        i = i + 1
+      end
+    end
+    return table_concat(out)
+  end
   env.System = {
     alert = function(opts)
       if type(opts) ~= "table" then fail_at("ValueError", "System.alert expects a table", 1) end

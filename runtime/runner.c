@@ -287,8 +287,13 @@ json_t *tx_runner_execute(const tx_runner_args *args)
         result =
             result_object("system", NULL, make_error("JournalError", tx_vm_trip_message(r.vm)));
     } else if (fatal == TX_FATAL_SUSPENDED) {
-        result =
-            result_object("suspended", NULL, make_error("Suspended", tx_vm_trip_message(r.vm)));
+        /* "waiting for a human at x.tac:6: ...": the site is where the procedure waits. */
+        static const char waiting[] = "waiting for a human at ";
+        const char *message = tx_vm_trip_message(r.vm);
+        json_t *e = make_error("Suspended", message);
+        if (e != NULL && strncmp(message, waiting, sizeof waiting - 1) == 0)
+            error_location(message + sizeof waiting - 1, e);
+        result = result_object("suspended", NULL, e);
     } else if (tripped >= 0) {
         int is_timeout = tripped == TX_LIMIT_TIMEOUT;
         json_t *e = json_pack("{s:s, s:s, s:s}", "type", is_timeout ? "Timeout" : "LimitExceeded",
