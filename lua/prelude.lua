@@ -1167,6 +1167,10 @@ local function install(env, program)
       if utf8.len(content) == nil or content:find("\0", 1, true) then
         params.content, params.base64 = tx.base64(content), true
       end
+      -- A request must fit the runner's 1 MiB argument cap (binary content travels as base64).
+      if #params.content > 1044480 then
+        fail_at("FileError", string_format("File.write: %d bytes is too much for one write (at most 1020 KiB of text, 765 KiB of binary)", #content), 3)
+      end
     end
     local function live(pos, site, depth)
       params.pos, params.site = pos, site
