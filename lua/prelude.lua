@@ -857,6 +857,43 @@ local function install(env, program)
     local r = run_procedure(p, params, true)
     return r
   end
+  -- The reference's concurrent calls. Runs here are sequential and journaled, so spawn runs
+  -- the sub-procedure to completion at once (its error is raised right there) and the handle
+  -- only looks the result up; code written for concurrent runs keeps working, deterministically.
+  local spawned, spawn_count = {}, 0
+  local function lookup(handle, what)
+    local r = spawned[handle]
+    if r == nil then fail_at("ProcedureError", what .. ": unknown handle " .. describe(handle), 2) end
+    return r
+  end
+  function Procedure.spawn(name_or_path, params)
+    local r = Procedure.run(name_or_path, params)
+    spawn_count = spawn_count + 1
+    local handle = "spawn-" .. spawn_count
+    spawned[handle] = { result = r }
+    return handle
+  end
+  function Procedure.status(handle) lookup(handle, "Procedure.status"); return "completed" end
+  function Procedure.is_complete(handle) lookup(handle, "Procedure.is_complete"); return true end
+  function Procedure.wait(handle) return lookup(handle, "Procedure.wait").result end
+  function Procedure.cancel(handle) lookup(handle, "Procedure.cancel"); return false end
+  function Procedure.inject(handle) lookup(handle, "Procedure.inject"); return false end
+  local function handles_of(list, what)
+    if type(list) ~= "table" then fail_at("ProcedureError", what .. " expects a list of handles", 2) end
+    for _, h in ipairs(list) do lookup(h, what) end
+    return list
+  end
+  function Procedure.wait_all(list)
+    local out = {}
+    for i, h in ipairs(handles_of(list, "Procedure.wait_all")) do out[i] = spawned[h].result end
+    return out
+  end
+  function Procedure.wait_any(list)
+    local hs = handles_of(list, "Procedure.wait_any")
+    if hs[1] == nil then fail_at("ProcedureError", "Procedure.wait_any: no handles", 1) end
+    return spawned[hs[1]].result, hs[1]
+  end
+  function Procedure.all_complete(list) handles_of(list, "Procedure.all_complete"); return true end
   env.Procedure = Procedure
 
   run_procedure = function(p, params, nested)
