@@ -6,10 +6,12 @@
  */
 #include "files.h"
 
+#include "home.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,8 +23,86 @@
 
 #define FILE_READ_MAX (1u << 20)
 
+/* path with "." and empty components dropped ("./a//b" -> "a/b"), into out. */
+static void normalize(const char *path, char *out, size_t cap)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = path; *p != '\0';) {
+        size_t len = strcspn(p, "/");
+        if (!(len == 0 || (len == 1 && p[0] == '.'))) {
+            int w = snprintf(out + n, cap - n, "%s%.*s", n ? "/" : "", (int)len, p);
+            if (w < 0 || (size_t)w >= cap - n)
+                return;
+            n += (size_t)w;
+        }
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+}
+
+/* True if the normalized path is `dir` or lies under it. */
+static int under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return n > 0 && strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+int tx_files_within(const char *base, const char *path, const char *dir);
+
+/*
+ * Paths the procedure must not touch even inside a writable workspace, because they are
+ * trusted input to later runs or hold other runs' state: `.tactus` (runs, journals, project
+ * configuration, perhaps the secrets store) and TACTUS_HOME wherever it sits in the workspace,
+ * and for writing also sidecars (`*.tac.yml`, `*.tac.yaml`) and `.git` (hooks run on the host).
+ */
+static int check_protected(const char *base, const char *path, int writing, char *emsg, size_t cap)
+{
+    char norm[1100];
+    normalize(path, norm, sizeof norm);
+    const char *why = NULL;
+    for (const char *p = norm; *p != '\0' && why == NULL;) {
+        size_t len = strcspn(p, "/");
+        if (len == 7 && strncmp(p, ".tactus", 7) == 0)
+            why = "it holds runs, journals and configuration";
+        else if (writing && len == 4 && strncmp(p, ".git", 4) == 0)
+            why = "git runs hooks from it on the host";
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    size_t n = strlen(norm);
+    if (why == NULL && writing &&
+        ((n >= 8 && strcmp(norm + n - 8, ".tac.yml") == 0) ||
+         (n >= 9 && strcmp(norm + n - 9, ".tac.yaml") == 0)))
+        why = "configuration is trusted input to later runs";
+    char home[PATH_MAX];
+    tx_error err;
+    if (why == NULL && tx_home_dir(home, sizeof home, &err) == 0 &&
+        tx_files_within(base, path, home))
+        why = "it is TACTUS_HOME (the secrets store)";
+    if (why != NULL) {
+        snprintf(emsg, cap, "File: %.200s is protected: %s", path, why);
+        return -1;
+    }
+    return 0;
+}
+
+int tx_files_within(const char *base, const char *path, const char *dir)
+{
+    char norm[1100], real_base[PATH_MAX], real_dir[PATH_MAX];
+    if (path == NULL || dir == NULL || realpath(base, real_base) == NULL ||
+        realpath(dir, real_dir) == NULL)
+        return 0;
+    normalize(path, norm, sizeof norm);
+    size_t c = strlen(real_base);
+    return strncmp(real_dir, real_base, c) == 0 && real_dir[c] == '/' &&
+           under(norm, real_dir + c + 1);
+}
+
 /* The reference runtime's messages: absolute paths and ".." are refused by name. */
-static int check_path(const char *path, char *emsg, size_t cap)
+static int check_path(const char *base, const char *path, int writing, char *emsg, size_t cap)
 {
     if (path == NULL || path[0] == '\0' || strlen(path) > 1024) {
         snprintf(emsg, cap, "File: a relative path is required");
@@ -41,7 +121,7 @@ static int check_path(const char *path, char *emsg, size_t cap)
             return -1;
         }
     }
-    return 0;
+    return check_protected(base, path, writing, emsg, cap);
 }
 
 int tx_files_open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
@@ -78,7 +158,7 @@ static int open_in(const char *base, const char *path, int flags, mode_t mode, c
 
 json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap)
 {
-    if (check_path(path, emsg, cap) != 0)
+    if (check_path(base, path, 0, emsg, cap) != 0)
         return NULL;
     int fd = open_in(base, path, O_PATH, 0, emsg, cap);
     if (fd < 0) {
@@ -96,7 +176,7 @@ json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap
 
 json_t *tx_files_read(const char *base, const char *path, char *emsg, size_t cap)
 {
-    if (check_path(path, emsg, cap) != 0)
+    if (check_path(base, path, 0, emsg, cap) != 0)
         return NULL;
     int fd = open_in(base, path, O_RDONLY | O_NONBLOCK, 0, emsg, cap); /* a FIFO must not block */
     if (fd < 0)
@@ -171,7 +251,7 @@ static int make_parents(const char *base, const char *path, char *emsg, size_t c
 int tx_files_write(const char *base, const char *path, const unsigned char *bytes, size_t len,
                    char *emsg, size_t cap)
 {
-    if (check_path(path, emsg, cap) != 0 || make_parents(base, path, emsg, cap) != 0)
+    if (check_path(base, path, 1, emsg, cap) != 0 || make_parents(base, path, emsg, cap) != 0)
         return -1;
     /* Not O_TRUNC: a FIFO or device must be refused, not opened (or truncated) first. */
     int fd = open_in(base, path, O_WRONLY | O_CREAT | O_NONBLOCK, 0644, emsg, cap);

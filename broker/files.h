@@ -18,6 +18,10 @@
  * or -1 with errno (EXDEV or ELOOP for a path that tries to leave). */
 int tx_files_open_beneath(int dirfd, const char *rel, int flags, mode_t mode);
 
+/* True if `path` (relative to base, "." and empty components ignored) names `dir` or something
+ * under it, `dir` being an existing directory inside base. */
+int tx_files_within(const char *base, const char *path, const char *dir);
+
 /* {"exists": bool, "size": n} (regular files only), or NULL on a refused path. */
 json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap);
 

@@ -1057,7 +1057,11 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
     }
     json_t *result = NULL;
     *etype = "FileError";
-    if (cfg != NULL && !cfg->mount_current_dir) {
+    const char *run_dir = s->opts.evidence ? tx_evidence_dir(s->opts.evidence) : NULL;
+    if (run_dir != NULL && tx_files_within(".", path, run_dir)) {
+        /* A --run-dir inside the workspace: the run's own journal and evidence. */
+        snprintf(emsg, cap, "File: %.200s is protected: it is this run's directory", path);
+    } else if (cfg != NULL && !cfg->mount_current_dir) {
         snprintf(emsg, cap,
                  "File.%s: the workspace is not available (sandbox.mount_current_dir: "
                  "false)",

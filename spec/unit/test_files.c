@@ -142,6 +142,37 @@ START_TEST(large_and_special_files_refused)
 }
 END_TEST
 
+START_TEST(trusted_paths_protected)
+{
+    char emsg[256], home[128];
+    snprintf(home, sizeof home, "%s/state/home", base);
+    ck_assert_int_eq(
+        tx_files_write(base, "state/home/key", (const unsigned char *)"k", 1, emsg, sizeof emsg),
+        0);
+    ck_assert_int_eq(setenv("TACTUS_HOME", home, 1), 0);
+    const char *unreadable[] = {".tactus/runs/r/journal.jsonl", "./.tactus", "a//.tactus/x",
+                                "state/home/key", "./state//home"};
+    for (size_t i = 0; i < sizeof unreadable / sizeof unreadable[0]; i++) {
+        ck_assert_ptr_null(tx_files_read(base, unreadable[i], emsg, sizeof emsg));
+        ck_assert_msg(strstr(emsg, "is protected") != NULL, "%s: %s", unreadable[i], emsg);
+        ck_assert_ptr_null(tx_files_stat(base, unreadable[i], emsg, sizeof emsg));
+    }
+    const char *unwritable[] = {".tactus/config.yml", ".git/hooks/pre-commit", "proc.tac.yml",
+                                "sub/x.tac.yaml", "state/home/secrets.json"};
+    for (size_t i = 0; i < sizeof unwritable / sizeof unwritable[0]; i++) {
+        ck_assert_int_eq(
+            tx_files_write(base, unwritable[i], (const unsigned char *)"x", 1, emsg, sizeof emsg),
+            -1);
+        ck_assert_msg(strstr(emsg, "is protected") != NULL, "%s: %s", unwritable[i], emsg);
+    }
+    /* Near misses are ordinary files. */
+    ck_assert_int_eq(tx_files_write(base, ".tactusx/a.tac.yml.txt", (const unsigned char *)"x", 1,
+                                    emsg, sizeof emsg),
+                     0);
+    ck_assert_int_eq(unsetenv("TACTUS_HOME"), 0);
+}
+END_TEST
+
 static Suite *files_suite(void)
 {
     Suite *s = suite_create("files");
@@ -152,6 +183,7 @@ static Suite *files_suite(void)
     tcase_add_test(tc, absolute_and_dotdot_refused_by_name);
     tcase_add_test(tc, links_never_followed);
     tcase_add_test(tc, large_and_special_files_refused);
+    tcase_add_test(tc, trusted_paths_protected);
     suite_add_tcase(s, tc);
     return s;
 }
