@@ -102,13 +102,15 @@ int tx_files_within(const char *base, const char *path, const char *dir)
 }
 
 /* The reference runtime's messages: absolute paths and ".." are refused by name. */
-static int check_path(const char *base, const char *path, int writing, char *emsg, size_t cap)
+static int check_path(const char *base, const char *path, int writing, const char **etype,
+                      char *emsg, size_t cap)
 {
     if (path == NULL || path[0] == '\0' || strlen(path) > 1024) {
         snprintf(emsg, cap, "File: a relative path is required");
         return -1;
     }
     if (path[0] == '/') {
+        *etype = TX_FILES_BAD_PATH;
         snprintf(emsg, cap, "Absolute paths not allowed: %.200s", path);
         return -1;
     }
@@ -116,6 +118,7 @@ static int check_path(const char *base, const char *path, int writing, char *ems
         int starts = p == path || p[-1] == '/';
         int ends = p[2] == '\0' || p[2] == '/';
         if (starts && ends) {
+            *etype = TX_FILES_BAD_PATH;
             snprintf(emsg, cap, "Path traversal detected: %.200s resolves outside base directory",
                      path);
             return -1;
@@ -134,8 +137,8 @@ int tx_files_open_beneath(int dirfd, const char *rel, int flags, mode_t mode)
     return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
 }
 
-static int open_in(const char *base, const char *path, int flags, mode_t mode, char *emsg,
-                   size_t cap)
+static int open_in(const char *base, const char *path, int flags, mode_t mode, const char **etype,
+                   char *emsg, size_t cap)
 {
     int dirfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
@@ -146,21 +149,25 @@ static int open_in(const char *base, const char *path, int flags, mode_t mode, c
     int e = errno;
     close(dirfd);
     if (fd < 0) {
-        if (e == EXDEV || e == ELOOP)
+        if (e == EXDEV || e == ELOOP) {
+            *etype = TX_FILES_BAD_PATH;
             snprintf(emsg, cap, "Path traversal detected: %.200s resolves outside base directory",
                      path);
-        else
+        } else {
             snprintf(emsg, cap, "File %.200s: %s", path, strerror(e));
+        }
         errno = e;
     }
     return fd;
 }
 
-json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap)
+json_t *tx_files_stat(const char *base, const char *path, const char **etype, char *emsg,
+                      size_t cap)
 {
-    if (check_path(base, path, 0, emsg, cap) != 0)
+    *etype = TX_FILES_FAILED;
+    if (check_path(base, path, 0, etype, emsg, cap) != 0)
         return NULL;
-    int fd = open_in(base, path, O_PATH, 0, emsg, cap);
+    int fd = open_in(base, path, O_PATH, 0, etype, emsg, cap);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return json_pack("{s:b}", "exists", 0);
@@ -174,11 +181,14 @@ json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap
     return json_pack("{s:b, s:I}", "exists", 1, "size", (json_int_t)st.st_size);
 }
 
-json_t *tx_files_read(const char *base, const char *path, char *emsg, size_t cap)
+json_t *tx_files_read(const char *base, const char *path, const char **etype, char *emsg,
+                      size_t cap)
 {
-    if (check_path(base, path, 0, emsg, cap) != 0)
+    *etype = TX_FILES_FAILED;
+    if (check_path(base, path, 0, etype, emsg, cap) != 0)
         return NULL;
-    int fd = open_in(base, path, O_RDONLY | O_NONBLOCK, 0, emsg, cap); /* a FIFO must not block */
+    int fd =
+        open_in(base, path, O_RDONLY | O_NONBLOCK, 0, etype, emsg, cap); /* a FIFO must not block */
     if (fd < 0)
         return NULL;
     struct stat st;
@@ -221,13 +231,14 @@ json_t *tx_files_read(const char *base, const char *path, char *emsg, size_t cap
 }
 
 /* mkdir -p of the directories in path (beneath base). */
-static int make_parents(const char *base, const char *path, char *emsg, size_t cap)
+static int make_parents(const char *base, const char *path, const char **etype, char *emsg,
+                        size_t cap)
 {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", path);
     for (char *p = dir; (p = strchr(p, '/')) != NULL; p++) {
         *p = '\0';
-        int fd = open_in(base, dir, O_RDONLY | O_DIRECTORY, 0, emsg, cap);
+        int fd = open_in(base, dir, O_RDONLY | O_DIRECTORY, 0, etype, emsg, cap);
         if (fd >= 0) {
             close(fd);
         } else if (errno == ENOENT) {
@@ -249,12 +260,14 @@ static int make_parents(const char *base, const char *path, char *emsg, size_t c
 }
 
 int tx_files_write(const char *base, const char *path, const unsigned char *bytes, size_t len,
-                   char *emsg, size_t cap)
+                   const char **etype, char *emsg, size_t cap)
 {
-    if (check_path(base, path, 1, emsg, cap) != 0 || make_parents(base, path, emsg, cap) != 0)
+    *etype = TX_FILES_FAILED;
+    if (check_path(base, path, 1, etype, emsg, cap) != 0 ||
+        make_parents(base, path, etype, emsg, cap) != 0)
         return -1;
     /* Not O_TRUNC: a FIFO or device must be refused, not opened (or truncated) first. */
-    int fd = open_in(base, path, O_WRONLY | O_CREAT | O_NONBLOCK, 0644, emsg, cap);
+    int fd = open_in(base, path, O_WRONLY | O_CREAT | O_NONBLOCK, 0644, etype, emsg, cap);
     if (fd < 0)
         return -1;
     struct stat st;

@@ -4,7 +4,7 @@
  * Paths are relative to `base` (the procedure's directory); an absolute path is refused with
  * "Absolute paths not allowed: P", a ".." component or a link leading out with "Path traversal
  * detected: P resolves outside base directory". Files are opened beneath base with openat2
- * (no symlinks at all). Each function fills emsg on failure.
+ * (no symlinks at all). Each function fills *etype and emsg on failure.
  */
 #ifndef TX_FILES_H
 #define TX_FILES_H
@@ -22,15 +22,22 @@ int tx_files_open_beneath(int dirfd, const char *rel, int flags, mode_t mode);
  * under it, `dir` being an existing directory inside base. */
 int tx_files_within(const char *base, const char *path, const char *dir);
 
+/* The error types the functions below set in *etype: a path refused as such (absolute, "..",
+ * a link leading out) or any other failure (missing, protected, not a regular file, I/O). */
+#define TX_FILES_BAD_PATH "ValueError"
+#define TX_FILES_FAILED "FileError"
+
 /* {"exists": bool, "size": n} (regular files only), or NULL on a refused path. */
-json_t *tx_files_stat(const char *base, const char *path, char *emsg, size_t cap);
+json_t *tx_files_stat(const char *base, const char *path, const char **etype, char *emsg,
+                      size_t cap);
 
 /* {"content": text} or, for bytes that are not UTF-8, {"content": base64, "base64": true}; at
  * most 1 MiB. NULL on failure. */
-json_t *tx_files_read(const char *base, const char *path, char *emsg, size_t cap);
+json_t *tx_files_read(const char *base, const char *path, const char **etype, char *emsg,
+                      size_t cap);
 
 /* Creates or replaces the file (parents created). Returns 0 or -1. */
 int tx_files_write(const char *base, const char *path, const unsigned char *bytes, size_t len,
-                   char *emsg, size_t cap);
+                   const char **etype, char *emsg, size_t cap);
 
 #endif

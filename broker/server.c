@@ -581,24 +581,66 @@ static int save_artifact(tx_server *s, const char *name, const unsigned char *by
     return 0;
 }
 
+/*
+ * The journal position a request claims (params "pos" and "site"): 0 when it has none, the next
+ * position when it is that one with a site, -1 (BadRequest in emsg) otherwise.
+ */
+static long request_position(const tx_server *s, json_t *params, const char *method, json_t **site,
+                             char *emsg, size_t cap)
+{
+    json_t *pos_v = json_object_get(params, "pos");
+    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    *site = json_object_get(params, "site");
+    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(*site))) {
+        snprintf(emsg, cap, "%s: journal position %ld out of order", method, pos);
+        return -1;
+    }
+    return pos;
+}
+
+/*
+ * The bytes of a request's "content" string: the string itself, or with "base64": true what it
+ * decodes to, in *decoded (malloc'd; free it). Returns -1 with emsg for content that is not
+ * valid base64.
+ */
+static int request_content(json_t *params, const unsigned char **bytes, size_t *len,
+                           unsigned char **decoded, const char *method, char *emsg, size_t cap)
+{
+    json_t *content = json_object_get(params, "content");
+    const char *text = json_string_value(content);
+    size_t text_len = json_string_length(content);
+    *decoded = NULL;
+    *bytes = (const unsigned char *)text;
+    *len = text_len;
+    if (!json_is_true(json_object_get(params, "base64")))
+        return 0;
+    *decoded = malloc(text_len + 1);
+    if (*decoded == NULL || sodium_base642bin(*decoded, text_len + 1, text, text_len, NULL, len,
+                                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(*decoded);
+        *decoded = NULL;
+        snprintf(emsg, cap, "%s: content is not valid base64", method);
+        return -1;
+    }
+    *bytes = *decoded;
+    return 0;
+}
+
 /* files.save {name, content, base64?, pos?, site?}: saves one artifact, journaled like a host
  * call (a replay returns the recorded name and writes nothing). */
 static json_t *handle_files_save(tx_server *s, json_t *params, const char **etype, char *emsg,
                                  size_t cap)
 {
     const char *wanted = json_string_value(json_object_get(params, "name"));
-    json_t *content = json_object_get(params, "content");
-    json_t *pos_v = json_object_get(params, "pos"), *site = json_object_get(params, "site");
-    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    json_t *site;
     *etype = TX_ERR_BAD_REQUEST;
-    if (wanted == NULL || !json_is_string(content)) {
+    if (wanted == NULL || !json_is_string(json_object_get(params, "content"))) {
         snprintf(emsg, cap, "files.save needs a name and a content string");
         return NULL;
     }
-    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(site))) {
-        snprintf(emsg, cap, "files.save: journal position %ld out of order", pos);
+    long pos = request_position(s, params, "files.save", &site, emsg, cap);
+    if (pos < 0)
         return NULL;
-    }
     if (s->opts.evidence == NULL) {
         *etype = TX_ERR_TOOL_FAILED;
         snprintf(emsg, cap, "artifacts need a run directory (this run writes no evidence)");
@@ -607,19 +649,11 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     char name[128], used[160];
     if (artifact_name(wanted, name, sizeof name, emsg, cap) != 0)
         return NULL;
-    const char *text = json_string_value(content);
-    size_t len = json_string_length(content), bin_len = len;
-    unsigned char *bytes = (unsigned char *)text, *decoded = NULL;
-    if (json_is_true(json_object_get(params, "base64"))) {
-        decoded = malloc(len + 1);
-        if (decoded == NULL || sodium_base642bin(decoded, len + 1, text, len, NULL, &bin_len, NULL,
-                                                 sodium_base64_VARIANT_ORIGINAL) != 0) {
-            free(decoded);
-            snprintf(emsg, cap, "files.save: content is not valid base64");
-            return NULL;
-        }
-        bytes = decoded;
-    }
+    const unsigned char *bytes;
+    unsigned char *decoded;
+    size_t bin_len;
+    if (request_content(params, &bytes, &bin_len, &decoded, "files.save", emsg, cap) != 0)
+        return NULL;
     /* Redacted like every other byte that leaves the broker. */
     json_t *result = NULL;
     char *clean = s->redactor && tx_redactor_count(s->redactor) > 0
@@ -966,13 +1000,11 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     } else {
         json_incref(args);
     }
-    json_t *pos_v = json_object_get(params, "pos");
-    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
-    json_t *site = json_object_get(params, "site");
-    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(site))) {
+    json_t *site;
+    long pos = request_position(s, params, "tool.call", &site, emsg, cap);
+    if (pos < 0) {
         json_decref(args);
         *etype = TX_ERR_BAD_REQUEST;
-        snprintf(emsg, cap, "tool.call: journal position %ld out of order", pos);
         return NULL;
     }
     char key[256];
@@ -1039,24 +1071,21 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
 {
     const char *op = json_string_value(json_object_get(params, "op"));
     const char *path = json_string_value(json_object_get(params, "path"));
-    json_t *content = json_object_get(params, "content");
-    json_t *pos_v = json_object_get(params, "pos"), *site = json_object_get(params, "site");
-    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    json_t *site;
     const tx_config *cfg = s->opts.config;
     *etype = TX_ERR_BAD_REQUEST;
     if (op == NULL || path == NULL ||
         (strcmp(op, "read") != 0 && strcmp(op, "write") != 0 && strcmp(op, "stat") != 0) ||
-        (strcmp(op, "write") == 0 && !json_is_string(content))) {
+        (strcmp(op, "write") == 0 && !json_is_string(json_object_get(params, "content")))) {
         snprintf(emsg, cap,
                  "file.op needs op read/write/stat, a path and (write) a content string");
         return NULL;
     }
-    if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(site))) {
-        snprintf(emsg, cap, "file.op: journal position %ld out of order", pos);
+    long pos = request_position(s, params, "file.op", &site, emsg, cap);
+    if (pos < 0)
         return NULL;
-    }
     json_t *result = NULL;
-    *etype = "FileError";
+    *etype = TX_FILES_FAILED;
     const char *run_dir = s->opts.evidence ? tx_evidence_dir(s->opts.evidence) : NULL;
     if (run_dir != NULL && tx_files_within(".", path, run_dir)) {
         /* A --run-dir inside the workspace: the run's own journal and evidence. */
@@ -1072,28 +1101,18 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
         snprintf(emsg, cap, "File.write: the workspace is read-only (sandbox.%s)",
                  cfg->workspace_read_only ? "workspace: ro" : "profile");
     } else if (strcmp(op, "write") == 0) {
-        const char *text = json_string_value(content);
-        size_t len = json_string_length(content), bin_len = len;
-        unsigned char *decoded = NULL;
-        int bad = 0;
-        if (json_is_true(json_object_get(params, "base64"))) {
-            decoded = malloc(len + 1);
-            bad = decoded == NULL || sodium_base642bin(decoded, len + 1, text, len, NULL, &bin_len,
-                                                       NULL, sodium_base64_VARIANT_ORIGINAL) != 0;
-        }
-        if (bad)
-            snprintf(emsg, cap, "File.write: content is not valid base64");
-        else if (tx_files_write(".", path, decoded ? decoded : (const unsigned char *)text, bin_len,
-                                emsg, cap) == 0)
+        const unsigned char *bytes;
+        unsigned char *decoded;
+        size_t len;
+        if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) == 0 &&
+            tx_files_write(".", path, bytes, len, etype, emsg, cap) == 0)
             result = json_true();
         free(decoded);
     } else if (strcmp(op, "read") == 0) {
-        result = tx_files_read(".", path, emsg, cap);
+        result = tx_files_read(".", path, etype, emsg, cap);
     } else {
-        result = tx_files_stat(".", path, emsg, cap);
+        result = tx_files_stat(".", path, etype, emsg, cap);
     }
-    if (result == NULL && (strncmp(emsg, "Absolute", 8) == 0 || strncmp(emsg, "Path", 4) == 0))
-        *etype = "ValueError";
     if (result != NULL && tx_server_redact(s, result) != 0) {
         json_decref(result);
         result = NULL;
@@ -1283,11 +1302,34 @@ static int phase_allows(tx_server *s, const tx_request *req, const char **etype,
     return 1;
 }
 
+/* The methods whose work is one handler: params in, done data (or etype/emsg) out. */
+typedef json_t *(*method_handler)(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                  size_t cap);
+
+static method_handler find_handler(const char *method)
+{
+    static const struct {
+        const char *method;
+        method_handler handler;
+    } handlers[] = {
+        {TX_METHOD_TOOL_CALL, handle_tool_call},   {TX_METHOD_EVENTS_EMIT, handle_emit},
+        {"files.save", handle_files_save},         {"file.op", handle_file},
+        {"journal.append", handle_journal_append}, {"journal.read", handle_journal_read},
+        {"journal.answer", handle_journal_answer}, {"journal.truncate", handle_journal_truncate},
+        {"human.ask", handle_human_ask},           {TX_METHOD_MODULE_LOAD, handle_module_load},
+    };
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++)
+        if (strcmp(method, handlers[i].method) == 0)
+            return handlers[i].handler;
+    return NULL;
+}
+
 json_t *tx_server_handle(tx_server *s, const tx_request *req)
 {
     const char *etype = TX_ERR_INTERNAL;
     char emsg[1024] = "";
     json_t *data = NULL;
+    method_handler handler;
     if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
         /* refused: answered below */
     } else if (s->deferred_error[0] != '\0' && req->id != NULL &&
@@ -1299,26 +1341,8 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
     } else if (strcmp(req->method, "session.setup") == 0 ||
                strcmp(req->method, "session.run") == 0) {
         data = json_pack("{s:b}", "ok", 1);
-    } else if (strcmp(req->method, TX_METHOD_TOOL_CALL) == 0) {
-        data = handle_tool_call(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, TX_METHOD_EVENTS_EMIT) == 0) {
-        data = handle_emit(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "files.save") == 0) {
-        data = handle_files_save(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "file.op") == 0) {
-        data = handle_file(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "journal.append") == 0) {
-        data = handle_journal_append(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "journal.read") == 0) {
-        data = handle_journal_read(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "journal.answer") == 0) {
-        data = handle_journal_answer(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "journal.truncate") == 0) {
-        data = handle_journal_truncate(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, "human.ask") == 0) {
-        data = handle_human_ask(s, req->params, &etype, emsg, sizeof emsg);
-    } else if (strcmp(req->method, TX_METHOD_MODULE_LOAD) == 0) {
-        data = handle_module_load(s, req->params, &etype, emsg, sizeof emsg);
+    } else if ((handler = find_handler(req->method)) != NULL) {
+        data = handler(s, req->params, &etype, emsg, sizeof emsg);
     } else if (strcmp(req->method, TX_METHOD_RUN_FINISH) == 0) {
         json_t *result = json_object_get(req->params, "result");
         if (json_is_object(result) && s->result == NULL) {
