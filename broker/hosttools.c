@@ -1,5 +1,6 @@
 /* hosttools.c - runs one command host tool in a child process (see hosttools.h). */
 #include "hosttools.h"
+#include "redact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,8 +68,12 @@ typedef struct pump {
     size_t args_len, args_off;
     char *out; /* stdout so far, NUL-terminated */
     size_t out_len, out_cap, out_max;
-    char tail[TX_HOSTTOOL_STDERR_KEEP]; /* last bytes of stderr */
-    size_t tail_len;
+    /* The last bytes of stderr: TX_HOSTTOOL_STDERR_KEEP plus, with a redactor, its longest
+     * match minus one, so a secret the window cut in two is recognised and dropped whole. */
+    char *tail;
+    size_t tail_len, tail_cap, tail_context;
+    int tail_cut; /* bytes were dropped before the window */
+    const tx_redactor *redactor;
     int exited, timed_out, too_large;
 } pump;
 
@@ -457,14 +462,16 @@ static int pump_stderr(pump *p)
     }
     const char *src = buf;
     size_t n = (size_t)r;
-    if (n >= sizeof p->tail) {
-        src += n - sizeof p->tail;
-        n = sizeof p->tail;
+    if (n >= p->tail_cap) {
+        src += n - p->tail_cap;
+        n = p->tail_cap;
+        p->tail_cut = p->tail_cut || p->tail_len > 0 || (size_t)r > p->tail_cap;
         p->tail_len = 0;
-    } else if (p->tail_len + n > sizeof p->tail) {
-        size_t drop = p->tail_len + n - sizeof p->tail;
+    } else if (p->tail_len + n > p->tail_cap) {
+        size_t drop = p->tail_len + n - p->tail_cap;
         memmove(p->tail, p->tail + drop, p->tail_len - drop);
         p->tail_len -= drop;
+        p->tail_cut = 1;
     }
     memcpy(p->tail + p->tail_len, src, n);
     p->tail_len += n;
@@ -628,14 +635,22 @@ static void append(char *buf, size_t cap, size_t *pos, const char *s)
 static void set_error(tx_hosttool_result *out, const char *type, const pump *p, const char *head)
 {
     snprintf(out->error_type, sizeof out->error_type, "%s", type);
-    char tail[TX_HOSTTOOL_STDERR_KEEP + 1];
-    memcpy(tail, p->tail, p->tail_len);
-    tail[p->tail_len] = '\0';
-    for (size_t i = 0; i < p->tail_len; i++)
+    /* Redact first, then cut: the window's context bytes (where a secret may have been cut
+     * in two) are dropped by the redactor, and the cuts below only cut masked text. */
+    size_t tl = 0;
+    char *tail = tx_redact_tail(p->redactor, p->tail, p->tail_len,
+                                p->tail_cut ? p->tail_context : 0, &tl, NULL);
+    size_t tail_alloc = tl;
+    if (tail == NULL) {
+        snprintf(out->error, sizeof out->error, "%s (stderr withheld: out of memory)", head);
+        clean_text(out->error);
+        return;
+    }
+    for (size_t i = 0; i < tl; i++)
         if (tail[i] == '\0')
             tail[i] = '?';
     clean_text(tail);
-    size_t tl = strlen(tail);
+    tl = strlen(tail);
     while (tl > 0 && (tail[tl - 1] == '\n' || tail[tl - 1] == ' ' || tail[tl - 1] == '\t'))
         tail[--tl] = '\0';
     const char *t = tail;
@@ -660,7 +675,31 @@ static void set_error(tx_hosttool_result *out, const char *type, const pump *p, 
         append(out->error, sizeof out->error, &pos, cut);
         append(out->error, sizeof out->error, &pos, t);
     }
-    clean_text(out->error); /* the head may quote the tool's bytes (jansson's error text) */
+    sodium_memzero(tail, tail_alloc);
+    free(tail);
+    clean_text(out->error);
+}
+
+/*
+ * Masks the secrets in a parsed result. A secret the text held that the parsed value does not
+ * show where it can be masked (spread over JSON syntax, or digits a double could not keep) means
+ * the value cannot be passed on safely: it is replaced by "[REDACTED]" whole.
+ */
+static void mask_result(const pump *p, tx_hosttool_result *out)
+{
+    size_t raw = tx_redact_count(p->redactor, p->out, p->out_len), found = 0;
+    if (raw == 0)
+        return;
+    if (raw == SIZE_MAX || tx_redact_json_ref(p->redactor, &out->result, &found) != 0 ||
+        found < raw) {
+        json_decref(out->result);
+        out->result = json_string("[REDACTED]");
+        if (out->result == NULL) {
+            snprintf(out->error_type, sizeof out->error_type, "%s", TX_HOSTTOOL_FAILED);
+            snprintf(out->error, sizeof out->error, "tool %s: out of memory masking its result",
+                     p->name);
+        }
+    }
 }
 
 /* Fills *out from how the tool ended. */
@@ -722,10 +761,17 @@ static void describe(const tx_host_tool *t, pump *p, int status, const child_rep
     json_error_t jerr;
     out->result = json_loadb(p->out, p->out_len, JSON_DECODE_ANY, &jerr);
     if (out->result == NULL) {
+        /* jansson quotes the offending token cut to fit its buffer, which could cut a secret
+         * before it can be masked: say where, not what. */
+        char *near = strstr(jerr.text, " near ");
+        if (near != NULL)
+            *near = '\0';
         snprintf(head, sizeof head, "tool %s printed invalid JSON: %s (line %d, column %d)",
                  t->name, jerr.text, jerr.line, jerr.column);
         set_error(out, TX_HOSTTOOL_BAD_OUTPUT, p, head);
+        return;
     }
+    mask_result(p, out);
 }
 
 /* ---- the call ---------------------------------------------------------------------------- */
@@ -857,8 +903,16 @@ int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error
         p->args = c->args_json;
         p->args_len = c->args_len;
         p->out_max = (size_t)t->max_output;
+        p->redactor = c->redactor;
+        size_t span = tx_redactor_max_span(c->redactor);
+        p->tail_context = span > 0 ? span - 1 : 0;
+        p->tail_cap = TX_HOSTTOOL_STDERR_KEEP + p->tail_context;
+        p->tail = malloc(p->tail_cap);
+        if (p->tail == NULL)
+            rc = tx_fail(err, TACTUS_ESYSTEM, "tool %s: out of memory", t->name);
         double budget = t->timeout_ms > (uint64_t)1 << 50 ? 1e15 : (double)t->timeout_ms;
-        rc = pump_run(p, pid, started + budget, err);
+        if (rc == 0)
+            rc = pump_run(p, pid, started + budget, err);
     }
 
     /* Whatever happened: kill the group while the unreaped child still pins its id, then
@@ -882,7 +936,9 @@ int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error
         close_fd(&p->err_r);
         close_fd(&p->pidfd);
         free(p->out);
-        sodium_memzero(p->tail, sizeof p->tail);
+        if (p->tail != NULL)
+            sodium_memzero(p->tail, p->tail_cap);
+        free(p->tail);
         free(p);
     }
     call_free(&r);

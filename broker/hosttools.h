@@ -38,6 +38,8 @@
 #include "config.h"
 #include "tx_error.h"
 
+struct tx_redactor;
+
 /* The PATH a tool sees, and where a bare argv[0] is searched. */
 #define TX_HOSTTOOL_PATH "/usr/local/bin:/usr/bin:/bin"
 
@@ -69,6 +71,9 @@ typedef struct tx_hosttool_call {
     const char *idempotency_key;   /* -> TACTUS_IDEMPOTENCY_KEY */
     const tx_tool_secret *secrets; /* exactly the secrets tool->secrets names, each once, */
     size_t nsecrets;               /* already decrypted by the caller */
+    /* Optional: masks secrets in what the tool printed before it is cut to size (the stderr
+     * tail in error) and in the parsed result; NULL masks nothing. */
+    const struct tx_redactor *redactor;
 } tx_hosttool_call;
 
 /* The outcome of a call that ran. Either result is set (success) or error_type/error are. */
@@ -78,8 +83,9 @@ typedef struct tx_hosttool_result {
     char error_type[64]; /* one of TX_HOSTTOOL_* above; "" on success */
     char error[1024];    /* "tool NAME ...": what happened (exit status / signal / limit) and
                             the last ~1 KiB of stderr. Valid UTF-8, control characters other
-                            than newline and tab replaced by '?'. It may contain anything the
-                            tool printed, secrets included: redact it before recording it. */
+                            than newline and tab replaced by '?'. Without a redactor it may
+                            contain anything the tool printed, secrets included: redact it
+                            before recording it. */
     int exit_code;       /* the tool's exit status; -1 if it was killed or never started */
     double duration_ms;  /* wall-clock time from fork to reaping the tool */
 } tx_hosttool_result;

@@ -1,6 +1,7 @@
 /* redact.c - replacing known secret values (and their hex/base64 forms) with [REDACTED:NAME]. */
 #include "redact.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #define JSON_MAX_DEPTH 2048 /* same as jansson's parser limit; also stops cycles */
 #define FORMS_MAX 7         /* raw, hex lower/upper, base64 x {standard, url} x {pad, no pad} */
+#define JSON_ESCAPE_WIDTH 6 /* most text bytes per value byte: "\u00XX" */
 
 /* One registered value: its name and one sodium_malloc'd arena holding all its forms. */
 typedef struct secret_value {
@@ -32,6 +34,7 @@ struct tx_redactor {
     pattern *pats; /* sorted by first byte, then longest first */
     size_t npats, pats_cap;
     size_t first[257]; /* pats[first[b] .. first[b+1]) start with byte b */
+    size_t max_len;    /* longest pattern, in bytes */
 };
 
 tx_redactor *tx_redactor_new(void)
@@ -176,6 +179,8 @@ int tx_redactor_add(tx_redactor *r, const char *name, const unsigned char *val, 
         r->pats[r->npats + added] =
             (pattern){.bytes = bytes, .len = lens[f], .value = vi, .seq = r->npats + added};
         added++;
+        if (lens[f] > r->max_len)
+            r->max_len = lens[f];
     }
     r->values[vi] = (secret_value){
         .name = name_copy, .name_len = strlen(name_copy), .arena = arena, .arena_len = total};
@@ -212,12 +217,113 @@ static int out_put(outbuf *o, const void *src, size_t n)
     return 0;
 }
 
+size_t tx_redactor_max_span(const tx_redactor *r)
+{
+    return r == NULL ? 0 : JSON_ESCAPE_WIDTH * r->max_len;
+}
+
+static int hex_digit(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of "\uXXXX" at t[i] (6 bytes available), or -1. */
+static long u_escape(const unsigned char *t, size_t len, size_t i)
+{
+    long v = 0;
+    if (len - i < 6 || t[i] != '\\' || t[i + 1] != 'u')
+        return -1;
+    for (size_t k = 2; k < 6; k++) {
+        int d = hex_digit(t[i + k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
 /*
- * The longest pattern starting at text[pos], or NULL. Patterns sharing the first byte are
- * tried longest first; the last byte is compared before memcmp to reject most misses cheaply.
+ * What the text at t[i] stands for if it is JSON string content: an escape (\" \\ \/ \b \f \n
+ * \r \t, or \uXXXX, a surrogate pair read as one code point) is decoded to its UTF-8 bytes in
+ * buf (*n of them); anything else, a malformed escape included, is its own single byte.
+ * Returns the number of text bytes used (at least 1; i < len).
+ */
+static size_t unit_at(const unsigned char *t, size_t len, size_t i, unsigned char buf[4], size_t *n)
+{
+    static const char simple_in[] = "\"\\/bfnrt", simple_out[] = "\"\\/\b\f\n\r\t";
+    *n = 1;
+    buf[0] = t[i];
+    if (t[i] != '\\' || len - i < 2)
+        return 1;
+    const char *s = strchr(simple_in, t[i + 1]);
+    if (s != NULL && t[i + 1] != '\0') {
+        buf[0] = (unsigned char)simple_out[s - simple_in];
+        return 2;
+    }
+    long cp = u_escape(t, len, i);
+    size_t used = 6;
+    if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+        return 1;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        long lo = u_escape(t, len, i + 6);
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return 1;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        used = 12;
+    }
+    if (cp < 0x80) {
+        buf[0] = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        buf[0] = (unsigned char)(0xC0 | (cp >> 6));
+        buf[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        *n = 2;
+    } else if (cp < 0x10000) {
+        buf[0] = (unsigned char)(0xE0 | (cp >> 12));
+        buf[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        *n = 3;
+    } else {
+        buf[0] = (unsigned char)(0xF0 | (cp >> 18));
+        buf[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        buf[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        buf[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        *n = 4;
+    }
+    return used;
+}
+
+/* Text bytes from pos that spell p with JSON escapes decoded, or 0 if they do not. */
+static size_t escaped_match(const pattern *p, const unsigned char *t, size_t len, size_t pos)
+{
+    size_t i = pos, k = 0;
+    while (k < p->len) {
+        unsigned char buf[4];
+        size_t n;
+        if (i >= len)
+            return 0;
+        size_t used = unit_at(t, len, i, buf, &n);
+        if (n > p->len - k || memcmp(buf, p->bytes + k, n) != 0)
+            return 0;
+        k += n;
+        i += used;
+    }
+    return i - pos;
+}
+
+/*
+ * The longest pattern at text[pos], or NULL; *span is the number of text bytes it covers.
+ * Patterns sharing the first byte are tried longest first, as raw bytes (the last byte is
+ * compared before memcmp to reject most misses cheaply), then, only when a backslash is in
+ * reach (next_bs is the first one at or after pos), with JSON escapes decoded.
  */
 static const pattern *match_at(const tx_redactor *r, const unsigned char *text, size_t len,
-                               size_t pos)
+                               size_t pos, size_t next_bs, size_t *span)
 {
     unsigned char b = text[pos];
     size_t left = len - pos;
@@ -225,51 +331,179 @@ static const pattern *match_at(const tx_redactor *r, const unsigned char *text, 
     for (size_t i = r->first[b]; i < r->first[b + 1]; i++) {
         const pattern *p = &r->pats[i];
         if (p->len <= left && text[pos + p->len - 1] == p->bytes[p->len - 1] &&
-            memcmp(text + pos, p->bytes, p->len) == 0)
+            memcmp(text + pos, p->bytes, p->len) == 0) {
+            *span = p->len;
             return p;
+        }
+    }
+    if (next_bs >= len || next_bs - pos >= tx_redactor_max_span(r))
+        return NULL;
+    unsigned char buf[4];
+    size_t n;
+    unit_at(text, len, pos, buf, &n);
+    for (size_t i = r->first[buf[0]]; i < r->first[buf[0] + 1]; i++) {
+        size_t got = escaped_match(&r->pats[i], text, len, pos);
+        if (got > 0) {
+            *span = got;
+            return &r->pats[i];
+        }
     }
     return NULL;
 }
 
-char *tx_redact(const tx_redactor *r, const char *text, size_t len, size_t *out_len)
+/*
+ * The scanner behind every text entry point. Decides t[0..stop): each position is either the
+ * start of a match (replaced by its marker; the match may run past stop) or copied. Only what
+ * lies at or after `emit_from` is appended to o: a match that ends after emit_from is emitted
+ * as its marker, literal bytes before it are not. *end is where the decided text ends (>= stop).
+ * *hits counts the matches. Returns 0, or -1 if out of memory.
+ */
+static int scan(const tx_redactor *r, const unsigned char *t, size_t len, size_t stop,
+                size_t emit_from, outbuf *o, size_t *end, size_t *hits)
 {
-    const unsigned char *t = (const unsigned char *)text;
-    outbuf o = {0};
-    size_t pos = 0, run = 0;
+    size_t pos = 0, run = 0, next_bs = 0;
+    int active = r != NULL && r->npats > 0;
 
-    if (text == NULL)
-        len = 0;
-    if (len == SIZE_MAX)
-        return NULL;
-    /* Reserve the common case (nothing to redact) up front. */
-    o.data = malloc(len + 1);
-    if (o.data == NULL)
-        return NULL;
-    o.cap = len + 1;
-    while (r != NULL && r->npats > 0 && pos < len) {
-        const pattern *m = match_at(r, t, len, pos);
+    while (active && pos < stop) {
+        if (next_bs < pos) {
+            const unsigned char *bs = memchr(t + pos, '\\', len - pos);
+            next_bs = bs ? (size_t)(bs - t) : len;
+        }
+        size_t span = 0;
+        const pattern *m = match_at(r, t, len, pos, next_bs, &span);
         if (m == NULL) {
             pos++;
             continue;
         }
         const secret_value *v = &r->values[m->value];
-        if (out_put(&o, t + run, pos - run) != 0 || out_put(&o, "[REDACTED:", 10) != 0 ||
-            out_put(&o, v->name, v->name_len) != 0 || out_put(&o, "]", 1) != 0) {
-            free(o.data);
-            return NULL;
-        }
-        pos += m->len;
+        size_t from = run > emit_from ? run : emit_from;
+        if (from < pos && out_put(o, t + from, pos - from) != 0)
+            return -1;
+        if (pos + span > emit_from &&
+            (out_put(o, "[REDACTED:", 10) != 0 || out_put(o, v->name, v->name_len) != 0 ||
+             out_put(o, "]", 1) != 0))
+            return -1;
+        (*hits)++;
+        pos += span;
         run = pos;
     }
-    if (out_put(&o, t + run, len - run) != 0) {
-        free(o.data);
+    if (pos < stop)
+        pos = stop;
+    size_t from = run > emit_from ? run : emit_from;
+    if (from < pos && out_put(o, t + from, pos - from) != 0)
+        return -1;
+    *end = pos;
+    return 0;
+}
+
+/* Hands back o's text NUL-terminated (at least an empty string), or NULL after a failure. */
+static char *finish(outbuf *o, int failed, size_t *out_len)
+{
+    if (failed || (o->data == NULL && out_put(o, "", 0) != 0)) {
+        free(o->data);
         return NULL;
     }
-    o.data[o.len] = '\0';
+    o->data[o->len] = '\0';
     if (out_len != NULL)
-        *out_len = o.len;
-    return o.data;
+        *out_len = o->len;
+    return o->data;
 }
+
+char *tx_redact(const tx_redactor *r, const char *text, size_t len, size_t *out_len)
+{
+    size_t hits = 0;
+    return tx_redact_tail(r, text, len, 0, out_len, &hits);
+}
+
+char *tx_redact_tail(const tx_redactor *r, const char *text, size_t len, size_t skip,
+                     size_t *out_len, size_t *hits)
+{
+    outbuf o = {0};
+    size_t end, count = 0;
+
+    if (text == NULL)
+        len = 0;
+    if (len == SIZE_MAX)
+        return NULL;
+    if (skip > len)
+        skip = len;
+    /* Reserve the common case (nothing to redact) up front. */
+    o.data = malloc(len - skip + 1);
+    if (o.data == NULL)
+        return NULL;
+    o.cap = len - skip + 1;
+    int rc = scan(r, (const unsigned char *)text, len, len, skip, &o, &end, &count);
+    if (hits != NULL)
+        *hits = count;
+    return finish(&o, rc != 0, out_len);
+}
+
+size_t tx_redact_count(const tx_redactor *r, const char *text, size_t len)
+{
+    size_t hits = 0, n;
+    char *out = tx_redact_tail(r, text, len, len, &n, &hits);
+    if (out == NULL)
+        return SIZE_MAX;
+    free(out);
+    return hits;
+}
+
+/* ---- streams ----------------------------------------------------------------------------- */
+
+struct tx_redact_stream {
+    const tx_redactor *r;
+    outbuf pending; /* text received but not yet decided */
+};
+
+tx_redact_stream *tx_redact_stream_new(const tx_redactor *r)
+{
+    tx_redact_stream *st = calloc(1, sizeof *st);
+    if (st != NULL)
+        st->r = r;
+    return st;
+}
+
+/* Decides the pending text up to its last (max span - 1) bytes, or all of it when final. */
+static char *stream_step(tx_redact_stream *st, int final, size_t *out_len)
+{
+    outbuf o = {0};
+    size_t hold = tx_redactor_max_span(st->r), len = st->pending.len, end = 0, hits = 0;
+    hold = hold > 0 ? hold - 1 : 0;
+    size_t stop = final ? len : (len > hold ? len - hold : 0);
+    int rc = scan(st->r, (const unsigned char *)st->pending.data, len, stop, 0, &o, &end, &hits);
+    if (rc == 0 && end > 0) {
+        memmove(st->pending.data, st->pending.data + end, len - end);
+        sodium_memzero(st->pending.data + (len - end), end);
+        st->pending.len = len - end;
+    }
+    return finish(&o, rc != 0, out_len);
+}
+
+char *tx_redact_stream_feed(tx_redact_stream *st, const char *chunk, size_t len, size_t *out_len)
+{
+    if (st == NULL || (chunk == NULL && len > 0) || out_put(&st->pending, chunk, len) != 0)
+        return NULL;
+    return stream_step(st, 0, out_len);
+}
+
+char *tx_redact_stream_end(tx_redact_stream *st, size_t *out_len)
+{
+    if (st == NULL)
+        return NULL;
+    return stream_step(st, 1, out_len);
+}
+
+void tx_redact_stream_free(tx_redact_stream *st)
+{
+    if (st == NULL)
+        return;
+    if (st->pending.data != NULL)
+        sodium_memzero(st->pending.data, st->pending.cap);
+    free(st->pending.data);
+    free(st);
+}
+
+/* ---- JSON values ------------------------------------------------------------------------- */
 
 /*
  * Redacts s (n bytes) into a new malloc'd NUL-terminated string; *changed says whether anything
@@ -277,17 +511,54 @@ char *tx_redact(const tx_redactor *r, const char *text, size_t len, size_t *out_
  */
 static char *redact_str(const tx_redactor *r, const char *s, size_t n, size_t *out_n, int *changed)
 {
-    char *out = tx_redact(r, s, n, out_n);
+    size_t hits = 0;
+    char *out = tx_redact_tail(r, s, n, 0, out_n, &hits);
 
     if (out != NULL)
-        *changed = *out_n != n || memcmp(out, s, n) != 0;
+        *changed = hits > 0;
     return out;
 }
 
-static int redact_json_at(const tx_redactor *r, json_t *v, int depth);
+/*
+ * A number that holds a secret among its digits: the redacted text of the first of its usual
+ * spellings that does (integer; for reals %.15g, %.16g, %.17g and, when integral, %.0f) as a
+ * new string, or NULL in *out when none does. Returns 0, or -1 if out of memory.
+ */
+static int redact_number(const tx_redactor *r, const json_t *v, json_t **out, size_t *hits)
+{
+    char text[8][400];
+    int n = 0;
+    *out = NULL;
+    if (json_is_integer(v)) {
+        snprintf(text[n++], sizeof text[0], "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    } else {
+        double d = json_real_value(v);
+        snprintf(text[n++], sizeof text[0], "%.15g", d);
+        snprintf(text[n++], sizeof text[0], "%.16g", d);
+        snprintf(text[n++], sizeof text[0], "%.17g", d);
+        if (d == (double)(long long)d || fabs(d) >= 9.2e18)
+            snprintf(text[n++], sizeof text[0], "%.0f", d);
+    }
+    for (int i = 0; i < n; i++) {
+        size_t outn, found = 0;
+        char *red = tx_redact_tail(r, text[i], strlen(text[i]), 0, &outn, &found);
+        if (red == NULL)
+            return -1;
+        if (found > 0) {
+            *hits += found;
+            *out = json_stringn(red, outn);
+            free(red);
+            return *out == NULL ? -1 : 0;
+        }
+        free(red);
+    }
+    return 0;
+}
+
+static int redact_json_at(const tx_redactor *r, json_t *v, int depth, json_t **repl, size_t *hits);
 
 /* Redacts an object's values, then renames the keys that hold secrets. */
-static int redact_object(const tx_redactor *r, json_t *obj, int depth)
+static int redact_object(const tx_redactor *r, json_t *obj, int depth, size_t *hits)
 {
     const char *key;
     json_t *member;
@@ -299,7 +570,10 @@ static int redact_object(const tx_redactor *r, json_t *obj, int depth)
     {
         size_t outn;
         int changed;
-        if (redact_json_at(r, member, depth + 1) != 0)
+        json_t *repl = NULL;
+        if (redact_json_at(r, member, depth + 1, &repl, hits) != 0)
+            goto out;
+        if (repl != NULL && json_object_iter_set_new(obj, json_object_key_to_iter(key), repl) != 0)
             goto out;
         char *red = redact_str(r, key, strlen(key), &outn, &changed);
         if (red == NULL)
@@ -307,6 +581,7 @@ static int redact_object(const tx_redactor *r, json_t *obj, int depth)
         free(red);
         if (!changed)
             continue;
+        (*hits)++;
         /* Keys cannot change while iterating; remember them and rename afterwards. */
         if (grow((void **)&old, &cap, nold + 1, sizeof *old) != 0 ||
             (old[nold] = strdup(key)) == NULL)
@@ -356,44 +631,81 @@ out:
     return rc;
 }
 
-static int redact_json_at(const tx_redactor *r, json_t *v, int depth)
+/* Redacts v in place; a number that must change sets *repl to the string that replaces it. */
+static int redact_json_at(const tx_redactor *r, json_t *v, int depth, json_t **repl, size_t *hits)
 {
+    *repl = NULL;
     if (depth > JSON_MAX_DEPTH)
         return -1;
     switch (json_typeof(v)) {
     case JSON_STRING: {
-        size_t outn;
-        int changed;
-        char *red = redact_str(r, json_string_value(v), json_string_length(v), &outn, &changed);
+        size_t outn, found = 0;
+        char *red =
+            tx_redact_tail(r, json_string_value(v), json_string_length(v), 0, &outn, &found);
         if (red == NULL)
             return -1;
         int rc = 0;
+        *hits += found;
         /* json_string_setn rejects invalid UTF-8 (possible only if a secret is not UTF-8 and
          * cut a character); over-redact rather than emit a broken or unredacted string. */
-        if (changed && json_string_setn(v, red, outn) != 0)
+        if (found > 0 && json_string_setn(v, red, outn) != 0)
             rc = json_string_set(v, "[REDACTED]");
         free(red);
         return rc;
     }
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return redact_number(r, v, repl, hits);
     case JSON_ARRAY:
-        for (size_t i = 0; i < json_array_size(v); i++)
-            if (redact_json_at(r, json_array_get(v, i), depth + 1) != 0)
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *sub = NULL;
+            if (redact_json_at(r, json_array_get(v, i), depth + 1, &sub, hits) != 0 ||
+                (sub != NULL && json_array_set_new(v, i, sub) != 0))
                 return -1;
+        }
         return 0;
     case JSON_OBJECT:
-        return redact_object(r, v, depth);
+        return redact_object(r, v, depth, hits);
     default:
         return 0;
     }
 }
 
+int tx_redact_json_ref(const tx_redactor *r, json_t **value, size_t *hits)
+{
+    size_t count = 0;
+    json_t *repl = NULL;
+    if (hits != NULL)
+        *hits = 0;
+    if (value == NULL || *value == NULL)
+        return -1;
+    if (r == NULL || r->npats == 0)
+        return 0;
+    int rc = redact_json_at(r, *value, 0, &repl, &count);
+    if (repl != NULL) {
+        json_decref(*value);
+        *value = repl;
+    }
+    if (hits != NULL)
+        *hits = count;
+    return rc;
+}
+
 int tx_redact_json(const tx_redactor *r, json_t *value)
 {
+    size_t count = 0;
+    json_t *repl = NULL;
     if (value == NULL)
         return -1;
     if (r == NULL || r->npats == 0)
         return 0;
-    return redact_json_at(r, value, 0);
+    int rc = redact_json_at(r, value, 0, &repl, &count);
+    if (repl != NULL) {
+        /* A bare number cannot be replaced in place: refuse rather than pass it unredacted. */
+        json_decref(repl);
+        return -1;
+    }
+    return rc;
 }
 
 void tx_redactor_free(tx_redactor *r)

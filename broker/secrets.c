@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "home.h"
-#include "redact.h"
 #include "util.h"
 
 #define KEY_BYTES crypto_aead_xchacha20poly1305_ietf_KEYBYTES
@@ -786,35 +785,6 @@ int tx_secrets_remove(tx_secrets *s, const char *name, tx_error *err)
 out:
     if (lockfd >= 0)
         close(lockfd);
-    json_decref(store);
-    return rc;
-}
-
-int tx_secrets_register_all(tx_secrets *s, struct tx_redactor *r, tx_error *err)
-{
-    json_t *store, *val;
-    const char *key;
-    int rc = 0;
-
-    if (s == NULL || r == NULL)
-        return tx_fail(err, TACTUS_EUSAGE, "tx_secrets_register_all: no store or redactor");
-    if (store_load(s, &store, err) != 0)
-        return -1;
-    json_object_foreach(json_object_get(store, "secrets"), key, val)
-    {
-        unsigned char *value;
-        size_t len;
-        if (open_entry(s, store, key, &value, &len, err) != 0) {
-            rc = -1;
-            break;
-        }
-        int added = tx_redactor_add(r, key, value, len);
-        tx_secret_free(value, len);
-        if (added != 0) {
-            rc = tx_fail(err, TACTUS_ESYSTEM, "out of memory registering secret %s", key);
-            break;
-        }
-    }
     json_decref(store);
     return rc;
 }

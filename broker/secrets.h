@@ -29,9 +29,9 @@
 #define TX_SECRET_NAME_MAX 128                  /* longest name, in bytes */
 #define TX_SECRET_VALUE_MAX (64 * 1024)         /* longest value, in bytes */
 #define TX_SECRETS_STORE_MAX (16 * 1024 * 1024) /* largest secrets.json read or written */
+#define TX_SECRET_WEAK_LEN 8 /* `tactus secrets set` warns about shorter values (guessable) */
 
 typedef struct tx_secrets tx_secrets;
-struct tx_redactor;
 
 /*
  * Returns 0 if name matches [A-Z_][A-Z0-9_]{0,127}; otherwise -1 with err (TACTUS_EUSAGE)
@@ -88,13 +88,6 @@ void tx_secrets_list_free(char **names, size_t count);
  * (TACTUS_EUSAGE) if there is none. Returns 0, or -1 with err filled (store unchanged).
  */
 int tx_secrets_remove(tx_secrets *s, const char *name, tx_error *err);
-
-/*
- * Decrypts every stored secret and registers it with redactor r (values shorter than the
- * redactor's minimum are skipped by the redactor, see redact.h). Each plaintext is wiped as soon
- * as it is registered. Returns 0, or -1 with err filled (r may then hold some of them).
- */
-int tx_secrets_register_all(tx_secrets *s, struct tx_redactor *r, tx_error *err);
 
 /* Wipes the key and frees the handle. NULL is allowed. */
 void tx_secrets_close(tx_secrets *s);

@@ -71,30 +71,36 @@ tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
     return s;
 }
 
-/* Every secret name the configured host tools use, once. */
+/* Adds name to the run's secrets, once. Returns 0 or -1 (out of memory). */
+static int need_secret(tx_server *s, const char *name, tx_error *err)
+{
+    for (size_t j = 0; j < s->nsecrets; j++)
+        if (strcmp(s->secrets[j].name, name) == 0)
+            return 0;
+    held_secret *grown = realloc(s->secrets, (s->nsecrets + 1) * sizeof *grown);
+    if (grown == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    s->secrets = grown;
+    s->secrets[s->nsecrets] = (held_secret){strdup(name), NULL, 0};
+    if (s->secrets[s->nsecrets].name == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    s->nsecrets++;
+    return 0;
+}
+
+/*
+ * The one list of the secrets this run may use: the names its trusted configuration gives its
+ * tools. Only these are decrypted and only these are known to the run's redactor (every other
+ * stored secret stays sealed, so no oracle can be asked about it). Whatever else is configured
+ * to receive a secret (MCP servers, providers) adds its names here.
+ */
 static int collect_secret_names(tx_server *s, tx_error *err)
 {
     const tx_config *cfg = s->opts.config;
-    for (size_t i = 0; i < cfg->nhost_tools; i++) {
-        for (size_t k = 0; k < cfg->host_tools[i].nsecrets; k++) {
-            const char *name = cfg->host_tools[i].secrets[k];
-            int seen = 0;
-            for (size_t j = 0; j < s->nsecrets && !seen; j++)
-                seen = strcmp(s->secrets[j].name, name) == 0;
-            if (seen)
-                continue;
-            held_secret *grown = realloc(s->secrets, (s->nsecrets + 1) * sizeof *grown);
-            if (grown == NULL)
-                return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
-            s->secrets = grown;
-            s->secrets[s->nsecrets].name = strdup(name);
-            s->secrets[s->nsecrets].value = NULL;
-            s->secrets[s->nsecrets].len = 0;
-            if (s->secrets[s->nsecrets].name == NULL)
-                return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
-            s->nsecrets++;
-        }
-    }
+    for (size_t i = 0; i < cfg->nhost_tools; i++)
+        for (size_t k = 0; k < cfg->host_tools[i].nsecrets; k++)
+            if (need_secret(s, cfg->host_tools[i].secrets[k], err) != 0)
+                return -1;
     return 0;
 }
 
@@ -102,27 +108,28 @@ int tx_server_load_secrets(tx_server *s, tx_error *err)
 {
     if (collect_secret_names(s, err) != 0)
         return -1;
-    char home[4096], store_path[4200];
-    tx_error home_err;
-    tx_error_clear(&home_err);
-    if (tx_home_dir(home, sizeof home, &home_err) != 0)
-        return s->nsecrets == 0 ? 0 : tx_fail(err, TACTUS_EUSAGE, "%s", home_err.message);
-    snprintf(store_path, sizeof store_path, "%s/secrets.json", home);
-    struct stat st;
-    if (s->nsecrets == 0 && stat(store_path, &st) != 0)
-        return 0; /* nothing stored and nothing needed */
+    if (s->nsecrets == 0)
+        return 0; /* the store is not even opened */
+    char home[4096];
+    if (tx_home_dir(home, sizeof home, err) != 0)
+        return -1;
     tx_secrets *store = NULL;
     if (tx_secrets_open(home, &store, err) != 0)
         return -1;
-    /* Every stored value is masked, not only the ones this run's tools receive: a tool could
-     * have learnt another secret some other way. */
-    int rc = tx_secrets_register_all(store, s->redactor, err);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < s->nsecrets; i++) {
+        held_secret *h = &s->secrets[i];
         tx_error get_err;
         tx_error_clear(&get_err);
-        if (tx_secrets_get(store, s->secrets[i].name, &s->secrets[i].value, &s->secrets[i].len,
-                           &get_err) != 0)
-            s->secrets[i].value = NULL; /* reported when a tool that needs it is called */
+        if (tx_secrets_get(store, h->name, &h->value, &h->len, &get_err) != 0) {
+            h->value = NULL;
+            /* Not set: reported when a tool that needs it is called. Anything else (a
+             * tampered store, a wrong key) fails the run now. */
+            if (get_err.status != TACTUS_EUSAGE)
+                rc = tx_fail(err, get_err.status, "%s", get_err.message);
+        } else if (tx_redactor_add(s->redactor, h->name, h->value, h->len) != 0) {
+            rc = tx_fail(err, TACTUS_ESYSTEM, "out of memory registering secret %s", h->name);
+        }
     }
     tx_secrets_close(store);
     return rc;
@@ -268,7 +275,14 @@ json_t *tx_server_steps(const tx_server *s)
     long n = tx_server_journal_count(s);
     for (long pos = 1; steps != NULL && pos <= n; pos++)
         json_array_append(steps, journal_get(s, pos));
-    return steps;
+    /* Evidence: the journal holds what the procedure supplied exactly; this copy is masked. */
+    json_t *clean = steps ? json_deep_copy(steps) : NULL;
+    json_decref(steps);
+    if (clean != NULL && tx_server_redact(s, clean) != 0) {
+        json_decref(clean);
+        clean = NULL;
+    }
+    return clean;
 }
 
 static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet",   "sleep",
@@ -318,10 +332,13 @@ static json_t *handle_journal_append(tx_server *s, json_t *params, const char **
         snprintf(emsg, cap, "journal.append: %s records are journaled by the broker itself", kind);
         return NULL;
     }
+    /* Kept exactly as the runner sent it: a replay (journal.read, Checkpoint.get) must return
+     * what the procedure supplied, not whether it matched a secret. The evidence copy
+     * (steps.json) is redacted instead, see tx_server_steps. */
     json_t *copy = json_deep_copy(rec);
     tx_error err;
     tx_error_clear(&err);
-    if (copy == NULL || tx_server_redact(s, copy) != 0 || journal_append(s, copy, &err) != 0) {
+    if (copy == NULL || journal_append(s, copy, &err) != 0) {
         json_decref(copy);
         *etype = "JournalError";
         snprintf(emsg, cap, "%s", copy ? err.message : "out of memory");
@@ -532,6 +549,16 @@ static int artifact_name(const char *wanted, char *out, size_t cap, char *emsg, 
     return -1;
 }
 
+/* "sha256:<hex>" of len bytes. */
+static void sha256_digest(const unsigned char *bytes, size_t len, char *out, size_t cap)
+{
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    char hex[crypto_hash_sha256_BYTES * 2 + 1];
+    crypto_hash_sha256(hash, bytes, len);
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    snprintf(out, cap, "sha256:%s", hex);
+}
+
 /* Creates files/<name> without following any link, suffixing -1, -2, ... on a clash. Writes
  * the bytes and returns the name used, or -1 with emsg set. */
 static int save_artifact(tx_server *s, const char *name, const unsigned char *bytes, size_t len,
@@ -654,19 +681,23 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     size_t bin_len;
     if (request_content(params, &bytes, &bin_len, &decoded, "files.save", emsg, cap) != 0)
         return NULL;
-    /* Redacted like every other byte that leaves the broker. */
+    /* files/ is evidence: it gets the redacted copy. What the runner gets back (and the journal
+     * replays) describes the bytes the procedure supplied, so neither the size nor the digest
+     * tells it whether anything was masked. */
     json_t *result = NULL;
-    char *clean = s->redactor && tx_redactor_count(s->redactor) > 0
-                      ? tx_redact(s->redactor, (const char *)bytes, bin_len, &bin_len)
-                      : NULL;
+    size_t stored_len = bin_len, hits = 0;
+    char *clean =
+        s->redactor && tx_redactor_count(s->redactor) > 0
+            ? tx_redact_tail(s->redactor, (const char *)bytes, bin_len, 0, &stored_len, &hits)
+            : NULL;
     const unsigned char *out = clean ? (const unsigned char *)clean : bytes;
+    char digest[80], stored_digest[80];
     *etype = TX_ERR_TOOL_FAILED;
-    if (save_artifact(s, name, out, bin_len, used, sizeof used, emsg, cap) == 0) {
-        unsigned char hash[crypto_hash_sha256_BYTES];
-        char hex[crypto_hash_sha256_BYTES * 2 + 1], digest[80];
-        crypto_hash_sha256(hash, out, bin_len);
-        sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-        snprintf(digest, sizeof digest, "sha256:%s", hex);
+    if (s->redactor && tx_redactor_count(s->redactor) > 0 && clean == NULL) {
+        snprintf(emsg, cap, "out of memory redacting artifact %.100s", name);
+    } else if (save_artifact(s, name, out, stored_len, used, sizeof used, emsg, cap) == 0) {
+        sha256_digest(bytes, bin_len, digest, sizeof digest);
+        sha256_digest(out, stored_len, stored_digest, sizeof stored_digest);
         result = json_pack("{s:s, s:I, s:s}", "name", used, "bytes", (json_int_t)bin_len, "sha256",
                            digest);
     }
@@ -675,6 +706,11 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     if (result == NULL)
         return NULL;
     json_t *event = json_pack("{s:s, s:O}", "type", "artifact", "file", result);
+    if (event != NULL && hits > 0)
+        /* Only the evidence says the stored copy differs; the runner never reads it. */
+        json_object_set_new(event, "stored",
+                            json_pack("{s:b, s:I, s:s}", "redacted", 1, "bytes",
+                                      (json_int_t)stored_len, "sha256", stored_digest));
     tx_error err;
     tx_error_clear(&err);
     if (event != NULL)
@@ -867,14 +903,9 @@ static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *ar
         given[ngiven++] = (tx_tool_secret){h->name, h->value, h->len};
     }
     char *args_text = json_dumps(args, JSON_COMPACT);
-    tx_hosttool_call call = {ht,
-                             s->opts.proc_dir,
-                             args_text,
-                             args_text ? strlen(args_text) : 0,
-                             s->opts.run_id,
-                             key,
-                             given,
-                             ngiven};
+    tx_hosttool_call call = {
+        ht,    s->opts.proc_dir, args_text,  args_text ? strlen(args_text) : 0, s->opts.run_id, key,
+        given, ngiven,           s->redactor};
     tx_hosttool_result out;
     memset(&out, 0, sizeof out);
     tx_error err;
@@ -1017,24 +1048,29 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     else
         snprintf(key, sizeof key, "%s:c%ld", s->opts.run_id, s->host_calls + 1);
     int allowed = tx_config_allows_tool(s->opts.config, name) || find_c_tool(s, name) != NULL;
+    /* host.ping and host.echo answer with the procedure's own arguments: masking them would
+     * only tell it which of its guesses is a secret. */
+    int echo = strcmp(name, "host.ping") == 0 || strcmp(name, "host.echo") == 0;
     double started = now_ms();
     json_t *result = NULL;
     s->host_calls++;
     if (!allowed) {
         *etype = TX_ERR_TOOL_NOT_ALLOWED;
-        snprintf(emsg, cap, "Tool not allowlisted: %s", name);
+        snprintf(emsg, cap, "Tool not allowlisted: %s", name); /* the runner's own words */
     } else {
         result = dispatch_tool(s, name, args, key, etype, emsg, cap);
+        /* What a tool produced is masked before the runner sees it. */
+        if (result != NULL && !echo && s->redactor != NULL &&
+            tx_redact_json_ref(s->redactor, &result, NULL) != 0) {
+            json_decref(result);
+            result = NULL;
+            *etype = TX_ERR_INTERNAL;
+            snprintf(emsg, cap, "out of memory redacting the result of %s", name);
+        }
+        if (result == NULL)
+            redact_text(s, emsg, cap);
     }
     double duration = now_ms() - started;
-    if (result != NULL && tx_server_redact(s, result) != 0) {
-        json_decref(result);
-        result = NULL;
-        *etype = TX_ERR_INTERNAL;
-        snprintf(emsg, cap, "out of memory redacting the result of %s", name);
-    }
-    if (result == NULL)
-        redact_text(s, emsg, cap);
 
     char digest[80];
     digest_json(args, digest, sizeof digest);
@@ -1113,14 +1149,9 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
     } else {
         result = tx_files_stat(".", path, etype, emsg, cap);
     }
-    if (result != NULL && tx_server_redact(s, result) != 0) {
-        json_decref(result);
-        result = NULL;
-        *etype = TX_ERR_INTERNAL;
-        snprintf(emsg, cap, "out of memory redacting File.%s", op);
-    }
-    if (result == NULL)
-        redact_text(s, emsg, cap);
+    /* Not redacted: the workspace's files and these messages (paths the procedure chose) are the
+     * procedure's own content; masking them would make the redactor an oracle it can query. The
+     * journal keeps them exactly; steps.json, the evidence copy, is redacted. */
     if (pos > 0) {
         char name[16];
         snprintf(name, sizeof name, "File.%s", op);

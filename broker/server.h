@@ -75,7 +75,7 @@ int tx_server_redact(const tx_server *s, json_t *value);
 /* The result the runner delivered with run.finish (new reference), or NULL if none came. */
 json_t *tx_server_take_result(tx_server *s);
 
-/* The journal as the steps.json array (new reference). */
+/* The journal as the steps.json array: a redacted copy (new reference; NULL if out of memory). */
 json_t *tx_server_steps(const tx_server *s);
 
 /*

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "home.h"
+#include "redact.h"
 #include "secrets.h"
 
 #define EXIT_OK 0
@@ -42,7 +43,9 @@ static const char usage_set[] =
     "  printf '%s' \"$TOKEN\" | tactus secrets set GITHUB_TOKEN\n"
     "  tactus secrets set GITHUB_TOKEN < token.txt\n"
     "The value is never taken from the command line, where other users can read it (ps)\n"
-    "and where it lands in shell history.\n";
+    "and where it lands in shell history.\n"
+    "A value shorter than 8 bytes is stored with a warning: it can be guessed, and no\n"
+    "redaction hides it from a procedure that tries values (see docs/secrets.md).\n";
 
 static const char usage_list[] = "Usage: tactus secrets list\n"
                                  "\n"
@@ -255,6 +258,15 @@ static int cmd_set(int argc, char **argv)
         code = tx_fail(&err, TACTUS_EUSAGE, "set: the value is empty; nothing stored");
     if (code == 0)
         code = tx_secrets_set(s, pos[0], buf, len, &err);
+    if (code == 0 && len < TX_SECRET_WEAK_LEN)
+        fprintf(stderr,
+                PREFIX "warning: %s is only %zu bytes long. A value this short can be guessed: "
+                       "a procedure that can try values against a tool, or compare its own "
+                       "output with the evidence, finds it whatever the redactor does%s. Use a "
+                       "value of at least %d random bytes (see docs/secrets.md).\n",
+                pos[0], len,
+                len < TX_REDACT_MIN_LEN ? ", and values under 4 bytes are not redacted at all" : "",
+                TX_SECRET_WEAK_LEN);
     sodium_memzero(buf, cap);
     sodium_free(buf);
     tx_secrets_close(s);

@@ -598,24 +598,6 @@ START_TEST(test_store_size_cap)
 }
 END_TEST
 
-START_TEST(test_register_all)
-{
-    tx_secrets *s = open_ok();
-    tx_redactor *r = tx_redactor_new();
-    tx_error err;
-    set_ok(s, "TOKEN", "tok-abcdef");
-    set_ok(s, "PIN", "12"); /* too short to be registered */
-    ck_assert_int_eq(tx_secrets_register_all(s, r, &err), 0);
-    ck_assert_uint_eq(tx_redactor_count(r), 1);
-    const char *text = "got tok-abcdef and 12";
-    char *out = tx_redact(r, text, strlen(text), NULL);
-    ck_assert_str_eq(out, "got [REDACTED:TOKEN] and 12");
-    free(out);
-    tx_redactor_free(r);
-    tx_secrets_close(s);
-}
-END_TEST
-
 /* ---- CLI --------------------------------------------------------------------------------- */
 
 typedef struct cli_result {
@@ -833,7 +815,6 @@ static Suite *secrets_suite(void)
     tcase_add_test(tc, test_tampered_bytes);
     tcase_add_test(tc, test_malformed_store);
     tcase_add_test(tc, test_store_size_cap);
-    tcase_add_test(tc, test_register_all);
     suite_add_tcase(s, tc);
 
     TCase *cli = tcase_create("cli");
