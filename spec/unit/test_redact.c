@@ -269,6 +269,164 @@ START_TEST(test_linear_time)
 }
 END_TEST
 
+/* Secrets written inside JSON text: every character may be escaped, in any mix. */
+START_TEST(test_json_escaped_text)
+{
+    /* tok/"\é-1234: a slash, a quote, a backslash and a two-byte character. */
+    tx_redactor *r = with("TOK", "tok/\"\\\xc3\xa9-1234");
+    ck_redacts(r, "raw tok/\"\\\xc3\xa9-1234 end", "raw [REDACTED:TOK] end");
+    ck_redacts(r, "{\"t\":\"tok\\/\\\"\\\\\\u00e9-1234\"}", "{\"t\":\"[REDACTED:TOK]\"}");
+    ck_redacts(r, "{\"t\":\"tok/\\\"\\\\\\u00E9-1234\"}", "{\"t\":\"[REDACTED:TOK]\"}");
+    ck_redacts(r, "\\u0074\\u006f\\u006B\\/\\\"\\\\\xc3\xa9\\u002d1234", "[REDACTED:TOK]");
+    /* A prefix is still not the secret, escaped or not. */
+    ck_redacts(r, "tok\\/\\\"\\\\\\u00e9-123", "tok\\/\\\"\\\\\\u00e9-123");
+    /* A malformed escape is its own bytes. */
+    ck_redacts(r, "tok\\/\\\"\\\\\\u00g9-1234", "tok\\/\\\"\\\\\\u00g9-1234");
+    tx_redactor_free(r);
+
+    /* A character outside the BMP, written as a surrogate pair. */
+    r = with("EMOJI", "key\xf0\x9f\x98\x80-5678");
+    ck_redacts(r, "\"key\\ud83d\\ude00-5678\"", "\"[REDACTED:EMOJI]\"");
+    ck_redacts(r, "\"key\\ud83d-5678\"", "\"key\\ud83d-5678\""); /* a lone surrogate */
+    tx_redactor_free(r);
+
+    /* Control characters and the base64 form's '/' written as \/. */
+    r = with("CTL", "line1\nline2\ttab");
+    ck_redacts(r, "\"line1\\nline2\\ttab\"", "\"[REDACTED:CTL]\"");
+    tx_redactor_free(r);
+    const unsigned char v[] = {0xfb, 0xff, 0xfe, 'A', 'B'}; /* base64 +//+QUI= */
+    r = tx_redactor_new();
+    ck_assert_int_eq(tx_redactor_add(r, "BIN", v, sizeof v), 0);
+    ck_redacts(r, "\"+\\/\\/+QUI=\"", "\"[REDACTED:BIN]\"");
+    tx_redactor_free(r);
+}
+END_TEST
+
+/* Numbers in parsed JSON: integers, reals, inside containers and at the root. */
+START_TEST(test_json_numbers)
+{
+    tx_redactor *r = with("NUM", "123456789");
+    json_error_t jerr;
+    json_t *v = json_loads("{\"a\":123456789,\"b\":[1,123456789],\"c\":123456789.5,"
+                           "\"d\":-1234567890,\"e\":1.23456789e8,\"k\":7,\"x\":12345678}",
+                           0, &jerr);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(tx_redact_json(r, v), 0);
+    char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
+    ck_assert_str_eq(s, "{\"a\":\"[REDACTED:NUM]\",\"b\":[1,\"[REDACTED:NUM]\"],"
+                        "\"c\":\"[REDACTED:NUM].5\",\"d\":\"-[REDACTED:NUM]0\","
+                        "\"e\":\"[REDACTED:NUM]\",\"k\":7,\"x\":12345678}");
+    free(s);
+    json_decref(v);
+
+    /* A bare number: replaced through the reference, refused in place. */
+    v = json_integer(123456789);
+    ck_assert_int_eq(tx_redact_json(r, v), -1);
+    size_t hits = 0;
+    ck_assert_int_eq(tx_redact_json_ref(r, &v, &hits), 0);
+    ck_assert_str_eq(json_string_value(v), "[REDACTED:NUM]");
+    ck_assert_uint_eq(hits, 1);
+    json_decref(v);
+    v = json_integer(42);
+    ck_assert_int_eq(tx_redact_json_ref(r, &v, &hits), 0);
+    ck_assert(json_is_integer(v));
+    ck_assert_uint_eq(hits, 0);
+    json_decref(v);
+    tx_redactor_free(r);
+}
+END_TEST
+
+/* Feeds text in chunks of every size: the stream's output is the whole text's redaction. */
+static void check_stream(const tx_redactor *r, const char *text, size_t len)
+{
+    size_t want_len;
+    char *want = tx_redact(r, text, len, &want_len);
+    ck_assert_ptr_nonnull(want);
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        tx_redact_stream *st = tx_redact_stream_new(r);
+        ck_assert_ptr_nonnull(st);
+        char *got = malloc(want_len + 1);
+        size_t got_len = 0;
+        for (size_t off = 0; off <= len; off += chunk) {
+            size_t n = len - off < chunk ? len - off : chunk, out_len;
+            char *out = off < len ? tx_redact_stream_feed(st, text + off, n, &out_len)
+                                  : tx_redact_stream_end(st, &out_len);
+            ck_assert_ptr_nonnull(out);
+            ck_assert_uint_le(got_len + out_len, want_len);
+            memcpy(got + got_len, out, out_len);
+            got_len += out_len;
+            free(out);
+            if (off + n == len && off < len) {
+                out = tx_redact_stream_end(st, &out_len);
+                ck_assert_ptr_nonnull(out);
+                ck_assert_uint_le(got_len + out_len, want_len);
+                memcpy(got + got_len, out, out_len);
+                got_len += out_len;
+                free(out);
+                break;
+            }
+        }
+        ck_assert_uint_eq(got_len, want_len);
+        ck_assert_mem_eq(got, want, want_len);
+        free(got);
+        tx_redact_stream_free(st);
+    }
+    free(want);
+}
+
+START_TEST(test_stream_split_chunks)
+{
+    tx_redactor *r = with("TOK", "hunter2secret");
+    ck_assert_uint_eq(tx_redactor_max_span(r), 6 * 26); /* the hex form, every byte escaped */
+    const char *text = "a hunter2secret b 68756e74657232736563726574 c \\u0068unter2secre\\u0074 "
+                       "d hunter2secrethunter2secret e hunter2secre f";
+    check_stream(r, text, strlen(text));
+    char *whole = red(r, text);
+    ck_assert_ptr_null(strstr(whole, "hunter2secret"));
+    ck_assert_ptr_nonnull(strstr(whole, "hunter2secre f")); /* a prefix stays */
+    free(whole);
+    /* Nothing held back a stream without secrets. */
+    tx_redactor *none = tx_redactor_new();
+    tx_redact_stream *st = tx_redact_stream_new(none);
+    size_t n;
+    char *out = tx_redact_stream_feed(st, "abc", 3, &n);
+    ck_assert_str_eq(out, "abc");
+    free(out);
+    tx_redact_stream_free(st);
+    tx_redactor_free(none);
+    tx_redactor_free(r);
+}
+END_TEST
+
+/* A window cut out of a longer text: a secret cut at its start leaves nothing behind. */
+START_TEST(test_tail_window)
+{
+    tx_redactor *r = with("TOK", "hunter2secret");
+    size_t ctx = tx_redactor_max_span(r) - 1, n, hits;
+    char text[1024];
+    /* The window starts 3 bytes into a copy: "ter2secret" is a remainder that a plain
+     * redaction of the window would leave. */
+    size_t len = (size_t)snprintf(text, sizeof text, "ter2secret%*s tail hunter2secret end",
+                                  (int)(ctx - 10), "");
+    char *plain = tx_redact(r, text, len, &n);
+    ck_assert_ptr_nonnull(strstr(plain, "ter2secret"));
+    free(plain);
+    char *out = tx_redact_tail(r, text, len, ctx, &n, &hits);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_null(strstr(out, "ter2secret"));
+    ck_assert_str_eq(out, " tail [REDACTED:TOK] end");
+    ck_assert_uint_eq(hits, 1);
+    free(out);
+    /* A match straddling the context's end is emitted as its marker. */
+    len = (size_t)snprintf(text, sizeof text, "%*shunter2secret!", (int)(ctx - 3), "");
+    out = tx_redact_tail(r, text, len, ctx, &n, NULL);
+    ck_assert_str_eq(out, "[REDACTED:TOK]!");
+    free(out);
+    ck_assert_uint_eq(tx_redact_count(r, text, len), 1);
+    tx_redactor_free(r);
+}
+END_TEST
+
 static Suite *redact_suite(void)
 {
     Suite *s = suite_create("redact");
@@ -286,6 +444,10 @@ static Suite *redact_suite(void)
     tcase_add_test(tc, test_json_key_collision);
     tcase_add_test(tc, test_json_depth_limit);
     tcase_add_test(tc, test_linear_time);
+    tcase_add_test(tc, test_json_escaped_text);
+    tcase_add_test(tc, test_json_numbers);
+    tcase_add_test(tc, test_stream_split_chunks);
+    tcase_add_test(tc, test_tail_window);
     suite_add_tcase(s, tc);
     return s;
 }
