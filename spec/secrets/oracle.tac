@@ -34,6 +34,8 @@ Procedure {
     local tree = File.read("intree.txt")
     -- 5. An error message quoting a path the procedure chose.
     local _, ferr = pcall(File.read, "missing-@PIN@.txt")
+    -- 6. Module source it requires.
+    local mod = require("pinmod")
     -- A resume replays all of the above from the journal.
     Human.input({ message = "continue?" })
     return {
@@ -42,6 +44,7 @@ Procedure {
       ckpt_exact = kept.v == "pin=@PIN@" and kept.n == @PIN@,
       tree_exact = tree == "in the tree: @PIN@\n",
       ferr_exact = tostring(ferr):find("missing-@PIN@.txt", 1, true) ~= nil,
+      mod_exact = mod.v == "pin=@PIN@",
       tool = Host.call("deploy", {}).pin,
     }
   end,

@@ -45,6 +45,7 @@ sed "s/@PIN@/$pin/g" "$dir/oracle.tac" >oracle.tac
 cp "$dir/oracle.tac.yml" "$dir/toolout.tac" "$dir/toolout.tac.yml" .
 cp -r "$dir/tools" .
 printf 'in the tree: %s\n' "$pin" >intree.txt
+printf 'return { v = "pin=%s" }\n' "$pin" >pinmod.lua
 printf 'Procedure { function() return { other = "%s" } end }\n' "$other" >others.tac
 cp "$dir/oracle.tac.yml" others.tac.yml
 
@@ -69,6 +70,7 @@ for mode in --no-sandbox --sandbox; do
     [ "$(field .output.ckpt_exact $o)" = true ] || say "$mode: a replayed checkpoint differs from what the procedure returned"
     [ "$(field .output.tree_exact $o)" = true ] || say "$mode: File.read of a file in the tree is not exact"
     [ "$(field .output.ferr_exact $o)" = true ] || say "$mode: a File error does not quote the path as given"
+    [ "$(field .output.mod_exact $o)" = true ] || say "$mode: a required module's source is not exact"
     # The secret is this run's: the tool's own output is masked, so the above is not vacuous.
     [ "$(field .output.tool $o)" = "[REDACTED:DEPLOY_PIN]" ] || say "$mode: the tool's output was not masked: $(field .output.tool $o)"
     # The evidence is masked: the file contents in steps.json, the artifact in files/.
