@@ -35,6 +35,7 @@ struct tx_redactor {
     size_t npats, pats_cap;
     size_t first[257]; /* pats[first[b] .. first[b+1]) start with byte b */
     size_t max_len;    /* longest pattern, in bytes */
+    int numeric;       /* some pattern could occur in a number's spelling */
 };
 
 tx_redactor *tx_redactor_new(void)
@@ -181,6 +182,11 @@ int tx_redactor_add(tx_redactor *r, const char *name, const unsigned char *val, 
         added++;
         if (lens[f] > r->max_len)
             r->max_len = lens[f];
+        size_t k = 0;
+        while (k < lens[f] && bytes[k] != '\0' && strchr("0123456789.-+eE", bytes[k]) != NULL)
+            k++;
+        if (k == lens[f])
+            r->numeric = 1;
     }
     r->values[vi] = (secret_value){
         .name = name_copy, .name_len = strlen(name_copy), .arena = arena, .arena_len = total};
@@ -509,14 +515,9 @@ void tx_redact_stream_free(tx_redact_stream *st)
  * Redacts s (n bytes) into a new malloc'd NUL-terminated string; *changed says whether anything
  * was replaced. NULL if out of memory.
  */
-static char *redact_str(const tx_redactor *r, const char *s, size_t n, size_t *out_n, int *changed)
+static char *redact_str(const tx_redactor *r, const char *s, size_t n, size_t *out_n, size_t *hits)
 {
-    size_t hits = 0;
-    char *out = tx_redact_tail(r, s, n, 0, out_n, &hits);
-
-    if (out != NULL)
-        *changed = hits > 0;
-    return out;
+    return tx_redact_tail(r, s, n, 0, out_n, hits);
 }
 
 /*
@@ -529,6 +530,8 @@ static int redact_number(const tx_redactor *r, const json_t *v, json_t **out, si
     char text[8][400];
     int n = 0;
     *out = NULL;
+    if (!r->numeric)
+        return 0; /* no pattern can occur in a number's spelling */
     if (json_is_integer(v)) {
         snprintf(text[n++], sizeof text[0], "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     } else {
@@ -568,20 +571,19 @@ static int redact_object(const tx_redactor *r, json_t *obj, int depth, size_t *h
 
     json_object_foreach(obj, key, member)
     {
-        size_t outn;
-        int changed;
+        size_t outn, found = 0;
         json_t *repl = NULL;
         if (redact_json_at(r, member, depth + 1, &repl, hits) != 0)
             goto out;
         if (repl != NULL && json_object_iter_set_new(obj, json_object_key_to_iter(key), repl) != 0)
             goto out;
-        char *red = redact_str(r, key, strlen(key), &outn, &changed);
+        char *red = redact_str(r, key, strlen(key), &outn, &found);
         if (red == NULL)
             goto out;
         free(red);
-        if (!changed)
+        if (found == 0)
             continue;
-        (*hits)++;
+        *hits += found;
         /* Keys cannot change while iterating; remember them and rename afterwards. */
         if (grow((void **)&old, &cap, nold + 1, sizeof *old) != 0 ||
             (old[nold] = strdup(key)) == NULL)
@@ -589,10 +591,9 @@ static int redact_object(const tx_redactor *r, json_t *obj, int depth, size_t *h
         nold++;
     }
     for (size_t i = 0; i < nold; i++) {
-        size_t outn;
-        int changed;
+        size_t outn, again = 0;
         json_t *val = json_incref(json_object_get(obj, old[i]));
-        char *red = redact_str(r, old[i], strlen(old[i]), &outn, &changed);
+        char *red = redact_str(r, old[i], strlen(old[i]), &outn, &again);
         if (red == NULL || json_object_del(obj, old[i]) != 0) {
             free(red);
             json_decref(val);
