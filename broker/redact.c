@@ -368,12 +368,13 @@ static int scan(const tx_redactor *r, const unsigned char *t, size_t len, size_t
                 size_t emit_from, outbuf *o, size_t *end, size_t *hits)
 {
     size_t pos = 0, run = 0, next_bs = 0;
-    int active = r != NULL && r->npats > 0;
+    int active = r != NULL && r->npats > 0, bs_known = 0;
 
     while (active && pos < stop) {
-        if (next_bs < pos) {
+        if (!bs_known || next_bs < pos) {
             const unsigned char *bs = memchr(t + pos, '\\', len - pos);
             next_bs = bs ? (size_t)(bs - t) : len;
+            bs_known = 1;
         }
         size_t span = 0;
         const pattern *m = match_at(r, t, len, pos, next_bs, &span);
