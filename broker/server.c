@@ -89,18 +89,23 @@ static int need_secret(tx_server *s, const char *name, tx_error *err)
 }
 
 /*
- * The one list of the secrets this run may use: the names its trusted configuration gives its
- * tools. Only these are decrypted and only these are known to the run's redactor (every other
- * stored secret stays sealed, so no oracle can be asked about it). Whatever else is configured
- * to receive a secret (MCP servers, providers) adds its names here.
+ * The one list of the secrets this run may use: the names its trusted configuration gives the
+ * tools this run may call (a host tool declared but not allowlisted gets nothing). Only these
+ * are decrypted and only these are known to the run's redactor (every other stored secret
+ * stays sealed, so no oracle can be asked about it). Whatever else is configured to receive a
+ * secret (MCP servers, providers) adds its names here.
  */
 static int collect_secret_names(tx_server *s, tx_error *err)
 {
     const tx_config *cfg = s->opts.config;
-    for (size_t i = 0; i < cfg->nhost_tools; i++)
-        for (size_t k = 0; k < cfg->host_tools[i].nsecrets; k++)
-            if (need_secret(s, cfg->host_tools[i].secrets[k], err) != 0)
+    for (size_t i = 0; i < cfg->nhost_tools; i++) {
+        const tx_host_tool *t = &cfg->host_tools[i];
+        if (!tx_config_allows_tool(cfg, t->name))
+            continue;
+        for (size_t k = 0; k < t->nsecrets; k++)
+            if (need_secret(s, t->secrets[k], err) != 0)
                 return -1;
+    }
     return 0;
 }
 
