@@ -962,12 +962,25 @@ static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const
             json_error_t jerr;
             result = json_loads(result_text, JSON_DECODE_ANY, &jerr);
             if (result == NULL) {
+                /* jansson quotes the offending token cut to fit: say where, not what. */
+                char *near = strstr(jerr.text, " near ");
+                if (near != NULL)
+                    *near = '\0';
                 *etype = TX_ERR_TOOL_FAILED;
-                snprintf(emsg, cap, "tool %s returned invalid JSON: %s", name, jerr.text);
+                snprintf(emsg, cap, "tool %s returned invalid JSON: %s (line %d, column %d)", name,
+                         jerr.text, jerr.line, jerr.column);
             }
         } else {
+            /* Redacted before it is cut to fit emsg, so no secret loses its end to the cut. */
+            char *clean = message && s->redactor
+                              ? tx_redact(s->redactor, message, strlen(message), NULL)
+                              : NULL;
             *etype = TX_ERR_TOOL_FAILED;
-            snprintf(emsg, cap, "tool %s failed: %s", name, message ? message : "(no message)");
+            snprintf(emsg, cap, "tool %s failed: %s", name,
+                     clean     ? clean
+                     : message ? "(message withheld)"
+                               : "(no message)");
+            free(clean);
         }
         free(result_text);
         free(message);
