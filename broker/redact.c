@@ -540,7 +540,7 @@ static int redact_number(const tx_redactor *r, const json_t *v, json_t **out, si
         snprintf(text[n++], sizeof text[0], "%.15g", d);
         snprintf(text[n++], sizeof text[0], "%.16g", d);
         snprintf(text[n++], sizeof text[0], "%.17g", d);
-        if (d == (double)(long long)d || fabs(d) >= 9.2e18)
+        if (isfinite(d) && floor(d) == d) /* integral: also its plain digits */
             snprintf(text[n++], sizeof text[0], "%.0f", d);
     }
     for (int i = 0; i < n; i++) {
