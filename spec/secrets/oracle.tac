@@ -40,6 +40,7 @@ Procedure {
     Human.input({ message = "continue?" })
     return {
       file_exact = back == s, file_len = #back, file_marker = back:find("REDACTED", 1, true) ~= nil,
+      record_exact = Checkpoint.get("File.read").content == s,
       artifact_bytes = rec.bytes, artifact_sha = rec.sha256, content_len = #content,
       ckpt_exact = kept.v == "pin=@PIN@" and kept.n == @PIN@,
       tree_exact = tree == "in the tree: @PIN@\n",
