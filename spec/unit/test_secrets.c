@@ -598,6 +598,20 @@ START_TEST(test_store_size_cap)
 }
 END_TEST
 
+/* Opening one secret decrypts only that entry: a damaged other entry does not matter (the
+ * broker relies on this to leave secrets no tool of the run names sealed). */
+START_TEST(test_one_entry_alone)
+{
+    tx_secrets *s = open_ok();
+    set_ok(s, "A", "value-of-a");
+    set_ok(s, "B", "value-of-b");
+    flip("ciphertext", 0); /* damages A */
+    get_is(s, "B", "value-of-b");
+    get_fails(s, "A", TACTUS_ESYSTEM, "secret A failed to decrypt (wrong key or tampered store)");
+    tx_secrets_close(s);
+}
+END_TEST
+
 /* ---- CLI --------------------------------------------------------------------------------- */
 
 typedef struct cli_result {
@@ -690,6 +704,28 @@ START_TEST(test_cli_set_list_rm)
     r = run_cli(ARGS("secrets", "rm", "OTHER"), NULL, 0);
     ck_assert_int_eq(r.code, 2);
     ck_assert_str_eq(r.err, "tactus secrets: no secret named OTHER\n");
+}
+END_TEST
+
+/* Short values are stored, with a warning that says why they are weak. */
+START_TEST(test_cli_short_value_warning)
+{
+    signal(SIGPIPE, SIG_IGN);
+    cli_result r = run_cli(ARGS("secrets", "set", "PIN"), "123456", 6);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "tactus secrets: warning: PIN is only 6 bytes long"));
+    ck_assert_ptr_null(strstr(r.err, "not redacted at all"));
+    ck_assert_ptr_null(strstr(r.err, "123456")); /* the value is never echoed */
+    r = run_cli(ARGS("secrets", "set", "TINY"), "abc", 3);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_ptr_nonnull(strstr(r.err, "values under 4 bytes are not redacted at all"));
+    r = run_cli(ARGS("secrets", "set", "OK_LEN"), "abcdefgh", 8);
+    ck_assert_int_eq(r.code, 0);
+    ck_assert_str_eq(r.err, "");
+    tx_secrets *s = open_ok();
+    get_is(s, "PIN", "123456");
+    get_is(s, "TINY", "abc");
+    tx_secrets_close(s);
 }
 END_TEST
 
@@ -813,6 +849,7 @@ static Suite *secrets_suite(void)
     tcase_add_test(tc, test_missing_key_with_secrets);
     tcase_add_test(tc, test_swapped_ciphertexts);
     tcase_add_test(tc, test_tampered_bytes);
+    tcase_add_test(tc, test_one_entry_alone);
     tcase_add_test(tc, test_malformed_store);
     tcase_add_test(tc, test_store_size_cap);
     suite_add_tcase(s, tc);
@@ -821,6 +858,7 @@ static Suite *secrets_suite(void)
     tcase_add_checked_fixture(cli, setup, teardown);
     tcase_set_timeout(cli, 60);
     tcase_add_test(cli, test_cli_set_list_rm);
+    tcase_add_test(cli, test_cli_short_value_warning);
     tcase_add_test(cli, test_cli_refuses_argv_value);
     tcase_add_test(cli, test_cli_usage_errors);
     tcase_add_test(cli, test_cli_value_size);
