@@ -47,6 +47,7 @@ struct tx_server {
     char deferred_error[512]; /* a journal.append notification that failed */
     held_secret *secrets;
     size_t nsecrets;
+    tx_redactor **tool_masks; /* per host tool (config index): its own secrets, built lazily */
 };
 
 tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
@@ -147,13 +148,13 @@ int tx_server_redact(const tx_server *s, json_t *value)
     return tx_redact_json(s->redactor, value);
 }
 
-/* Redacts a message buffer in place (truncating if the replacement is longer). */
-static void redact_text(const tx_server *s, char *buf, size_t cap)
+/* Redacts a message buffer in place with r (truncating if the replacement is longer). */
+static void redact_text(const tx_redactor *r, char *buf, size_t cap)
 {
-    if (s->redactor == NULL || tx_redactor_count(s->redactor) == 0)
+    if (r == NULL || tx_redactor_count(r) == 0)
         return;
     size_t out_len = 0;
-    char *clean = tx_redact(s->redactor, buf, strlen(buf), &out_len);
+    char *clean = tx_redact(r, buf, strlen(buf), &out_len);
     if (clean == NULL) {
         snprintf(buf, cap, "(message withheld: out of memory while redacting)");
         return;
@@ -177,6 +178,9 @@ void tx_server_free(tx_server *s)
             tx_secret_free(s->secrets[i].value, s->secrets[i].len);
     }
     free(s->secrets);
+    for (size_t i = 0; s->tool_masks != NULL && i < s->opts.config->nhost_tools; i++)
+        tx_redactor_free(s->tool_masks[i]);
+    free(s->tool_masks);
     tx_redactor_free(s->redactor);
     free(s);
 }
@@ -826,6 +830,47 @@ static const tx_c_tool *find_c_tool(const tx_server *s, const char *name)
     return NULL;
 }
 
+/*
+ * The redactor for what tool `name` produces on its way to the runner: for a host tool, the
+ * secrets that tool was given and no other; for a C tool (it runs inside the broker, next to
+ * every secret) all of the run's; for host.ping/echo (they return the procedure's own
+ * arguments) none. A tool cannot leak a secret it never had, and masking the run's other
+ * secrets in what it prints (a diff, a file, its echoed arguments: content the procedure
+ * chose) would let the procedure test guesses against them. The evidence is still masked with
+ * every secret of the run. NULL means nothing to mask.
+ */
+static const tx_redactor *tool_mask(tx_server *s, const char *name)
+{
+    const tx_config *cfg = s->opts.config;
+    if (find_c_tool(s, name) != NULL)
+        return s->redactor;
+    const tx_host_tool *ht = tx_config_host_tool(cfg, name);
+    if (ht == NULL || ht->nsecrets == 0)
+        return NULL;
+    size_t i = (size_t)(ht - cfg->host_tools);
+    if (i >= cfg->nhost_tools)
+        return s->redactor;
+    if (s->tool_masks == NULL &&
+        (s->tool_masks = calloc(cfg->nhost_tools, sizeof *s->tool_masks)) == NULL)
+        return s->redactor; /* out of memory: mask too much rather than too little */
+    if (s->tool_masks[i] != NULL)
+        return s->tool_masks[i];
+    tx_redactor *r = tx_redactor_new();
+    for (size_t k = 0; r != NULL && k < ht->nsecrets; k++)
+        for (size_t j = 0; j < s->nsecrets; j++)
+            if (strcmp(s->secrets[j].name, ht->secrets[k]) == 0 && s->secrets[j].value != NULL &&
+                tx_redactor_add(r, s->secrets[j].name, s->secrets[j].value, s->secrets[j].len) !=
+                    0) {
+                tx_redactor_free(r);
+                r = NULL;
+                break;
+            }
+    if (r == NULL)
+        return s->redactor;
+    s->tool_masks[i] = r;
+    return r;
+}
+
 static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *args, const char *key,
                                 const char **etype, char *emsg, size_t cap);
 
@@ -908,9 +953,15 @@ static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *ar
         given[ngiven++] = (tx_tool_secret){h->name, h->value, h->len};
     }
     char *args_text = json_dumps(args, JSON_COMPACT);
-    tx_hosttool_call call = {
-        ht,    s->opts.proc_dir, args_text,  args_text ? strlen(args_text) : 0, s->opts.run_id, key,
-        given, ngiven,           s->redactor};
+    tx_hosttool_call call = {ht,
+                             s->opts.proc_dir,
+                             args_text,
+                             args_text ? strlen(args_text) : 0,
+                             s->opts.run_id,
+                             key,
+                             given,
+                             ngiven,
+                             tool_mask(s, ht->name)};
     tx_hosttool_result out;
     memset(&out, 0, sizeof out);
     tx_error err;
@@ -1066,9 +1117,6 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     else
         snprintf(key, sizeof key, "%s:c%ld", s->opts.run_id, s->host_calls + 1);
     int allowed = tx_config_allows_tool(s->opts.config, name) || find_c_tool(s, name) != NULL;
-    /* host.ping and host.echo answer with the procedure's own arguments: masking them would
-     * only tell it which of its guesses is a secret. */
-    int echo = strcmp(name, "host.ping") == 0 || strcmp(name, "host.echo") == 0;
     double started = now_ms();
     json_t *result = NULL;
     s->host_calls++;
@@ -1077,16 +1125,16 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         snprintf(emsg, cap, "Tool not allowlisted: %s", name); /* the runner's own words */
     } else {
         result = dispatch_tool(s, name, args, key, etype, emsg, cap);
-        /* What a tool produced is masked before the runner sees it. */
-        if (result != NULL && !echo && s->redactor != NULL &&
-            tx_redact_json_ref(s->redactor, &result, NULL) != 0) {
+        /* What a tool produced is masked before the runner sees it (see tool_mask). */
+        const tx_redactor *mask = tool_mask(s, name);
+        if (result != NULL && mask != NULL && tx_redact_json_ref(mask, &result, NULL) != 0) {
             json_decref(result);
             result = NULL;
             *etype = TX_ERR_INTERNAL;
             snprintf(emsg, cap, "out of memory redacting the result of %s", name);
         }
         if (result == NULL)
-            redact_text(s, emsg, cap);
+            redact_text(mask, emsg, cap);
     }
     double duration = now_ms() - started;
 

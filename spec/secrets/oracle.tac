@@ -24,6 +24,9 @@ Procedure {
     local s = table.concat(seq) .. table.concat(seq, "", 1, 5)
     File.write("debruijn.txt", s)
     local back = File.read("debruijn.txt")
+    -- The same through tools that hold no secret: one prints the file, one echoes its arguments.
+    local shown = Host.call("show", {}).text
+    local echoed = Host.call("echo_args", { text = s }).text
     -- 2. An artifact holding the right guess: its record (size, digest) must not show a mask.
     local content = "pin=@PIN@;"
     Artifact.save("guess.txt", content)
@@ -41,6 +44,7 @@ Procedure {
     return {
       file_exact = back == s, file_len = #back, file_marker = back:find("REDACTED", 1, true) ~= nil,
       record_exact = Checkpoint.get("File.read").content == s,
+      shown_exact = shown == s, echoed_exact = echoed == s,
       artifact_bytes = rec.bytes, artifact_sha = rec.sha256, content_len = #content,
       ckpt_exact = kept.v == "pin=@PIN@" and kept.n == @PIN@,
       tree_exact = tree == "in the tree: @PIN@\n",

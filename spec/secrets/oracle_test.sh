@@ -70,6 +70,8 @@ for mode in --no-sandbox --sandbox; do
     [ "$(field .output.file_len $o)" = 1000005 ] || say "$mode: File.read length $(field .output.file_len $o)"
     [ "$(field .output.file_marker $o)" = false ] || say "$mode: the de Bruijn file came back with a marker"
     [ "$(field .output.record_exact $o)" = true ] || say "$mode: Checkpoint.get of the File.read record is not exact"
+    [ "$(field .output.shown_exact $o)" = true ] || say "$mode: a secretless tool printing the file was masked"
+    [ "$(field .output.echoed_exact $o)" = true ] || say "$mode: a secretless tool echoing its arguments was masked"
     [ "$(field .output.artifact_bytes $o)" = "$(field .output.content_len $o)" ] ||
         say "$mode: Artifact.save record says $(field .output.artifact_bytes $o) bytes for $(field .output.content_len $o)"
     want="sha256:$(printf 'pin=%s;' "$pin" | sha256sum | cut -d' ' -f1)"
