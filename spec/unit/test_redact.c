@@ -427,6 +427,33 @@ START_TEST(test_tail_window)
 }
 END_TEST
 
+/* The match count tx_redact_json_ref reports equals the text's: a host tool's result is
+ * withheld whole when its parsed value shows fewer matches than its text held. */
+START_TEST(test_hits_match_text)
+{
+    tx_redactor *r = with("TOK", "tok-12345");
+    const char *text = "{\"tok-12345 tok-12345\":[\"tok-12345\",\"x\\u0074ok-12345\"],\"n\":1}";
+    json_error_t jerr;
+    json_t *v = json_loads(text, 0, &jerr);
+    ck_assert_ptr_nonnull(v);
+    size_t hits = 0;
+    ck_assert_int_eq(tx_redact_json_ref(r, &v, &hits), 0);
+    ck_assert_uint_eq(hits, 4);
+    ck_assert_uint_eq(tx_redact_count(r, text, strlen(text)), 4);
+    json_decref(v);
+    /* A secret spread over JSON syntax is in the text but in no single value. */
+    tx_redactor_free(r);
+    r = with("ODD", "a\",\"b-secret");
+    text = "[\"a\",\"b-secret\"]";
+    v = json_loads(text, 0, &jerr);
+    ck_assert_int_eq(tx_redact_json_ref(r, &v, &hits), 0);
+    ck_assert_uint_eq(hits, 0);
+    ck_assert_uint_eq(tx_redact_count(r, text, strlen(text)), 1);
+    json_decref(v);
+    tx_redactor_free(r);
+}
+END_TEST
+
 static Suite *redact_suite(void)
 {
     Suite *s = suite_create("redact");
@@ -448,6 +475,7 @@ static Suite *redact_suite(void)
     tcase_add_test(tc, test_json_numbers);
     tcase_add_test(tc, test_stream_split_chunks);
     tcase_add_test(tc, test_tail_window);
+    tcase_add_test(tc, test_hits_match_text);
     suite_add_tcase(s, tc);
     return s;
 }
