@@ -35,11 +35,13 @@ long="s3cr3t-$(rand_hex 8)"
 slash="path/to/$(rand_hex 6)z"
 num=$(rand_digits 9)
 other="other-$(rand_hex 8)"
+spread_tail="cd-$(rand_hex 8)"
 set_secret DEPLOY_PIN "$pin"
 set_secret LONG_TOKEN "$long"
 set_secret SLASH_TOKEN "$slash"
 set_secret NUM_SECRET "$num"
 set_secret OTHER_TOKEN "$other"
+set_secret SPREAD_TOKEN "ab\",\"$spread_tail"
 mkdir "$work/ws" && cd "$work/ws" || exit 1
 sed "s/@PIN@/$pin/g" "$dir/oracle.tac" >oracle.tac
 cp "$dir/oracle.tac.yml" "$dir/toolout.tac" "$dir/toolout.tac.yml" .
@@ -113,6 +115,8 @@ for mode in --no-sandbox --sandbox; do
     [ "$(field .output.num.r out.json)" = "[REDACTED:NUM_SECRET].5" ] || say "$mode: a real: $(field .output.num.r out.json)"
     [ "$(field .output.bare out.json)" = "[REDACTED:NUM_SECRET]" ] || say "$mode: a bare number result: $(field .output.bare out.json)"
     grep -qF 'REDACTED:SLASH_TOKEN' out.json || say "$mode: the escaped secret has no marker"
+    [ "$(field .output.spread out.json)" = "[REDACTED]" ] || say "$mode: a secret spread over JSON syntax: $(jq -c .output.spread out.json)"
+    absent "$mode spread" "$spread_tail" $files
 
     # 3. Secrets no tool of this run names are neither masked nor even decrypted.
     id="others-$m"

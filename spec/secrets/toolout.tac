@@ -15,6 +15,8 @@ Procedure {
       escaped = tostring(esc),
       num = Host.call("num", {}),
       bare = Host.call("bare", {}),
+      -- SPREAD_TOKEN is a","b...: printed inside a JSON array it spans two strings.
+      spread = Host.call("spread", {}),
     }
   end,
 }
