@@ -739,14 +739,18 @@ static size_t kill_marked(const proc_list *l, pid_t keep)
  */
 static size_t kill_tool_processes(pid_t tool, const proc_list *before, int adopt)
 {
-    kill(-tool, SIGKILL); /* the common case, at once: the tool's own process group */
-    kill(tool, SIGKILL);
+    /* Stop the tool's group first: a stopped tool can neither exit (which would orphan its
+     * children before the scan finds them by their parent) nor fork. */
+    kill(-tool, SIGSTOP);
     proc_list l = {NULL, 0, 0};
     double until = now_ms() + SWEEP_MAX_MS;
     size_t alive = 0;
     for (;;) {
-        if (scan_procs(&l) != 0)
+        if (scan_procs(&l) != 0) {
+            kill(-tool, SIGKILL); /* no /proc: the tool's own process group at least */
+            kill(tool, SIGKILL);
             break;
+        }
         mark_victims(&l, tool, before, adopt);
         alive = kill_marked(&l, tool);
         if (alive == 0 || now_ms() >= until)
