@@ -649,9 +649,88 @@ static int known_child(const proc_list *known, pid_t pid)
     return 0;
 }
 
+/* Appends pid to l. Returns 0, or -1 out of memory. */
+static int list_add(proc_list *l, pid_t pid)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        proc_entry *grown = realloc(l->v, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        l->v = grown;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (proc_entry){pid, 0, 0, 0, 0, 0};
+    return 0;
+}
+
+/* Appends the pids listed (space-separated) in the file at path to l. Returns 0, or -1. */
+static int read_pid_list(const char *path, proc_list *l)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[4096];
+    long cur = 0;
+    int in_num = 0, rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
+        }
+        for (ssize_t i = 0; i < n && rc == 0; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                if (cur > INT_MAX / 10) {
+                    rc = -1;
+                    break;
+                }
+                cur = cur * 10 + (buf[i] - '0');
+                in_num = 1;
+            } else if (in_num) {
+                rc = list_add(l, (pid_t)cur);
+                cur = 0;
+                in_num = 0;
+            }
+        }
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && in_num)
+        rc = list_add(l, (pid_t)cur);
+    close(fd);
+    return rc;
+}
+
+/* The children of this process, from /proc/self/task/TID/children of each thread: a few
+ * reads instead of a scan of every process. Returns 0, or -1 (the kernel has no such files:
+ * CONFIG_PROC_CHILDREN). */
+static int list_children(proc_list *l)
+{
+    l->n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return -1;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/children", de->d_name);
+        rc = read_pid_list(path, l);
+    }
+    closedir(d);
+    return rc;
+}
+
 /* The children this process has now (before a tool is started, for adopt_orphans). */
 static int snapshot_children(proc_list *children)
 {
+    if (list_children(children) == 0)
+        return 0;
     if (scan_procs(children) != 0)
         return -1;
     pid_t self = getpid();
@@ -735,10 +814,25 @@ static size_t kill_marked(const proc_list *l, pid_t keep)
  * this process's children; the tool itself is killed but left unreaped (its zombie keeps its
  * pid, and so its session and group ids, from being reused meanwhile). Rounds of scan + SIGKILL
  * repeat until a scan finds none of them alive (a process forked between two rounds is found
- * in the next one), for at most SWEEP_MAX_MS. Returns how many were still alive at the end.
+ * in the next one), for at most SWEEP_MAX_MS. With adopt and a tool that exited by itself, a
+ * look at this process's children replaces the scan when it shows no orphan. Returns how many
+ * were still alive at the end.
  */
-static size_t kill_tool_processes(pid_t tool, const proc_list *before, int adopt)
+static size_t kill_tool_processes(pid_t tool, int exited, const proc_list *before, int adopt)
 {
+    if (adopt && exited) {
+        /* The fast path of a tool that exited by itself: every process it left alive has a
+         * topmost ancestor whose parent is dead, reparented to us, the subreaper. No new
+         * child: nothing is left (but the tool's zombie). */
+        kill(-tool, SIGKILL);
+        proc_list now = {NULL, 0, 0};
+        int clean = list_children(&now) == 0;
+        for (size_t i = 0; clean && i < now.n; i++)
+            clean = now.v[i].pid == tool || known_child(before, now.v[i].pid);
+        free(now.v);
+        if (clean)
+            return 0;
+    }
     /* Stop the tool's group first: a stopped tool can neither exit (which would orphan its
      * children before the scan finds them by their parent) nor fork. */
     kill(-tool, SIGSTOP);
@@ -1126,7 +1220,7 @@ int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error
 
     /* Whatever happened: kill everything the tool started while the unreaped child still pins
      * its ids, then reap the child. SIGKILL ends the child even if it was stopped. */
-    kill_tool_processes(pid, &before, c->adopt_orphans);
+    kill_tool_processes(pid, p != NULL && p->exited, &before, c->adopt_orphans);
     free(before.v);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
