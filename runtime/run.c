@@ -191,6 +191,19 @@ static const char *signal_text(int sig)
     }
 }
 
+/* The result of a run stopped at its deadline while it was at `where`. */
+static json_t *timeout_result(uint64_t timeout_ms, const char *where)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "wall-clock limit of %llu ms exceeded during %s",
+             (unsigned long long)timeout_ms, where);
+    json_t *result = failure("timeout", "Timeout", msg);
+    json_t *e = json_object_get(result, "error");
+    json_object_set_new(e, "limit", json_string("timeout"));
+    json_object_set_new(e, "where", json_string(where));
+    return result;
+}
+
 /* Parent side of a child run: serve until run.finish, EOF or the deadline (CLOCK_MONOTONIC
  * ms; 0: none), which bounds every wait: for a request, for a reply to go out, and (through
  * the server) for the host tools and terminal answers a request waits for. */
@@ -262,16 +275,10 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
         /* Where the run was: what the broker was doing for it, or else the runner itself
          * (computing, in a call the VM's own clock check could not interrupt). */
         const char *where = tx_server_deadline_hit(server);
-        if (where == NULL)
-            where = "the procedure (the runner did not stop at its deadline and was killed)";
-        char msg[512];
-        snprintf(msg, sizeof msg, "wall-clock limit of %llu ms exceeded during %s",
-                 (unsigned long long)timeout_ms, where);
-        result = failure("timeout", "Timeout", msg);
-        json_t *e = json_object_get(result, "error");
-        json_object_set_new(e, "limit", json_string("timeout"));
-        json_object_set_new(e, "where", json_string(where));
-        return result;
+        return timeout_result(
+            timeout_ms,
+            where ? where
+                  : "the procedure (the runner did not stop at its deadline and was killed)");
     }
     char msg[1200];
     if (violation)
@@ -467,6 +474,14 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_runner_args a;
         tx_runner_args_from(spec, &a, tx_server_channel(server), tok);
         result = tx_runner_execute(&a);
+        /* A request the deadline cut failed with an error the procedure could catch; the run
+         * is over all the same, whatever the VM went on to report. */
+        const char *where = tx_server_deadline_hit(server);
+        const char *st = json_string_value(json_object_get(result, "status"));
+        if (result != NULL && where != NULL && (st == NULL || strcmp(st, "timeout") != 0)) {
+            json_decref(result);
+            result = timeout_result(timeout_ms, where);
+        }
     } else {
         result = supervise_child(spec, server, &link, deadline);
     }
