@@ -3,7 +3,7 @@
 # a host tool starts dies with the call, with the run, and with a killed broker. Each case does
 # what a hostile procedure or tool would do and checks the outcome and that no process is left.
 # $1 = tactus binary. Optional $2: one case to run (fifo, deadline, leftover, broker_kill,
-# sandboxed_tool).
+# sandboxed_tool, human).
 set -u
 tactus=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 only=${2:-}
@@ -205,6 +205,31 @@ TOOL
         grep -q '"where": *"host tool slow' "$d/.tactus/runs/sb/result.json" 2>/dev/null ||
             bad "sandboxed_tool: result.json does not say where the run was"
         none_left || bad "sandboxed_tool: the sandboxed tool's processes survived the run"
+    fi
+fi
+
+# 6. Human.input on a terminal nobody answers: the run's deadline ends the wait (script(1)
+#    gives the CLI a terminal; its input is a FIFO nobody writes to).
+if run_case human; then
+    if ! command -v script >/dev/null; then
+        say "note: human skipped (no script(1))"
+    else
+        d="$work/human"
+        mkdir -p "$d"
+        printf 'main = procedure("h", {}, function()\n  return Human.input({message = "name?"})\nend)\n' >"$d/h.tac"
+        printf 'sandbox: {timeout: 2}\n' >"$d/h.tac.yml"
+        mkfifo "$d/in"
+        "$msleep" 60 >"$d/in" &
+        holder=$!
+        (cd "$d" && timeout 30 script -qec "'$tactus' run h.tac --run-id h" /dev/null <"$d/in" >out.txt 2>&1)
+        rc=$?
+        kill "$holder" 2>/dev/null
+        wait "$holder" 2>/dev/null
+        [ "$rc" -ne 124 ] || bad "human: the unanswered prompt held the run past its deadline"
+        grep -q '"status": *"timeout"' "$d/.tactus/runs/h/result.json" 2>/dev/null ||
+            { bad "human: result.json missing or not status timeout"; cat "$d/out.txt"; }
+        grep -q '"where": *"Human' "$d/.tactus/runs/h/result.json" 2>/dev/null ||
+            bad "human: result.json does not say where the run was"
     fi
 fi
 
