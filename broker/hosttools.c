@@ -1221,6 +1221,7 @@ int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error
     /* Whatever happened: kill everything the tool started while the unreaped child still pins
      * its ids, then reap the child. SIGKILL ends the child even if it was stopped. */
     kill_tool_processes(pid, p != NULL && p->exited, &before, c->adopt_orphans);
+    kill(pid, SIGKILL); /* in every case, even if /proc could not be read */
     free(before.v);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
