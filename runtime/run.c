@@ -719,11 +719,15 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
         tx_runner_link link = {0, -1, NULL};
         result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, 0, err);
     } else {
+        /* Forked runners (no runner_exe) mean the single-threaded CLI (`tactus test`,
+         * `validate`), which starts no other children: it can be the host tools' subreaper. A
+         * library always execs its runners and is never made one. */
+        int adopt = spec->runner_exe == NULL && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
         tx_runner_link link;
         if (tx_runner_start(spec, &link, &tok, err) == 0) {
             tx_run_tokens_forget_text(&tok);
-            result =
-                broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, 0, err);
+            result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, adopt,
+                                    err);
             close(link.fd);
         }
     }

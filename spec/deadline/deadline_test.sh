@@ -3,7 +3,7 @@
 # a host tool starts dies with the call, with the run, and with a killed broker. Each case does
 # what a hostile procedure or tool would do and checks the outcome and that no process is left.
 # $1 = tactus binary. Optional $2: one case to run (fifo, deadline, leftover, broker_kill,
-# sandboxed_tool, human).
+# sandboxed_tool, human, test_cmd).
 set -u
 tactus=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 only=${2:-}
@@ -206,6 +206,37 @@ TOOL
             bad "sandboxed_tool: result.json does not say where the run was"
         none_left || bad "sandboxed_tool: the sandboxed tool's processes survived the run"
     fi
+fi
+
+# 7. `tactus test` is its own broker: a double-forked daemon of a tool dies with the call too.
+if run_case test_cmd; then
+    d="$work/testcmd"
+    mkdir -p "$d"
+    cat >"$d/bg.sh" <<TOOL
+#!/bin/sh
+( setsid sh -c '"$msleep" 302 & exit 0' & )
+"$msleep" 0.2
+echo '{"ok": true}'
+TOOL
+    chmod +x "$d/bg.sh"
+    cat >"$d/t.tac" <<'TAC'
+Procedure {
+  output = { ok = field.boolean { required = true } },
+  function(input) return { ok = Host.call("bg", {}).ok } end,
+}
+specifications([[
+Feature: bg
+  Scenario: runs
+    Given the procedure has started
+    When the procedure runs
+    Then the procedure should complete successfully
+]])
+TAC
+    printf 'tools: [bg]\nhost_tools:\n  bg: {command: [./bg.sh]}\n' >"$d/t.tac.yml"
+    (cd "$d" && timeout 60 "$tactus" test t.tac --no-sandbox >out.txt 2>&1)
+    rc=$?
+    [ "$rc" -eq 0 ] || { bad "test_cmd: exit $rc"; cat "$d/out.txt"; }
+    none_left || bad "test_cmd: the tool's daemon outlived tactus test"
 fi
 
 # 6. Human.input on a terminal nobody answers: the run's deadline ends the wait (script(1)
