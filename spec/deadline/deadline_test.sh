@@ -252,7 +252,7 @@ if run_case human; then
         mkfifo "$d/in"
         "$msleep" 60 >"$d/in" &
         holder=$!
-        (cd "$d" && timeout 30 script -qec "'$tactus' run h.tac --run-id h" /dev/null <"$d/in" >out.txt 2>&1)
+        (cd "$d" && timeout 30 script -qec "'$tactus' run h.tac --no-sandbox --run-id h" /dev/null <"$d/in" >out.txt 2>&1)
         rc=$?
         kill "$holder" 2>/dev/null
         wait "$holder" 2>/dev/null
