@@ -41,12 +41,17 @@ none_left() {
 # A host tool that starts three kinds of background processes, then (if $1) sleeps long:
 # a plain background child, one that calls setsid, and a daemon that double-forks out of its
 # session (its parent exits at once, so it is an orphan).
+# The tool waits (at most 5 s) until the daemon is up, so a case cannot pass because the
+# daemon had not started yet.
 write_tool() {
+    rm -f "$work/daemon.pid"
     cat >"$1" <<TOOL
 #!/bin/sh
 "$msleep" 300 &
 setsid "$msleep" 301 &
-( setsid sh -c '"$msleep" 302 & exit 0' & )
+( setsid sh -c '"$msleep" 302 & echo \$! >"$work/daemon.pid"; exit 0' & )
+i=0
+while [ ! -s "$work/daemon.pid" ] && [ \$i -lt 500 ]; do "$msleep" 0.01; i=\$((i + 1)); done
 echo \$PPID >"$work/broker.pid"
 if [ -n "${2:-}" ]; then "$msleep" ${2:-0}; fi
 echo '{"ok": true}'
@@ -146,6 +151,7 @@ YML
         (cd "$d" && timeout 60 "$tactus" run bg.tac --json $mode >out.json 2>err.txt)
         rc=$?
         [ "$rc" -eq 0 ] || { bad "leftover $mode: exit $rc"; cat "$d/out.json" "$d/err.txt"; }
+        [ -s "$work/daemon.pid" ] || bad "leftover $mode: the tool's daemon never started"
         grep -q '"left": *false' "$d/out.json" ||
             { bad "leftover $mode: the tool's background processes outlived its call"; cat "$d/out.json"; }
         none_left || bad "leftover $mode: processes left after the run"
