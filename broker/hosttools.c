@@ -761,21 +761,30 @@ static void mark_victims(proc_list *l, pid_t tool, const proc_list *before, int 
     mark_descendants(l);
 }
 
-/* Marks every descendant of a marked process in l (whatever session or group it moved to). */
+static int by_pid(const void *a, const void *b)
+{
+    pid_t x = ((const proc_entry *)a)->pid, y = ((const proc_entry *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* Marks every descendant of a marked process in l (whatever session or group it moved to).
+ * Sorts l by pid so each parent is found by binary search: a pass is O(n log n) even on a
+ * machine with thousands of processes. */
 static void mark_descendants(proc_list *l)
 {
     pid_t self = getpid();
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, by_pid);
     for (int changed = 1; changed;) { /* each pass marks at least one more level */
         changed = 0;
         for (size_t i = 0; i < l->n; i++) {
             if (l->v[i].victim || l->v[i].pid == self)
                 continue;
-            for (size_t j = 0; j < l->n; j++) {
-                if (l->v[j].victim && l->v[j].pid == l->v[i].ppid) {
-                    l->v[i].victim = 1;
-                    changed = 1;
-                    break;
-                }
+            proc_entry key = {.pid = l->v[i].ppid};
+            const proc_entry *parent = bsearch(&key, l->v, l->n, sizeof *l->v, by_pid);
+            if (parent != NULL && parent->victim) {
+                l->v[i].victim = 1;
+                changed = 1;
             }
         }
     }
