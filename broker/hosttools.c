@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
@@ -75,6 +76,7 @@ typedef struct pump {
     int tail_cut; /* bytes were dropped before the window */
     const tx_redactor *redactor;
     int exited, timed_out, too_large;
+    int run_deadline; /* timed_out at the run's deadline, not the tool's own timeout */
 } pump;
 
 static double now_ms(void)
@@ -563,6 +565,339 @@ static int pump_run(pump *p, pid_t pid, double deadline, tx_error *err)
     }
 }
 
+/* ---- parent side: ending every process the tool started ---------------------------------- */
+
+#define SWEEP_MAX_MS 2000 /* how long the broker keeps killing a tool's processes, at most */
+#define SWEEP_PAUSE_MS 2  /* between rounds, while killed processes finish dying */
+
+/* What /proc/PID/stat says about one process. */
+typedef struct proc_entry {
+    pid_t pid, ppid, pgrp, sid;
+    char state;
+    char victim;
+} proc_entry;
+
+/* A growable list of processes. */
+typedef struct proc_list {
+    proc_entry *v;
+    size_t n, cap;
+} proc_list;
+
+/* Reads pid, state, ppid, pgrp and session of /proc/NAME (dirfd = /proc). Returns 0, or -1 when
+ * the process is gone or the line is not understood. The command name may hold anything,
+ * ')' included, so the fields are found after the last ')'. */
+static int read_proc_stat(int procfd, const char *name, proc_entry *e)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "%s/stat", name);
+    int fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *close_paren = strrchr(buf, ')');
+    long pid = strtol(buf, NULL, 10), ppid, pgrp, sid;
+    char state;
+    if (close_paren == NULL || pid <= 0 ||
+        sscanf(close_paren + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &sid) != 4)
+        return -1;
+    *e = (proc_entry){(pid_t)pid, (pid_t)ppid, (pid_t)pgrp, (pid_t)sid, state, 0};
+    return 0;
+}
+
+/* Fills l with every process this one can see in /proc. Returns 0, or -1 (no /proc, no
+ * memory): the caller then falls back to killing the process group alone. */
+static int scan_procs(proc_list *l)
+{
+    l->n = 0;
+    int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (procfd < 0)
+        return -1;
+    DIR *d = fdopendir(procfd);
+    if (d == NULL) {
+        close(procfd);
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        proc_entry e;
+        if (read_proc_stat(dirfd(d), de->d_name, &e) != 0)
+            continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 256;
+            proc_entry *grown = realloc(l->v, cap * sizeof *grown);
+            if (grown == NULL) {
+                rc = -1;
+                break;
+            }
+            l->v = grown;
+            l->cap = cap;
+        }
+        l->v[l->n++] = e;
+    }
+    closedir(d);
+    return rc;
+}
+
+/* True if pid is in `known` (the children this process had before the call). */
+static int known_child(const proc_list *known, pid_t pid)
+{
+    for (size_t i = 0; i < known->n; i++)
+        if (known->v[i].pid == pid)
+            return 1;
+    return 0;
+}
+
+/* Appends pid to l. Returns 0, or -1 out of memory. */
+static int list_add(proc_list *l, pid_t pid)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        proc_entry *grown = realloc(l->v, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        l->v = grown;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (proc_entry){pid, 0, 0, 0, 0, 0};
+    return 0;
+}
+
+/* Appends the pids listed (space-separated) in the file at path to l. Returns 0, or -1. */
+static int read_pid_list(const char *path, proc_list *l)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[4096];
+    long cur = 0;
+    int in_num = 0, rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -1 : 0;
+            break;
+        }
+        for (ssize_t i = 0; i < n && rc == 0; i++) {
+            if (buf[i] >= '0' && buf[i] <= '9') {
+                if (cur > INT_MAX / 10) {
+                    rc = -1;
+                    break;
+                }
+                cur = cur * 10 + (buf[i] - '0');
+                in_num = 1;
+            } else if (in_num) {
+                rc = list_add(l, (pid_t)cur);
+                cur = 0;
+                in_num = 0;
+            }
+        }
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && in_num)
+        rc = list_add(l, (pid_t)cur);
+    close(fd);
+    return rc;
+}
+
+/* The children of this process, from /proc/self/task/TID/children of each thread: a few
+ * reads instead of a scan of every process. Returns 0, or -1 (the kernel has no such files:
+ * CONFIG_PROC_CHILDREN). */
+static int list_children(proc_list *l)
+{
+    l->n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return -1;
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/children", de->d_name);
+        rc = read_pid_list(path, l);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* The children this process has now (before a tool is started, for adopt_orphans). */
+static int snapshot_children(proc_list *children)
+{
+    if (list_children(children) == 0)
+        return 0;
+    if (scan_procs(children) != 0)
+        return -1;
+    pid_t self = getpid();
+    size_t k = 0;
+    for (size_t i = 0; i < children->n; i++)
+        if (children->v[i].ppid == self)
+            children->v[k++] = children->v[i];
+    children->n = k;
+    return 0;
+}
+
+static void mark_descendants(proc_list *l);
+
+/*
+ * Marks the tool's processes in l: the tool itself, everything in its session (the tool is a
+ * session leader, so sid == tool), every descendant of a marked process (whatever session or
+ * group it moved to), and, with adopt, every child of this process that it did not have
+ * before the call (orphans the kernel reparented to us as their subreaper).
+ */
+static void mark_victims(proc_list *l, pid_t tool, const proc_list *before, int adopt)
+{
+    pid_t self = getpid();
+    for (size_t i = 0; i < l->n; i++) {
+        proc_entry *e = &l->v[i];
+        e->victim = e->pid == tool || e->sid == tool ||
+                    (adopt && e->ppid == self && !known_child(before, e->pid));
+    }
+    mark_descendants(l);
+}
+
+static int by_pid(const void *a, const void *b)
+{
+    pid_t x = ((const proc_entry *)a)->pid, y = ((const proc_entry *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* Marks every descendant of a marked process in l (whatever session or group it moved to).
+ * Sorts l by pid so each parent is found by binary search: a pass is O(n log n) even on a
+ * machine with thousands of processes. */
+static void mark_descendants(proc_list *l)
+{
+    pid_t self = getpid();
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, by_pid);
+    for (int changed = 1; changed;) { /* each pass marks at least one more level */
+        changed = 0;
+        for (size_t i = 0; i < l->n; i++) {
+            if (l->v[i].victim || l->v[i].pid == self)
+                continue;
+            proc_entry key = {.pid = l->v[i].ppid};
+            const proc_entry *parent = bsearch(&key, l->v, l->n, sizeof *l->v, by_pid);
+            if (parent != NULL && parent->victim) {
+                l->v[i].victim = 1;
+                changed = 1;
+            }
+        }
+    }
+}
+
+/*
+ * SIGKILLs the marked processes of l that are still alive, and the process group of each
+ * unless it is this process's own group or session (a child forked without setsid shares
+ * those). Reaps marked zombies that are children of this process, except `keep` (0: none).
+ * Returns how many were alive.
+ */
+static size_t kill_marked(const proc_list *l, pid_t keep)
+{
+    pid_t self = getpid(), my_pgrp = getpgrp(), my_sid = getsid(0);
+    size_t alive = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const proc_entry *e = &l->v[i];
+        if (!e->victim)
+            continue;
+        if (e->state != 'Z' && e->state != 'X') {
+            alive++;
+            kill(e->pid, SIGKILL);
+            /* A group in a session a victim made holds only victims: killing it also catches
+             * members forked since the scan. */
+            if (e->pgrp > 1 && e->pgrp != my_pgrp && e->sid != my_sid)
+                kill(-e->pgrp, SIGKILL);
+        } else if (e->ppid == self && e->pid != keep) {
+            waitpid(e->pid, NULL, WNOHANG);
+        }
+    }
+    return alive;
+}
+
+/*
+ * Kills every process the tool started, wherever it went, and reaps the ones that became
+ * this process's children; the tool itself is killed but left unreaped (its zombie keeps its
+ * pid, and so its session and group ids, from being reused meanwhile). Rounds of scan + SIGKILL
+ * repeat until a scan finds none of them alive (a process forked between two rounds is found
+ * in the next one), for at most SWEEP_MAX_MS. With adopt and a tool that exited by itself, a
+ * look at this process's children replaces the scan when it shows no orphan. Returns how many
+ * were still alive at the end.
+ */
+static size_t kill_tool_processes(pid_t tool, int exited, const proc_list *before, int adopt)
+{
+    if (adopt && exited) {
+        /* The fast path of a tool that exited by itself: every process it left alive has a
+         * topmost ancestor whose parent is dead, reparented to us, the subreaper. No new
+         * child: nothing is left (but the tool's zombie). */
+        kill(-tool, SIGKILL);
+        proc_list now = {NULL, 0, 0};
+        int clean = list_children(&now) == 0;
+        for (size_t i = 0; clean && i < now.n; i++)
+            clean = now.v[i].pid == tool || known_child(before, now.v[i].pid);
+        free(now.v);
+        if (clean)
+            return 0;
+    }
+    /* Stop the tool's group first: a stopped tool can neither exit (which would orphan its
+     * children before the scan finds them by their parent) nor fork. */
+    kill(-tool, SIGSTOP);
+    proc_list l = {NULL, 0, 0};
+    double until = now_ms() + SWEEP_MAX_MS;
+    size_t alive = 0;
+    for (;;) {
+        if (scan_procs(&l) != 0) {
+            kill(-tool, SIGKILL); /* no /proc: the tool's own process group at least */
+            kill(tool, SIGKILL);
+            break;
+        }
+        mark_victims(&l, tool, before, adopt);
+        alive = kill_marked(&l, tool);
+        if (alive == 0 || now_ms() >= until)
+            break;
+        struct timespec pause = {0, SWEEP_PAUSE_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    free(l.v);
+    return alive;
+}
+
+size_t tx_hosttool_reap_children(void)
+{
+    proc_list l = {NULL, 0, 0};
+    pid_t self = getpid();
+    double until = now_ms() + SWEEP_MAX_MS;
+    size_t alive = 0;
+    for (;;) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (scan_procs(&l) != 0)
+            break;
+        for (size_t i = 0; i < l.n; i++)
+            l.v[i].victim = l.v[i].ppid == self;
+        mark_descendants(&l);
+        alive = kill_marked(&l, 0);
+        if (alive == 0 || now_ms() >= until)
+            break;
+        struct timespec pause = {0, SWEEP_PAUSE_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    free(l.v);
+    return alive;
+}
+
 /* ---- parent side: describing the outcome ------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), or 0 if it is not one. */
@@ -724,6 +1059,13 @@ static void describe(const tx_host_tool *t, pump *p, int status, const child_rep
                   head);
         return;
     }
+    if (p->run_deadline) {
+        snprintf(head, sizeof head, "tool %s was stopped at the run's deadline (sandbox.timeout)",
+                 t->name);
+        set_error(out, TX_HOSTTOOL_TIMEOUT, p, head);
+        out->run_deadline = 1;
+        return;
+    }
     if (p->timed_out) {
         snprintf(head, sizeof head, "tool %s timed out after %llu ms", t->name,
                  (unsigned long long)t->timeout_ms);
@@ -877,10 +1219,30 @@ int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error
         .err_w = r.errp[1],
         .status_w = r.st[1],
     };
+    /* With adopt_orphans, a child that appears during the call is the tool's orphan: note the
+     * children there are before it starts. */
+    proc_list before = {NULL, 0, 0};
+    if (c->adopt_orphans && snapshot_children(&before) != 0) {
+        free(before.v);
+        call_free(&r);
+        return tx_fail(err, TACTUS_ESYSTEM, "tool %s: cannot list this process's children in /proc",
+                       t->name);
+    }
     double started = now_ms();
+    if (c->deadline_ms > 0 && started >= c->deadline_ms) {
+        /* The run is out of time: nothing is started. */
+        free(before.v);
+        call_free(&r);
+        out->run_deadline = 1;
+        snprintf(out->error_type, sizeof out->error_type, "%s", TX_HOSTTOOL_TIMEOUT);
+        snprintf(out->error, sizeof out->error,
+                 "tool %s not started: the run's deadline has passed", t->name);
+        return 0;
+    }
     pid_t pid = spawn(&plan);
     if (pid < 0) {
         int e = errno;
+        free(before.v);
         call_free(&r);
         return tx_fail(err, TACTUS_ESYSTEM, "tool %s: fork: %s", t->name, strerror(e));
     }
@@ -911,14 +1273,19 @@ int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error
         if (p->tail == NULL)
             rc = tx_fail(err, TACTUS_ESYSTEM, "tool %s: out of memory", t->name);
         double budget = t->timeout_ms > (uint64_t)1 << 50 ? 1e15 : (double)t->timeout_ms;
+        double end = started + budget;
+        if (c->deadline_ms > 0 && c->deadline_ms < end)
+            end = c->deadline_ms;
         if (rc == 0)
-            rc = pump_run(p, pid, started + budget, err);
+            rc = pump_run(p, pid, end, err);
+        p->run_deadline = p->timed_out && end < started + budget;
     }
 
-    /* Whatever happened: kill the group while the unreaped child still pins its id, then
-     * reap the child. SIGKILL ends the child even if it was stopped. */
-    kill(-pid, SIGKILL);
-    kill(pid, SIGKILL);
+    /* Whatever happened: kill everything the tool started while the unreaped child still pins
+     * its ids, then reap the child. SIGKILL ends the child even if it was stopped. */
+    kill_tool_processes(pid, p != NULL && p->exited, &before, c->adopt_orphans);
+    kill(pid, SIGKILL); /* in every case, even if /proc could not be read */
+    free(before.v);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;

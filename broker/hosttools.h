@@ -13,11 +13,13 @@
  *     tool names. Nothing else of the broker's environment reaches the tool.
  *   - its own session and process group (setsid), no inherited descriptors beyond 0/1/2,
  *     default signal dispositions and an empty signal mask, PR_SET_PDEATHSIG SIGKILL.
- *   - the call ends when the tool process exits, times out, or prints more than max_output
- *     bytes; in every case the whole process group is then killed with SIGKILL and the tool
- *     reaped, so nothing the tool left in the background survives the call. (A grandchild that
- *     moves itself to another session or process group escapes this kill; only a PID namespace,
- *     i.e. running the command under `tactus sandbox`, contains that.)
+ *   - the call ends when the tool process exits, times out, reaches the run's deadline, or
+ *     prints more than max_output bytes; in every case every process the tool started is then
+ *     killed with SIGKILL and the tool reaped, so nothing it left in the background survives
+ *     the call. "Every process" is found in /proc: the tool's session, the descendants of any
+ *     of them (whatever session or group they moved to), and, with adopt_orphans, the orphans
+ *     the kernel reparented to this (subreaper) process, which is what catches a daemon that
+ *     double-forked and called setsid. Killing repeats until none is alive (at most 2 s).
  *
  * Processes and threads: the tool is started with fork + execve. Between the two the child
  * makes only async-signal-safe calls (no malloc, no stdio: everything it needs is prepared by
@@ -74,6 +76,11 @@ typedef struct tx_hosttool_call {
     /* Optional: masks secrets in what the tool printed before it is cut to size (the stderr
      * tail in error) and in the parsed result; NULL masks nothing. */
     const struct tx_redactor *redactor;
+    double deadline_ms; /* the run's deadline, CLOCK_MONOTONIC in ms; 0: none. The call ends
+                           there even when the tool's own timeout is later. */
+    int adopt_orphans;  /* 1: this process is a child subreaper (PR_SET_CHILD_SUBREAPER) and
+                           starts no other child while the call runs, so every child that
+                           appears meanwhile is an orphan of the tool's and is killed with it */
 } tx_hosttool_call;
 
 /* The outcome of a call that ran. Either result is set (success) or error_type/error are. */
@@ -87,6 +94,8 @@ typedef struct tx_hosttool_result {
                             contain anything the tool printed, secrets included: redact it
                             before recording it. */
     int exit_code;       /* the tool's exit status; -1 if it was killed or never started */
+    int run_deadline;    /* 1: ended (or not started) at c->deadline_ms, error_type
+                            TX_HOSTTOOL_TIMEOUT: the run, not the tool, is out of time */
     double duration_ms;  /* wall-clock time from fork to reaping the tool */
 } tx_hosttool_result;
 
@@ -103,5 +112,15 @@ typedef struct tx_hosttool_result {
  * out->result is NULL.
  */
 int tx_hosttool_run(const tx_hosttool_call *c, tx_hosttool_result *out, tx_error *err);
+
+/*
+ * For a process that set PR_SET_CHILD_SUBREAPER and whose every child is expendable (the CLI's
+ * host process once its broker has ended): kills every child of this process and every
+ * descendant of those, and reaps the children, repeating until none is alive (at most 2 s).
+ * This is what ends a host tool's processes when the broker itself was killed: the tool dies
+ * of PR_SET_PDEATHSIG and whatever it started is reparented here. Returns how many were still
+ * alive at the end (0 normally).
+ */
+size_t tx_hosttool_reap_children(void);
 
 #endif

@@ -48,6 +48,9 @@ struct tx_server {
     held_secret *secrets;
     size_t nsecrets;
     tx_redactor **tool_masks; /* per host tool (config index): its own secrets, built lazily */
+    double deadline_ms;       /* the run's deadline (CLOCK_MONOTONIC ms); 0: none */
+    int adopt_orphans;        /* this process is the tools' subreaper (hosttools.h) */
+    char deadline_where[256]; /* what the broker was doing when the deadline passed; "" */
 };
 
 tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
@@ -208,6 +211,43 @@ int tx_server_record(tx_server *s, json_t *event, tx_error *err)
         rc = tx_evidence_event(s->opts.evidence, event, err);
     json_decref(clean);
     return rc;
+}
+
+void tx_server_set_deadline(tx_server *s, double deadline_ms, int adopt_orphans)
+{
+    s->deadline_ms = deadline_ms;
+    s->adopt_orphans = adopt_orphans;
+}
+
+const char *tx_server_deadline_hit(const tx_server *s)
+{
+    return s->deadline_where[0] != '\0' ? s->deadline_where : NULL;
+}
+
+static double now_ms(void);
+
+/* True once the run's deadline has passed. */
+static int past_deadline(const tx_server *s)
+{
+    return s->deadline_ms > 0 && now_ms() >= s->deadline_ms;
+}
+
+/* Notes that the deadline passed while the broker was doing `what` (for result.json's
+ * error.where) and sets the Timeout error of the request that was cut. */
+static void note_deadline(tx_server *s, const char *what, json_t *site, const char **etype,
+                          char *emsg, size_t cap)
+{
+    if (s->deadline_where[0] == '\0') {
+        /* The site is the runner's word, e.g. "proc.tac:12"; "[C]:-1" (a tail call) says
+         * nothing and is left out. */
+        const char *at = json_string_value(site);
+        if (at != NULL && at[0] == '[')
+            at = NULL;
+        snprintf(s->deadline_where, sizeof s->deadline_where, "%.120s%s%.120s", what,
+                 at ? ", called at " : "", at ? at : "");
+    }
+    *etype = "Timeout";
+    snprintf(emsg, cap, "the run's wall-clock limit passed during %.900s", s->deadline_where);
 }
 
 json_t *tx_server_take_result(tx_server *s)
@@ -765,12 +805,31 @@ static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype
         fprintf(stderr, "> ");
     fflush(stderr);
     /* With a timeout, nobody answering in time means the request's default (if it has one;
-     * without a default the run suspends and waits for `tactus resume`). */
+     * without a default the run suspends and waits for `tactus resume`). The run's deadline
+     * bounds the wait in any case. */
     json_t *timeout = json_object_get(request, "timeout");
-    if (json_is_number(timeout) && json_number_value(timeout) > 0) {
+    double secs = json_is_number(timeout) ? json_number_value(timeout) : 0;
+    int wait_ms = secs > 0 ? (secs > 86400 ? 86400000 : (int)(secs * 1000)) : -1;
+    int by_deadline = 0;
+    if (s->deadline_ms > 0) {
+        double left = s->deadline_ms - now_ms();
+        left = left < 0 ? 0 : left > 86400000 ? 86400000 : left;
+        if (wait_ms < 0 || left < wait_ms) {
+            wait_ms = (int)left;
+            by_deadline = 1;
+        }
+    }
+    if (wait_ms >= 0) {
         struct pollfd pfd = {STDIN_FILENO, POLLIN, 0};
-        double secs = json_number_value(timeout);
-        int ready = poll(&pfd, 1, secs > 86400 ? 86400000 : (int)(secs * 1000));
+        int ready;
+        while ((ready = poll(&pfd, 1, wait_ms)) < 0 && errno == EINTR)
+            ;
+        if (ready == 0 && by_deadline) {
+            fprintf(stderr, "\n[human] the run's time is up\n");
+            note_deadline(s, "Human.* (waiting for an answer on the terminal)", NULL, etype, emsg,
+                          cap);
+            return NULL;
+        }
         if (ready == 0) {
             json_t *def = json_object_get(request, "default");
             fprintf(stderr, "\n[human] no answer within %g s\n", secs);
@@ -953,15 +1012,17 @@ static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *ar
         given[ngiven++] = (tx_tool_secret){h->name, h->value, h->len};
     }
     char *args_text = json_dumps(args, JSON_COMPACT);
-    tx_hosttool_call call = {ht,
-                             s->opts.proc_dir,
-                             args_text,
-                             args_text ? strlen(args_text) : 0,
-                             s->opts.run_id,
-                             key,
-                             given,
-                             ngiven,
-                             tool_mask(s, ht->name)};
+    tx_hosttool_call call = {.tool = ht,
+                             .proc_dir = s->opts.proc_dir,
+                             .args_json = args_text,
+                             .args_len = args_text ? strlen(args_text) : 0,
+                             .run_id = s->opts.run_id,
+                             .idempotency_key = key,
+                             .secrets = given,
+                             .nsecrets = ngiven,
+                             .redactor = tool_mask(s, ht->name),
+                             .deadline_ms = s->deadline_ms,
+                             .adopt_orphans = s->adopt_orphans};
     tx_hosttool_result out;
     memset(&out, 0, sizeof out);
     tx_error err;
@@ -973,6 +1034,12 @@ static json_t *run_command_tool(tx_server *s, const tx_host_tool *ht, json_t *ar
         *etype = TX_ERR_INTERNAL;
         snprintf(emsg, cap, "tool %s could not be started: %.900s", ht->name,
                  have_args ? err.message : "out of memory");
+        return NULL;
+    }
+    if (out.run_deadline) {
+        char what[200];
+        snprintf(what, sizeof what, "host tool %.128s", ht->name);
+        note_deadline(s, what, NULL, etype, emsg, cap);
         return NULL;
     }
     if (out.result == NULL) {
@@ -1120,10 +1187,19 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     double started = now_ms();
     json_t *result = NULL;
     s->host_calls++;
+    /* cut: the run's deadline ended (or prevented) the call, which therefore did not happen
+     * as far as the journal goes: a resumed run attempts it again, with the same key. */
+    int cut = 0;
+    char what[200];
+    snprintf(what, sizeof what, "host tool %.128s", name);
     if (!allowed) {
         *etype = TX_ERR_TOOL_NOT_ALLOWED;
         snprintf(emsg, cap, "Tool not allowlisted: %s", name); /* the runner's own words */
+    } else if (past_deadline(s)) {
+        note_deadline(s, what, site, etype, emsg, cap);
+        cut = 1;
     } else {
+        int noted = tx_server_deadline_hit(s) != NULL;
         result = dispatch_tool(s, name, args, key, etype, emsg, cap);
         /* What a tool produced is masked before the runner sees it (see tool_mask). */
         const tx_redactor *mask = tool_mask(s, name);
@@ -1135,6 +1211,20 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         }
         if (result == NULL)
             redact_text(mask, emsg, cap);
+        cut = !noted && tx_server_deadline_hit(s) != NULL;
+        if (cut || past_deadline(s)) {
+            /* Name the call site; a tool that finished after the deadline (a C tool cannot be
+             * interrupted) keeps its result, and the run ends right after this reply. */
+            s->deadline_where[0] = '\0';
+            const char *ty = *etype;
+            char keep[1024];
+            snprintf(keep, sizeof keep, "%s", emsg);
+            note_deadline(s, what, site, etype, emsg, cap);
+            if (!cut) {
+                *etype = ty;
+                snprintf(emsg, cap, "%s", keep);
+            }
+        }
     }
     double duration = now_ms() - started;
 
@@ -1147,7 +1237,7 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     if (event != NULL && result == NULL)
         json_object_set_new(event, "error",
                             json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
-    if (pos > 0)
+    if (pos > 0 && !cut)
         result = journal_outcome(s, pos, "host_call", name, site, digest, duration, result, etype,
                                  emsg, cap);
     if (event != NULL) {
@@ -1239,6 +1329,43 @@ static int valid_module_path(const char *name)
     return strstr(name, "..") == NULL;
 }
 
+/*
+ * Reads a module file opened with O_NONBLOCK: it must be a regular file of at most
+ * MODULE_MAX_BYTES, read to its end (short reads continue; a file that grows while it is read
+ * is refused, so the size checked is the size read). Returns 0 with *buf (malloc'd, NUL-terminated)
+ * and *len, or -1.
+ */
+static int read_module_file(int fd, char **buf, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)MODULE_MAX_BYTES)
+        return -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+        return -1;
+    size_t cap = (size_t)st.st_size; /* one byte more is read to see the end */
+    char *b = malloc(cap + 1);
+    if (b == NULL)
+        return -1;
+    size_t n = 0;
+    for (;;) {
+        ssize_t r = read(fd, b + n, cap + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || (size_t)r > cap - n) {
+            free(b);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
 static json_t *handle_module_load(tx_server *s, json_t *params, const char **etype, char *emsg,
                                   size_t cap)
 {
@@ -1280,7 +1407,9 @@ static json_t *handle_module_load(tx_server *s, json_t *params, const char **ety
     }
     json_t *out = NULL;
     for (int i = 0; i < n && out == NULL; i++) {
-        int fd = tx_files_open_beneath(dirfd, candidates[i], O_RDONLY, 0);
+        /* O_NONBLOCK: a FIFO (or a device) planted under a module's name must not block the
+         * broker in open(); it is refused by the regular-file check right after. */
+        int fd = tx_files_open_beneath(dirfd, candidates[i], O_RDONLY | O_NONBLOCK, 0);
         if (fd < 0) {
             if (errno == ENOENT)
                 continue;
@@ -1290,24 +1419,17 @@ static json_t *handle_module_load(tx_server *s, json_t *params, const char **ety
             close(dirfd);
             return NULL;
         }
-        struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)MODULE_MAX_BYTES) {
+        char *buf = NULL;
+        size_t got = 0;
+        if (read_module_file(fd, &buf, &got) != 0) {
             snprintf(emsg, cap, "module %.200s: %.250s is not a regular file of at most %u bytes",
                      name, candidates[i], MODULE_MAX_BYTES);
             close(fd);
             close(dirfd);
             return NULL;
         }
-        char *buf = malloc((size_t)st.st_size + 1);
-        ssize_t got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
         close(fd);
-        if (got != (ssize_t)st.st_size) {
-            free(buf);
-            snprintf(emsg, cap, "module %.200s: cannot read %.250s", name, candidates[i]);
-            close(dirfd);
-            return NULL;
-        }
-        json_t *src = json_stringn(buf, (size_t)got);
+        json_t *src = json_stringn(buf, got);
         free(buf);
         if (src == NULL) {
             snprintf(emsg, cap, "module %.200s: %.250s is not valid UTF-8", name, candidates[i]);

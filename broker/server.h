@@ -72,6 +72,18 @@ int tx_server_load_secrets(tx_server *s, tx_error *err);
 /* Replaces every known secret value inside `value` with [REDACTED:NAME]. */
 int tx_server_redact(const tx_server *s, json_t *value);
 
+/*
+ * Bounds every wait of the broker's on the runner's behalf (host tools, Human.* on the terminal)
+ * by the run's deadline, CLOCK_MONOTONIC in ms (0: none). A request cut by it fails with error
+ * type "Timeout" and is not journaled; tx_server_deadline_hit then says where the run was. With
+ * adopt_orphans, this process is the host tools' child subreaper (see hosttools.h).
+ */
+void tx_server_set_deadline(tx_server *s, double deadline_ms, int adopt_orphans);
+
+/* NULL while the deadline has not cut a request; else what the broker was doing then, e.g.
+ * "host tool slow, called at proc.tac:4". */
+const char *tx_server_deadline_hit(const tx_server *s);
+
 /* The result the runner delivered with run.finish (new reference), or NULL if none came. */
 json_t *tx_server_take_result(tx_server *s);
 

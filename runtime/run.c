@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "hosttools.h"
 #include "protocol.h"
 #include "launch.h"
 #include "runner.h"
@@ -86,16 +88,67 @@ static json_t *failure(const char *status, const char *type, const char *message
                      "message", message);
 }
 
+/*
+ * Sends msg to the runner like tx_msg_send (one frame: 4-byte big-endian length, compact JSON),
+ * but gives up at `deadline` (CLOCK_MONOTONIC ms; 0: none): a runner that stops reading its
+ * replies must not hold the broker in send past the run's end. Returns 0, -1 with err set, or
+ * -2 at the deadline.
+ */
+static int send_until(int fd, const json_t *msg, double deadline, tx_error *err)
+{
+    if (deadline == 0)
+        return tx_msg_send(fd, msg, err);
+    size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+    if (n == 0 || n > TX_FRAME_MAX)
+        return tx_fail(err, TACTUS_EUSAGE, "send message: %zu bytes cannot be framed", n);
+    unsigned char *buf = malloc(TX_FRAME_HEADER + n);
+    if (buf == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "send message: out of memory for %zu bytes", n);
+    if (json_dumpb(msg, (char *)buf + TX_FRAME_HEADER, n, JSON_COMPACT) != n) {
+        free(buf);
+        return tx_fail(err, TACTUS_EUSAGE, "send message: the message changed while encoded");
+    }
+    for (int i = 0; i < TX_FRAME_HEADER; i++)
+        buf[i] = (unsigned char)(n >> (8 * (TX_FRAME_HEADER - 1 - i)));
+    size_t off = 0, total = TX_FRAME_HEADER + n;
+    int rc = 0;
+    while (rc == 0 && off < total) {
+        ssize_t w = send(fd, buf + off, total - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            rc = tx_fail(err, TACTUS_ESYSTEM, "send frame: %s", strerror(errno));
+            break;
+        }
+        double left = deadline - mono_ms();
+        if (left <= 0) {
+            rc = -2;
+            break;
+        }
+        struct pollfd pfd = {fd, POLLOUT, 0};
+        if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left + 1) < 0 && errno != EINTR)
+            rc = tx_fail(err, TACTUS_ESYSTEM, "send frame: poll: %s", strerror(errno));
+    }
+    free(buf);
+    return rc;
+}
+
 /* Serves one frame from the runner; returns 1 when run.finish arrived, 0 to go on, -1 on a
- * protocol violation (err set). */
-static int serve_frame(tx_server *server, int fd, const char *payload, size_t len, tx_error *err)
+ * protocol violation (err set), 2 when the run's deadline passed while serving it (the
+ * reply, if any, is dropped: the runner is about to be killed). */
+static int serve_frame(tx_server *server, int fd, const char *payload, size_t len, double deadline,
+                       tx_error *err)
 {
     tx_request req;
     if (tx_request_parse(payload, len, &req, err) != 0) {
         json_t *resp = tx_msg_error(NULL, TX_ERR_BAD_REQUEST, err->message);
         if (resp != NULL) {
             tx_error ignored;
-            tx_msg_send(fd, resp, &ignored);
+            send_until(fd, resp, deadline, &ignored);
             json_decref(resp);
         }
         return -1;
@@ -103,9 +156,15 @@ static int serve_frame(tx_server *server, int fd, const char *payload, size_t le
     int finished = strcmp(req.method, TX_METHOD_RUN_FINISH) == 0;
     json_t *resp = tx_server_handle(server, &req);
     tx_request_free(&req);
-    if (resp != NULL) {
-        int rc = tx_msg_send(fd, resp, err);
+    if (tx_server_deadline_hit(server) != NULL) {
         json_decref(resp);
+        return 2;
+    }
+    if (resp != NULL) {
+        int rc = send_until(fd, resp, deadline, err);
+        json_decref(resp);
+        if (rc == -2)
+            return 2;
         if (rc != 0)
             return -1;
     }
@@ -132,12 +191,27 @@ static const char *signal_text(int sig)
     }
 }
 
-/* Parent side of a child run: serve until run.finish, EOF or the deadline. */
-static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_runner_link *link)
+/* The result of a run stopped at its deadline while it was at `where`. */
+static json_t *timeout_result(uint64_t timeout_ms, const char *where)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "wall-clock limit of %llu ms exceeded during %s",
+             (unsigned long long)timeout_ms, where);
+    json_t *result = failure("timeout", "Timeout", msg);
+    json_t *e = json_object_get(result, "error");
+    json_object_set_new(e, "limit", json_string("timeout"));
+    json_object_set_new(e, "where", json_string(where));
+    return result;
+}
+
+/* Parent side of a child run: serve until run.finish, EOF or the deadline (CLOCK_MONOTONIC
+ * ms; 0: none), which bounds every wait: for a request, for a reply to go out, and (through
+ * the server) for the host tools and terminal answers a request waits for. */
+static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_runner_link *link,
+                               double deadline)
 {
     int fd = link->fd;
     uint64_t timeout_ms = spec->config->limits.allowed[TX_LIMIT_TIMEOUT];
-    double deadline = timeout_ms ? mono_ms() + (double)timeout_ms + KILL_GRACE_MS : 0;
     tx_frame_reader reader;
     tx_error err;
     tx_error_clear(&err);
@@ -145,32 +219,36 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
     int timed_out = 0, violation = 0, finished = 0;
     if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
         return failure("system", "SystemError", err.message);
-    /* Each wait for the runner ends after at most 100 ms so the deadline is checked; blocking in
-     * recvmsg (rather than poll with a timeout) keeps a Host.call round trip to one system call
-     * per side. */
-    struct timeval slice = {0, 100000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
     while (!finished) {
-        if (deadline != 0 && deadline - mono_ms() <= 0) {
-            timed_out = 1;
-            break;
+        int wait_ms = -1; /* no deadline: one blocking recvmsg per frame */
+        if (deadline != 0) {
+            double left = deadline - mono_ms();
+            if (left <= 0) {
+                timed_out = 1;
+                break;
+            }
+            /* The whole frame must arrive by the deadline: a runner that trickles bytes does
+             * not extend it. */
+            wait_ms = left > INT_MAX ? INT_MAX : (int)left + 1;
         }
         const char *payload = NULL;
         size_t len = 0;
-        int rc = tx_frame_recv_until(fd, &reader, &payload, &len, &err);
-        if (rc == -2)
-            continue; /* no frame within the slice: check the deadline again */
+        int rc = tx_frame_recv(fd, &reader, &payload, &len, wait_ms, &err);
         if (rc == 0)
             break; /* runner closed: it died or exited without finishing */
         if (rc < 0) {
-            if (deadline != 0 && mono_ms() >= deadline) {
+            if (err.status == TACTUS_ETIMEOUT || (deadline != 0 && mono_ms() >= deadline)) {
                 timed_out = 1;
             } else {
                 violation = 1;
             }
             break;
         }
-        rc = serve_frame(server, fd, payload, len, &err);
+        rc = serve_frame(server, fd, payload, len, deadline, &err);
+        if (rc == 2) {
+            timed_out = 1;
+            break;
+        }
         if (rc < 0) {
             violation = 1;
             break;
@@ -194,12 +272,13 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
         return failure("system", "RunnerDied",
                        "runner was killed by the sandbox: it made a forbidden system call");
     if (timed_out) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "wall-clock limit of %llu ms exceeded",
-                 (unsigned long long)timeout_ms);
-        result = failure("timeout", "Timeout", msg);
-        json_object_set_new(json_object_get(result, "error"), "limit", json_string("timeout"));
-        return result;
+        /* Where the run was: what the broker was doing for it, or else the runner itself
+         * (computing, in a call the VM's own clock check could not interrupt). */
+        const char *where = tx_server_deadline_hit(server);
+        return timeout_result(
+            timeout_ms,
+            where ? where
+                  : "the procedure (the runner did not stop at its deadline and was killed)");
     }
     char msg[1200];
     if (violation)
@@ -267,7 +346,7 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
  */
 static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_runner_link link,
                               tx_run_tokens *tok, tactus_event_fn on_event, void *event_ud,
-                              tx_error *err)
+                              int adopt_orphans, tx_error *err)
 {
     tx_evidence *evidence = NULL;
     if (spec->runs_dir != NULL) {
@@ -384,14 +463,27 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_server_record(server, started, &ev_err);
     json_decref(started);
 
+    /* One deadline for everything the broker waits for on this run's behalf; a VM in another
+     * process gets KILL_GRACE_MS to report its own timeout first. */
+    uint64_t timeout_ms = spec->config->limits.allowed[TX_LIMIT_TIMEOUT];
+    double deadline = timeout_ms ? mono_ms() + (double)timeout_ms + KILL_GRACE_MS : 0;
+    tx_server_set_deadline(server, deadline, adopt_orphans);
     if (result != NULL) {
         /* secrets failed: already classified */
     } else if (link.pid == 0) {
         tx_runner_args a;
         tx_runner_args_from(spec, &a, tx_server_channel(server), tok);
         result = tx_runner_execute(&a);
+        /* A request the deadline cut failed with an error the procedure could catch; the run
+         * is over all the same, whatever the VM went on to report. */
+        const char *where = tx_server_deadline_hit(server);
+        const char *st = json_string_value(json_object_get(result, "status"));
+        if (result != NULL && where != NULL && (st == NULL || strcmp(st, "timeout") != 0)) {
+            json_decref(result);
+            result = timeout_result(timeout_ms, where);
+        }
     } else {
-        result = supervise_child(spec, server, &link);
+        result = supervise_child(spec, server, &link, deadline);
     }
     if (result == NULL) {
         tx_server_free(server);
@@ -482,6 +574,10 @@ static void forward_event(void *ud, const char *event_json)
 static void broker_main(const tx_run_spec *spec, const char *run_id, int control_fd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* Orphans of the host tools' (a daemon that double-forked, setsid or not) are reparented
+     * here, where the tool's call kills them; this process starts no other children during a
+     * call. Without it they would go to init and outlive the run. */
+    int adopt = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
     prctl(PR_SET_DUMPABLE, 0); /* will hold decrypted secrets: no core dumps, no ptrace */
     /* A file-size limit must surface as a failed write (EFBIG) the journal reports, not as a
      * signal that kills the broker without a word. */
@@ -496,7 +592,7 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
         tx_run_tokens_forget_text(&tok);
         /* Events cross to the host only when someone there listens (not with --quiet). */
         result = broker_session(spec, run_id, link, &tok, spec->on_event ? forward_event : NULL,
-                                &control_fd, &err);
+                                &control_fd, adopt, &err);
         close(link.fd);
     }
     if (result == NULL)
@@ -556,6 +652,9 @@ static json_t *host_supervise(const tx_run_spec *spec, pid_t broker, int control
     int status = 0;
     while (waitpid(broker, &status, 0) < 0 && errno == EINTR) {
     }
+    /* Whatever the broker left behind (all of it, if it was killed: its runner, a tool and
+     * the tool's processes) was reparented to this subreaper: end it now. */
+    tx_hosttool_reap_children();
     if (result == NULL) {
         char msg[200];
         snprintf(msg, sizeof msg, "the broker process %s without a result",
@@ -572,6 +671,9 @@ static json_t *run_split(const tx_run_spec *spec, const char *run_id, tx_error *
         tx_fail(err, TACTUS_ESYSTEM, "socketpair: %s", strerror(errno));
         return NULL;
     }
+    /* This process (the CLI) starts no other children: every process the run leaves behind is
+     * reparented here if the broker dies, and killed by host_supervise. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     fflush(NULL);
     pid_t broker = fork();
     if (broker < 0) {
@@ -615,12 +717,17 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
     if (spec->isolation == TACTUS_INPROCESS) {
         /* Same thread: the runner reads the token text from `tok` as it starts. */
         tx_runner_link link = {0, -1, NULL};
-        result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, err);
+        result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, 0, err);
     } else {
+        /* Forked runners (no runner_exe) mean the single-threaded CLI (`tactus test`,
+         * `validate`), which starts no other children: it can be the host tools' subreaper. A
+         * library always execs its runners and is never made one. */
+        int adopt = spec->runner_exe == NULL && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
         tx_runner_link link;
         if (tx_runner_start(spec, &link, &tok, err) == 0) {
             tx_run_tokens_forget_text(&tok);
-            result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, err);
+            result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, adopt,
+                                    err);
             close(link.fd);
         }
     }

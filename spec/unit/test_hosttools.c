@@ -756,6 +756,102 @@ START_TEST(test_no_parent_fd_leak)
 }
 END_TEST
 
+/* Runs x with "{}" and the given deadline / adopt_orphans; asserts the call itself worked. */
+static void run_bounded(tool *x, double deadline_ms, int adopt, tx_hosttool_result *res)
+{
+    tx_hosttool_call c = {.tool = &x->t,
+                          .proc_dir = scratch,
+                          .args_json = "{}",
+                          .args_len = 2,
+                          .run_id = "run-1",
+                          .idempotency_key = "run-1:7",
+                          .deadline_ms = deadline_ms,
+                          .adopt_orphans = adopt};
+    tx_error err;
+    tx_error_clear(&err);
+    int rc = tx_hosttool_run(&c, res, &err);
+    ck_assert_msg(rc == 0, "tx_hosttool_run failed: %s", err.message);
+}
+
+/* The run's deadline ends a tool before its own timeout, and kills a child it moved into a
+ * session of its own (a descendant, found by its parent). */
+START_TEST(test_run_deadline)
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    tool x;
+    script_tool(&x, "t.long", 20000,
+                "setsid sleep 100 & echo $! > \"$D/gc\"; echo $$ > \"$D/pid\"; sleep 30; "
+                "echo '{}'");
+    tx_hosttool_result res;
+    double t0 = now_ms();
+    run_bounded(&x, t0 + 300, 0, &res);
+    double took = now_ms() - t0;
+    expect_error(&res, "ToolTimeout", "tool t.long was stopped at the run's deadline");
+    ck_assert_int_eq(res.run_deadline, 1);
+    ck_assert_msg(took >= 290 && took < 3000, "took %.0f ms", took);
+    pid_t gc = read_pid("gc"), pgid = read_pid("pid");
+    ck_assert_msg(gone_within(gc, 3000), "setsid child %d survived the call", gc);
+    ck_assert_msg(gone_within(-pgid, 3000), "process group %d survived the call", pgid);
+
+    /* The tool's own, earlier timeout is reported as such. */
+    script_tool(&x, "t.own", 200, "sleep 30");
+    run_bounded(&x, now_ms() + 20000, 0, &res);
+    expect_error(&res, "ToolTimeout", "tool t.own timed out after 200 ms");
+    ck_assert_int_eq(res.run_deadline, 0);
+}
+END_TEST
+
+/* Past the deadline, nothing is started. */
+START_TEST(test_deadline_passed)
+{
+    tool x;
+    script_tool(&x, "t.never", 5000, "touch \"$D/ran\"; echo '{}'");
+    tx_hosttool_result res;
+    run_bounded(&x, now_ms() - 1, 0, &res);
+    expect_error(&res, "ToolTimeout", "tool t.never not started: the run's deadline has passed");
+    ck_assert_int_eq(res.run_deadline, 1);
+    char path[PATH_MAX + 8];
+    ck_assert_int_lt(snprintf(path, sizeof path, "%s/ran", scratch), (int)sizeof path);
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+/* A daemon that double-forks out of the tool's session (its parent exits at once, so it is
+ * nobody's descendant any more) is reparented to this subreaper and, with adopt_orphans,
+ * killed when the call ends; a child that existed before the call is left alone. */
+START_TEST(test_adopted_orphan_killed)
+{
+    ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    pid_t mine = fork();
+    ck_assert_int_ge(mine, 0);
+    if (mine == 0) {
+        sleep(30);
+        _exit(0);
+    }
+    tool x;
+    script_tool(&x, "t.daemon", 10000,
+                "( setsid sh -c \"sleep 100 & echo \\$! > '$D/d'\" & ); "
+                "while [ ! -s \"$D/d\" ]; do sleep 0.01; done; echo '{\"ok\":1}'");
+    tx_hosttool_result res;
+    run_bounded(&x, 0, 1, &res);
+    ck_assert_msg(res.result != NULL, "%s: %s", res.error_type, res.error);
+    json_decref(res.result);
+    pid_t d = read_pid("d");
+    double until = now_ms() + 3000;
+    int gone = 0;
+    while (!gone && now_ms() < until) {
+        waitpid(d, NULL, WNOHANG);
+        gone = kill(d, 0) < 0 && errno == ESRCH;
+        if (!gone)
+            usleep(10000);
+    }
+    ck_assert_msg(gone, "daemon %d survived the call", d);
+    ck_assert_int_eq(kill(mine, 0), 0); /* not the tool's: untouched */
+    kill(mine, SIGKILL);
+    waitpid(mine, NULL, 0);
+}
+END_TEST
+
 static Suite *hosttools_suite(void)
 {
     Suite *s = suite_create("hosttools");
@@ -774,6 +870,9 @@ static Suite *hosttools_suite(void)
     tcase_add_test(tc, test_stdin_not_read);
     tcase_add_test(tc, test_output_before_input);
     tcase_add_test(tc, test_grandchild_killed);
+    tcase_add_test(tc, test_run_deadline);
+    tcase_add_test(tc, test_deadline_passed);
+    tcase_add_test(tc, test_adopted_orphan_killed);
     tcase_add_test(tc, test_not_found);
     tcase_add_test(tc, test_cwd);
     tcase_add_test(tc, test_no_fd_leak_into_tool);

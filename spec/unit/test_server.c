@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server.h"
@@ -214,6 +215,95 @@ START_TEST(runner_cannot_forge_events)
 }
 END_TEST
 
+/* A FIFO (or a directory) under a module's name is refused at once: opening it must not block
+ * the broker until someone writes to it. */
+START_TEST(modules_never_block)
+{
+    fixture f;
+    setup(&f, NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/trap.lua", f.dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/dir.lua", f.dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    json_t *r = call(&f, "module.load", json_pack("{s:s}", "name", "trap"));
+    ck_assert_ptr_nonnull(error_type(r));
+    ck_assert_msg(strstr(error_message(r), "trap.lua is not a regular file") != NULL, "%s",
+                  error_message(r));
+    json_decref(r);
+    r = call(&f, "module.load", json_pack("{s:s}", "name", "dir"));
+    ck_assert_msg(strstr(error_message(r), "dir.lua is not a regular file") != NULL, "%s",
+                  error_message(r));
+    json_decref(r);
+    teardown(&f);
+}
+END_TEST
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A server whose only tool is `slow` (sleep 10, its own timeout 30 s). */
+static void setup_slow(fixture *f)
+{
+    tx_config_init(&f->cfg);
+    tx_error err;
+    const char *yml = "tools: [slow]\nhost_tools:\n  slow: {command: [sleep, '10'], timeout: 30}\n";
+    ck_assert_int_eq(tx_config_load_string(&f->cfg, "t.yml", yml, strlen(yml), &err), 0);
+    snprintf(f->dir, sizeof f->dir, "/tmp/tx-server-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(f->dir));
+    tx_server_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.run_id = "r1";
+    opts.proc_dir = f->dir;
+    opts.config = &f->cfg;
+    f->s = tx_server_new(&opts, &err);
+    ck_assert_ptr_nonnull(f->s);
+}
+
+/* The run's deadline ends a host tool whose own timeout is much later: the call fails with
+ * Timeout, says where the run was, and is not journaled (a resume attempts it again). */
+START_TEST(tool_call_cut_at_deadline)
+{
+    fixture f;
+    setup_slow(&f);
+    ck_assert_ptr_null(tx_server_deadline_hit(f.s));
+    double t0 = mono_ms();
+    tx_server_set_deadline(f.s, t0 + 300, 0);
+    json_t *r = call(
+        &f, "tool.call",
+        json_pack("{s:s, s:{}, s:i, s:s}", "name", "slow", "args", "pos", 1, "site", "proc.tac:3"));
+    double took = mono_ms() - t0;
+    ck_assert_msg(took < 5000, "the call took %.0f ms", took);
+    ck_assert_str_eq(error_type(r), "Timeout");
+    json_decref(r);
+    const char *where = tx_server_deadline_hit(f.s);
+    ck_assert_ptr_nonnull(where);
+    ck_assert_str_eq(where, "host tool slow, called at proc.tac:3");
+    ck_assert_int_eq(tx_server_journal_count(f.s), 0);
+    teardown(&f);
+}
+END_TEST
+
+/* Past the deadline, no tool is started at all. */
+START_TEST(tool_call_after_deadline)
+{
+    fixture f;
+    setup_slow(&f);
+    tx_server_set_deadline(f.s, mono_ms() - 1, 0);
+    double t0 = mono_ms();
+    json_t *r = call(&f, "tool.call", json_pack("{s:s, s:{}}", "name", "slow", "args"));
+    ck_assert_msg(mono_ms() - t0 < 1000, "a tool ran after the deadline");
+    ck_assert_str_eq(error_type(r), "Timeout");
+    json_decref(r);
+    ck_assert_str_eq(tx_server_deadline_hit(f.s), "host tool slow");
+    teardown(&f);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -223,6 +313,9 @@ static Suite *server_suite(void)
     tcase_add_test(tc, journal_records_are_checked);
     tcase_add_test(tc, modules_stay_inside);
     tcase_add_test(tc, runner_cannot_forge_events);
+    tcase_add_test(tc, modules_never_block);
+    tcase_add_test(tc, tool_call_cut_at_deadline);
+    tcase_add_test(tc, tool_call_after_deadline);
     suite_add_tcase(s, tc);
     return s;
 }
