@@ -225,6 +225,138 @@ START_TEST(ordinary_code_works)
 }
 END_TEST
 
+/* coroutine.wrap re-entered from a __close handler of its own (running) coroutine: refused like
+ * stock Lua ("cannot resume non-suspended coroutine"), and the coroutine is left intact. */
+START_TEST(wrap_reentry_from_close)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("local f, inner f = coroutine.wrap(function() "
+                              "  local x <close> = setmetatable({}, {__close = function() "
+                              "    local ok, e = pcall(f) inner = tostring(ok) .. ' ' .. e "
+                              "    coroutine.yield('y') end}) "
+                              "  coroutine.yield('a') return 'done' end) "
+                              "local a = f() local b = f() local c = f() "
+                              "local ok, d = pcall(f) "
+                              "return table.concat({a, inner, b, c, tostring(ok), d}, '|')",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "a|false cannot resume non-suspended coroutine|y|done|false|cannot "
+                          "resume dead coroutine");
+}
+END_TEST
+
+/* Each __close handler closes the next coroutine: C recursion Lua 5.4.4 does not count. The VM
+ * ends it as the `depth` limit instead of overflowing the C stack. */
+START_TEST(close_nesting_is_depth_limit)
+{
+    static const char *const calls[] = {"coroutine.close(nxt)", "pcall(coroutine.close, nxt)",
+                                        "coroutine.wrap(function() coroutine.close(nxt) end)()",
+                                        NULL};
+    for (int i = 0; calls[i]; i++) {
+        char code[1024], msg[512];
+        snprintf(code, sizeof code,
+                 "local cos = {} for i = 1, 60000 do "
+                 "  local co = coroutine.create(function() "
+                 "    local x <close> = setmetatable({}, {__close = function() "
+                 "      local nxt = cos[i + 1] if nxt then %s end end}) "
+                 "    coroutine.yield() end) "
+                 "  coroutine.resume(co) cos[i] = co end "
+                 "coroutine.close(cos[1])",
+                 calls[i]);
+        tx_limits l = defaults();
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(code, &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_DEPTH);
+        ck_assert_ptr_nonnull(strstr(msg, "C stack"));
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* Library calls whose work is not bounded by the size of their arguments. */
+static const char *const unbounded_calls[] = {
+    "table.move({}, 1, math.maxinteger - 1, 2, {})",
+    "table.insert(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1, 0)",
+    "table.remove(setmetatable({}, {__len = function() return math.maxinteger end}), 1)",
+    "table.sort(setmetatable({}, {__len = function() return (1 << 31) - 2 end, "
+    "__index = rawlen, __newindex = rawequal}))",
+    "table.sort(setmetatable({}, {__len = function() return (1 << 31) - 2 end, "
+    "__index = rawlen, __newindex = rawequal}), math.type)",
+    "for i = 1, 1e9 do table.unpack({}, 1, 900000) end",
+    "local t = setmetatable({}, {__index = function() return '' end, "
+    "__len = function() return math.maxinteger end}) table.concat(t)",
+    NULL};
+
+/* ... charge the instruction budget for the work they do. */
+START_TEST(library_work_is_charged)
+{
+    for (int i = 0; unbounded_calls[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_INSTRUCTIONS] = 1000000;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(unbounded_calls[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_INSTRUCTIONS, "%s: %s", unbounded_calls[i],
+                      msg);
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* ... and without a budget, in-process (nothing outside the VM kills it), look at the clock. */
+START_TEST(library_work_sees_deadline)
+{
+    for (int i = 0; unbounded_calls[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_TIMEOUT] = 200;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(unbounded_calls[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_TIMEOUT, "%s: %s", unbounded_calls[i], msg);
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* string.rep of nothing is "" at once (Lua loops n times building nothing). */
+START_TEST(rep_of_empty_is_immediate)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("return #string.rep('', math.maxinteger) .. #('')"
+                              ":rep(math.maxinteger, '')",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "00");
+}
+END_TEST
+
+/* table.concat checks the size of the string as it builds it, reading elements the way Lua
+ * does (__index, __len); string.pack checks its `cN` padding. */
+START_TEST(string_limit_as_built)
+{
+    static const char *const builders[] = {
+        "local c = ('x'):rep(1000) return table.concat(setmetatable({}, {__index = function() "
+        "return c end, __len = function() return 20000 end}))",
+        "return table.concat(setmetatable({}, {__index = tostring, __len = function() return "
+        "math.maxinteger end}), ',')",
+        "return table.concat({('x'):rep(600000)}, ('y'):rep(600000), 1, 2)",
+        "return string.pack('c1000000000', '')",
+        "return ('c2000000'):pack('')",
+        NULL};
+    for (int i = 0; builders[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_STRING] = 1u << 20;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(builders[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_STRING, "%s: %s", builders[i], msg);
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
 static Suite *vm_suite(void)
 {
     Suite *s = suite_create("vm");
@@ -241,6 +373,12 @@ static Suite *vm_suite(void)
     tcase_add_test(tc, deadline);
     tcase_add_test(tc, libraries_are_private_copies);
     tcase_add_test(tc, ordinary_code_works);
+    tcase_add_test(tc, wrap_reentry_from_close);
+    tcase_add_test(tc, close_nesting_is_depth_limit);
+    tcase_add_test(tc, library_work_is_charged);
+    tcase_add_test(tc, library_work_sees_deadline);
+    tcase_add_test(tc, rep_of_empty_is_immediate);
+    tcase_add_test(tc, string_limit_as_built);
     suite_add_tcase(s, tc);
     return s;
 }
