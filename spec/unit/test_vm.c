@@ -357,6 +357,20 @@ START_TEST(string_limit_as_built)
 }
 END_TEST
 
+/* A plain string.find is linear, not |s| * |p| (in-process, nothing else would stop it). */
+START_TEST(plain_find_is_linear)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("local hay, needle = ('a'):rep(8000000), ('a'):rep(4000000) .. 'b' "
+                              "return tostring(hay:find(needle, 1, true)) .. ' ' .. "
+                              "tostring(hay:find(needle)) .. ' ' .. hay:find('aaa', -3)",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "nil nil 7999998");
+}
+END_TEST
+
 static Suite *vm_suite(void)
 {
     Suite *s = suite_create("vm");
@@ -379,6 +393,7 @@ static Suite *vm_suite(void)
     tcase_add_test(tc, library_work_sees_deadline);
     tcase_add_test(tc, rep_of_empty_is_immediate);
     tcase_add_test(tc, string_limit_as_built);
+    tcase_add_test(tc, plain_find_is_linear);
     suite_add_tcase(s, tc);
     return s;
 }
