@@ -310,12 +310,50 @@ void tx_vm_work(lua_State *L, uint64_t units)
     charge_work(L, tx_vm_of(L), units);
 }
 
+/* True if the value at idx is the error Lua raises when nested C calls pass its own bound
+ * (LUAI_MAXCCALLS, 200 along one chain of threads): "C stack overflow", with or without a
+ * position, or "error in error handling" (status LUA_ERRERR), raised once past that bound. */
+static int is_c_overflow(lua_State *L, int status, int idx)
+{
+    static const char overflow[] = "C stack overflow";
+    const size_t n = sizeof overflow - 1;
+    if (status == LUA_ERRERR)
+        return 1;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return 0;
+    size_t len = 0;
+    const char *msg = lua_tolstring(L, idx, &len);
+    return (len >= n && memcmp(msg + len - n, overflow, n) == 0) ||
+           strcmp(msg, "error in error handling") == 0;
+}
+
+/* Where procedure code would see Lua's C-call bound as an error it can catch and go on from
+ * (pcall, xpcall, coroutine.resume/wrap/close, load), it becomes the `depth` limit: every path
+ * of nested C calls ends the same way, whether Lua's count or the VM's C-stack budget stops
+ * it. Does not return when the value at idx is that error. */
+static void c_overflow_is_depth(lua_State *L, int status, int idx)
+{
+    if (!is_c_overflow(L, status, idx))
+        return;
+    tx_vm *vm = tx_vm_of(L);
+    if (vm->tripped < 0) {
+        vm->tripped = TX_LIMIT_DEPTH;
+        snprintf(vm->trip_message, sizeof vm->trip_message,
+                 "depth limit exceeded: calls nested through C functions go deeper than Lua's "
+                 "%d C levels (C stack overflow)",
+                 200);
+    }
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    raise_trip(L);
+}
+
 /* ---- pcall / xpcall ------------------------------------------------------------------- */
 
 static int finish_pcall(lua_State *L, int status, lua_KContext extra)
 {
     tx_vm_check(L);
     if (status != LUA_OK && status != LUA_YIELD) {
+        c_overflow_is_depth(L, status, -1);
         lua_pushboolean(L, 0);
         lua_pushvalue(L, -2);
         return 2;
@@ -339,6 +377,7 @@ static int xpcall_handler(lua_State *L)
     if (tx_vm_of(L)->tripped >= 0 || tx_vm_of(L)->fatal != TX_FATAL_NONE)
         return 1;
     tx_vm_guard_cstack(L);
+    c_overflow_is_depth(L, LUA_ERRRUN, 1); /* before the handler can replace the message */
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
@@ -397,9 +436,13 @@ static int tracked_switch(lua_State *L)
     lua_insert(L, 1);
     int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
     vm->current = saved;
-    if (status != LUA_OK)
+    if (status != LUA_OK) {
+        c_overflow_is_depth(L, status, -1);
         return lua_error(L);
+    }
     tx_vm_check(L);
+    if (lua_gettop(L) >= 2 && !lua_toboolean(L, 1)) /* false, error */
+        c_overflow_is_depth(L, LUA_ERRRUN, 2);
     return lua_gettop(L);
 }
 
@@ -444,6 +487,7 @@ static int wrapped_call(lua_State *L)
         return nres;
     }
     lua_xmove(co, L, 1); /* the error object, or why the resume was refused */
+    c_overflow_is_depth(L, status, -1);
     int costatus = lua_status(co);
     if (costatus != LUA_OK && costatus != LUA_YIELD) { /* it died with an error */
         vm->current = co;
@@ -503,7 +547,9 @@ static int safe_load(lua_State *L)
     const char *src = lua_tolstring(L, 1, &len);
     const char *name = luaL_optstring(L, 2, "=(load)");
     int has_env = !lua_isnone(L, 4);
-    if (luaL_loadbufferx(L, src, len, name, "t") != LUA_OK) {
+    int rc = luaL_loadbufferx(L, src, len, name, "t");
+    if (rc != LUA_OK) {
+        c_overflow_is_depth(L, rc, -1); /* source nested past Lua's C levels */
         luaL_pushfail(L);
         lua_insert(L, -2);
         return 2;

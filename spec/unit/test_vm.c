@@ -357,6 +357,36 @@ START_TEST(string_limit_as_built)
 }
 END_TEST
 
+/* Lua's own bound of 200 nested C calls, reached through any path, is the `depth` limit: the
+ * procedure cannot catch "C stack overflow" and go on. */
+START_TEST(c_levels_are_depth_limit)
+{
+    static const char *const nestings[] = {
+        "local function f() local ok, e = pcall(f) return e end return f()",
+        "local function f() return select(2, xpcall(f, function() return 'hidden' end)) end "
+        "return f()",
+        "local function f() return select(2, pcall(string.gsub, 'a', 'a', f)) end return f()",
+        "local mt = {} mt.__tostring = function() return tostring(setmetatable({}, mt)) end "
+        "return select(2, pcall(tostring, setmetatable({}, mt)))",
+        "local function f() return select(2, coroutine.resume(coroutine.create(f))) end "
+        "return f()",
+        "local function f() return coroutine.wrap(f)() end return select(2, pcall(f))",
+        "return select(2, load('return ' .. ('('):rep(100000) .. '1' .. (')'):rep(100000)))",
+        "local function f(a, b) pcall(table.sort, {3, 2, 1}, f) return a < b end "
+        "return select(2, pcall(table.sort, {3, 2, 1}, f))",
+        NULL};
+    for (int i = 0; nestings[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(nestings[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_DEPTH, "%s: %s", nestings[i], msg);
+        ck_assert_ptr_nonnull(strstr(msg, "C stack overflow"));
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
 /* A plain string.find is linear, not |s| * |p| (in-process, nothing else would stop it). */
 START_TEST(plain_find_is_linear)
 {
@@ -394,6 +424,7 @@ static Suite *vm_suite(void)
     tcase_add_test(tc, rep_of_empty_is_immediate);
     tcase_add_test(tc, string_limit_as_built);
     tcase_add_test(tc, plain_find_is_linear);
+    tcase_add_test(tc, c_levels_are_depth_limit);
     suite_add_tcase(s, tc);
     return s;
 }
