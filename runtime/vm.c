@@ -11,8 +11,15 @@
  *  - setmetatable: finalizers (__gc) run with hooks off; any metatable with a __gc key is refused.
  *  - load: stock load accepts bytecode and hands chunks the real globals; ours is text-only and
  *    defaults to the calling procedure's environment.
- *  - string.rep / table.concat: one C call can build a huge string without reaching a hook, so
- *    the result size is checked against the `string` limit before the work is done.
+ *  - coroutine.wrap: like Lua's auxwrap, resets its coroutine only when it died with an error.
+ *  - string.rep / string.pack / table.concat: one C call can build a huge string without
+ *    reaching a hook, so the size is checked against the `string` limit (before the work for
+ *    rep and pack, as the string grows for concat, whose proxies can lie beforehand).
+ *  - table.move/insert/remove/unpack/sort: their loops follow a range or a __len, not the size
+ *    of anything the procedure holds, so their work is charged (charge_work), which also looks
+ *    at the deadline; string.find's plain search is made linear.
+ *  - every function that calls back into Lua guards the C stack (guard_cstack) and turns Lua's
+ *    own "C stack overflow" into the `depth` limit (c_overflow_is_depth).
  *  - the string metatable is shared by every string: it is locked with __metatable.
  */
 #include "vm.h"
@@ -270,7 +277,11 @@ static void trip_cstack(lua_State *L, tx_vm *vm)
     raise_trip(L);
 }
 
-void tx_vm_guard_cstack(lua_State *L)
+/* Trips `depth` and raises it in L when the C stack below the frame that created the VM is
+ * deeper than CSTACK_BUDGET: called by every function that calls back into Lua code (pcall,
+ * coroutine.resume, ...), so no chain of them can overflow the C stack. Assumes the VM runs on
+ * the thread, and below the frame, that created it. */
+static void guard_cstack(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
     /* Integer arithmetic on addresses: the stack grows down on every target Lua runs on here. */
@@ -303,11 +314,6 @@ static inline void charge_work(lua_State *L, tx_vm *vm, uint64_t units)
     vm->work_unclocked += units;
     if (vm->work_unclocked >= WORK_CLOCK_PERIOD)
         work_clock(L, vm);
-}
-
-void tx_vm_work(lua_State *L, uint64_t units)
-{
-    charge_work(L, tx_vm_of(L), units);
 }
 
 /* True if the value at idx is the error Lua raises when nested C calls pass its own bound
@@ -363,7 +369,7 @@ static int finish_pcall(lua_State *L, int status, lua_KContext extra)
 
 static int safe_pcall(lua_State *L)
 {
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     luaL_checkany(L, 1);
     lua_pushboolean(L, 1);
     lua_insert(L, 1);
@@ -376,7 +382,7 @@ static int xpcall_handler(lua_State *L)
 {
     if (tx_vm_of(L)->tripped >= 0 || tx_vm_of(L)->fatal != TX_FATAL_NONE)
         return 1;
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     c_overflow_is_depth(L, LUA_ERRRUN, 1); /* before the handler can replace the message */
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
@@ -386,7 +392,7 @@ static int xpcall_handler(lua_State *L)
 
 static int safe_xpcall(lua_State *L)
 {
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_pushvalue(L, 2);
@@ -427,7 +433,7 @@ static int charged_create(lua_State *L)
 static int tracked_switch(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     lua_State *co = lua_tothread(L, 1);
     lua_State *saved = vm->current;
     if (co != NULL)
@@ -468,7 +474,7 @@ static int wrapped_call(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
     lua_State *co = lua_tothread(L, lua_upvalueindex(1));
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     int nargs = lua_gettop(L), nres = 0;
     if (!lua_checkstack(co, nargs + 1))
         return luaL_error(L, "too many arguments to resume");
@@ -541,7 +547,7 @@ static int safe_setmetatable(lua_State *L)
 static int safe_load(lua_State *L)
 {
     size_t len = 0;
-    tx_vm_guard_cstack(L); /* the parser recurses on nested source */
+    guard_cstack(L); /* the parser recurses on nested source */
     if (lua_type(L, 1) != LUA_TSTRING)
         return luaL_error(L, "load: only source strings are accepted");
     const char *src = lua_tolstring(L, 1, &len);
@@ -731,7 +737,7 @@ static void concat_field(lua_State *L, tx_vm *vm, luaL_Buffer *b, lua_Integer i,
 static int sized_concat(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     lua_Integer last = table_len(L, 1, TAB_R);
     size_t seplen = 0;
     const char *sep = luaL_optlstring(L, 2, "", &seplen);
@@ -757,7 +763,7 @@ static int sized_concat(lua_State *L)
 static int charged_insert(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     lua_Integer e = (lua_Integer)((lua_Unsigned)table_len(L, 1, TAB_R | TAB_W) + 1u);
     lua_Integer pos = e;
     switch (lua_gettop(L)) {
@@ -783,7 +789,7 @@ static int charged_insert(lua_State *L)
 static int charged_remove(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     lua_Integer size = table_len(L, 1, TAB_R | TAB_W);
     lua_Integer pos = luaL_optinteger(L, 2, size);
     if (pos != size)
@@ -805,7 +811,7 @@ static int charged_remove(lua_State *L)
 static int charged_move(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     lua_Integer f = luaL_checkinteger(L, 2);
     lua_Integer e = luaL_checkinteger(L, 3);
     lua_Integer t = luaL_checkinteger(L, 4);
@@ -838,7 +844,7 @@ static int charged_move(lua_State *L)
 static int charged_unpack(lua_State *L)
 {
     tx_vm *vm = tx_vm_of(L);
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     lua_Integer i = luaL_optinteger(L, 2, 1);
     lua_Integer e = lua_isnoneornil(L, 3) ? luaL_len(L, 1) : luaL_checkinteger(L, 3);
     if (i > e)
@@ -874,7 +880,7 @@ static int charged_compare(lua_State *L)
  * produced by a C __index, a C function as comparison) every comparison is charged. */
 static int charged_sort(lua_State *L)
 {
-    tx_vm_guard_cstack(L);
+    guard_cstack(L);
     int cmp = lua_type(L, 2);
     if (cmp != LUA_TNONE && cmp != LUA_TNIL && cmp != LUA_TFUNCTION)
         return call_original_checked(L); /* Lua's own error, if the table needs sorting */

@@ -80,21 +80,6 @@ void tx_vm_charge_noraise(lua_State *L, tx_limit_id id, uint64_t amount);
  */
 int tx_vm_trip(lua_State *L, tx_limit_id id, uint64_t used);
 
-/*
- * Charges `units` of work a library function does inside one C call (elements moved, 64-byte
- * blocks built) to the instruction budget (in count mode), and every 65536 units looks at the
- * deadline and at a limit tripped elsewhere. Raises the limit error in L when one trips.
- */
-void tx_vm_work(lua_State *L, uint64_t units);
-
-/*
- * Trips `depth` and raises it in L when the C stack below the frame that created the VM is
- * deeper than the VM allows (1 MiB): called by every function that calls back into Lua code
- * (pcall, coroutine.resume, ...), so no chain of them can overflow the C stack. Assumes the VM
- * runs on the thread, and below the frame, that created it.
- */
-void tx_vm_guard_cstack(lua_State *L);
-
 /* Raises the sticky limit (or fatal) error in L if one is set; returns otherwise. */
 void tx_vm_check(lua_State *L);
 
