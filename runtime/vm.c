@@ -306,7 +306,9 @@ static void work_clock(lua_State *L, tx_vm *vm)
 static inline void charge_work(lua_State *L, tx_vm *vm, uint64_t units)
 {
     if (!vm->ticking) {
-        vm->used[TX_LIMIT_INSTRUCTIONS] += units;
+        uint64_t *used = &vm->used[TX_LIMIT_INSTRUCTIONS];
+        /* units can be 2^57 (string.rep): saturate where result.json can still show it */
+        *used = units > (uint64_t)INT64_MAX - *used ? (uint64_t)INT64_MAX : *used + units;
         uint64_t budget = vm->limits.allowed[TX_LIMIT_INSTRUCTIONS];
         if (budget != 0 && vm->used[TX_LIMIT_INSTRUCTIONS] > budget)
             trip_now(L, vm, TX_LIMIT_INSTRUCTIONS, vm->used[TX_LIMIT_INSTRUCTIONS]);
