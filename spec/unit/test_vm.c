@@ -372,6 +372,8 @@ START_TEST(c_levels_are_depth_limit)
         "return f()",
         "local function f() return coroutine.wrap(f)() end return select(2, pcall(f))",
         "return select(2, load('return ' .. ('('):rep(100000) .. '1' .. (')'):rep(100000)))",
+        "local mt = {} mt.__index = function(t, k) return setmetatable({}, mt)[k] end "
+        "return select(2, pcall(function() return setmetatable({}, mt).x end))",
         "local function f(a, b) pcall(table.sort, {3, 2, 1}, f) return a < b end "
         "return select(2, pcall(table.sort, {3, 2, 1}, f))",
         NULL};
