@@ -225,6 +225,184 @@ START_TEST(ordinary_code_works)
 }
 END_TEST
 
+/* coroutine.wrap re-entered from a __close handler of its own (running) coroutine: refused like
+ * stock Lua ("cannot resume non-suspended coroutine"), and the coroutine is left intact. */
+START_TEST(wrap_reentry_from_close)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("local f, inner f = coroutine.wrap(function() "
+                              "  local x <close> = setmetatable({}, {__close = function() "
+                              "    local ok, e = pcall(f) inner = tostring(ok) .. ' ' .. e "
+                              "    coroutine.yield('y') end}) "
+                              "  coroutine.yield('a') return 'done' end) "
+                              "local a = f() local b = f() local c = f() "
+                              "local ok, d = pcall(f) "
+                              "return table.concat({a, inner, b, c, tostring(ok), d}, '|')",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "a|false cannot resume non-suspended coroutine|y|done|false|cannot "
+                          "resume dead coroutine");
+}
+END_TEST
+
+/* Each __close handler closes the next coroutine: C recursion Lua 5.4.4 does not count. The VM
+ * ends it as the `depth` limit instead of overflowing the C stack. */
+START_TEST(close_nesting_is_depth_limit)
+{
+    static const char *const calls[] = {"coroutine.close(nxt)", "pcall(coroutine.close, nxt)",
+                                        "coroutine.wrap(function() coroutine.close(nxt) end)()",
+                                        NULL};
+    for (int i = 0; calls[i]; i++) {
+        char code[1024], msg[512];
+        snprintf(code, sizeof code,
+                 "local cos = {} for i = 1, 60000 do "
+                 "  local co = coroutine.create(function() "
+                 "    local x <close> = setmetatable({}, {__close = function() "
+                 "      local nxt = cos[i + 1] if nxt then %s end end}) "
+                 "    coroutine.yield() end) "
+                 "  coroutine.resume(co) cos[i] = co end "
+                 "coroutine.close(cos[1])",
+                 calls[i]);
+        tx_limits l = defaults();
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(code, &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_int_eq(tx_vm_tripped(vm), TX_LIMIT_DEPTH);
+        ck_assert_ptr_nonnull(strstr(msg, "C stack"));
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* Library calls whose work is not bounded by the size of their arguments. */
+static const char *const unbounded_calls[] = {
+    "table.move({}, 1, math.maxinteger - 1, 2, {})",
+    "table.insert(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1, 0)",
+    "table.remove(setmetatable({}, {__len = function() return math.maxinteger end}), 1)",
+    "table.sort(setmetatable({}, {__len = function() return (1 << 31) - 2 end, "
+    "__index = rawlen, __newindex = rawequal}))",
+    "table.sort(setmetatable({}, {__len = function() return (1 << 31) - 2 end, "
+    "__index = rawlen, __newindex = rawequal}), math.type)",
+    "for i = 1, 1e9 do table.unpack({}, 1, 900000) end",
+    "local t = setmetatable({}, {__index = function() return '' end, "
+    "__len = function() return math.maxinteger end}) table.concat(t)",
+    NULL};
+
+/* ... charge the instruction budget for the work they do. */
+START_TEST(library_work_is_charged)
+{
+    for (int i = 0; unbounded_calls[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_INSTRUCTIONS] = 1000000;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(unbounded_calls[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_INSTRUCTIONS, "%s: %s", unbounded_calls[i],
+                      msg);
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* ... and without a budget, in-process (nothing outside the VM kills it), look at the clock. */
+START_TEST(library_work_sees_deadline)
+{
+    for (int i = 0; unbounded_calls[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_TIMEOUT] = 200;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(unbounded_calls[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_TIMEOUT, "%s: %s", unbounded_calls[i], msg);
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* string.rep of nothing is "" at once (Lua loops n times building nothing). */
+START_TEST(rep_of_empty_is_immediate)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("return #string.rep('', math.maxinteger) .. #('')"
+                              ":rep(math.maxinteger, '')",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "00");
+}
+END_TEST
+
+/* table.concat checks the size of the string as it builds it, reading elements the way Lua
+ * does (__index, __len); string.pack checks its `cN` padding. */
+START_TEST(string_limit_as_built)
+{
+    static const char *const builders[] = {
+        "local c = ('x'):rep(1000) return table.concat(setmetatable({}, {__index = function() "
+        "return c end, __len = function() return 20000 end}))",
+        "return table.concat(setmetatable({}, {__index = tostring, __len = function() return "
+        "math.maxinteger end}), ',')",
+        "return table.concat({('x'):rep(600000)}, ('y'):rep(600000), 1, 2)",
+        "return string.pack('c1000000000', '')",
+        "return ('c2000000'):pack('')",
+        NULL};
+    for (int i = 0; builders[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        l.allowed[TX_LIMIT_STRING] = 1u << 20;
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(builders[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_STRING, "%s: %s", builders[i], msg);
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* Lua's own bound of 200 nested C calls, reached through any path, is the `depth` limit: the
+ * procedure cannot catch "C stack overflow" and go on. */
+START_TEST(c_levels_are_depth_limit)
+{
+    static const char *const nestings[] = {
+        "local function f() local ok, e = pcall(f) return e end return f()",
+        "local function f() return select(2, xpcall(f, function() return 'hidden' end)) end "
+        "return f()",
+        "local function f() return select(2, pcall(string.gsub, 'a', 'a', f)) end return f()",
+        "local mt = {} mt.__tostring = function() return tostring(setmetatable({}, mt)) end "
+        "return select(2, pcall(tostring, setmetatable({}, mt)))",
+        "local function f() return select(2, coroutine.resume(coroutine.create(f))) end "
+        "return f()",
+        "local function f() return coroutine.wrap(f)() end return select(2, pcall(f))",
+        "return select(2, load('return ' .. ('('):rep(100000) .. '1' .. (')'):rep(100000)))",
+        "local mt = {} mt.__index = function(t, k) return setmetatable({}, mt)[k] end "
+        "return select(2, pcall(function() return setmetatable({}, mt).x end))",
+        "local function f(a, b) pcall(table.sort, {3, 2, 1}, f) return a < b end "
+        "return select(2, pcall(table.sort, {3, 2, 1}, f))",
+        NULL};
+    for (int i = 0; nestings[i]; i++) {
+        char msg[256];
+        tx_limits l = defaults();
+        tx_vm *vm = NULL;
+        ck_assert_int_ne(run_code(nestings[i], &l, msg, sizeof msg, &vm), LUA_OK);
+        ck_assert_msg(tx_vm_tripped(vm) == TX_LIMIT_DEPTH, "%s: %s", nestings[i], msg);
+        ck_assert_ptr_nonnull(strstr(msg, "C stack overflow"));
+        tx_vm_free(vm);
+    }
+}
+END_TEST
+
+/* A plain string.find is linear, not |s| * |p| (in-process, nothing else would stop it). */
+START_TEST(plain_find_is_linear)
+{
+    char msg[256];
+    tx_limits l = defaults();
+    ck_assert_int_eq(run_code("local hay, needle = ('a'):rep(8000000), ('a'):rep(4000000) .. 'b' "
+                              "return tostring(hay:find(needle, 1, true)) .. ' ' .. "
+                              "tostring(hay:find(needle)) .. ' ' .. hay:find('aaa', -3)",
+                              &l, msg, sizeof msg, NULL),
+                     LUA_OK);
+    ck_assert_str_eq(msg, "nil nil 7999998");
+}
+END_TEST
+
 static Suite *vm_suite(void)
 {
     Suite *s = suite_create("vm");
@@ -241,6 +419,14 @@ static Suite *vm_suite(void)
     tcase_add_test(tc, deadline);
     tcase_add_test(tc, libraries_are_private_copies);
     tcase_add_test(tc, ordinary_code_works);
+    tcase_add_test(tc, wrap_reentry_from_close);
+    tcase_add_test(tc, close_nesting_is_depth_limit);
+    tcase_add_test(tc, library_work_is_charged);
+    tcase_add_test(tc, library_work_sees_deadline);
+    tcase_add_test(tc, rep_of_empty_is_immediate);
+    tcase_add_test(tc, string_limit_as_built);
+    tcase_add_test(tc, plain_find_is_linear);
+    tcase_add_test(tc, c_levels_are_depth_limit);
     suite_add_tcase(s, tc);
     return s;
 }

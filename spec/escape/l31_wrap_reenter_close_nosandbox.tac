@@ -1,0 +1,2 @@
+-- L31 without the sandboxed runner: l31_wrap_reenter_close.tac run with --no-sandbox (see the
+-- expect file).

@@ -1,0 +1,2 @@
+-- L32 without the sandboxed runner: l32_close_nesting.tac run with --no-sandbox (see the expect
+-- file).

@@ -1,0 +1,2 @@
+-- L33 without the sandboxed runner: l33_move_huge.tac run with --no-sandbox (see the expect
+-- file).

@@ -1,0 +1,2 @@
+-- L34 without the sandboxed runner: l34_find_plain_quadratic.tac run with --no-sandbox (see the expect
+-- file).

@@ -1,0 +1,2 @@
+-- L35 without the sandboxed runner: l35_gsub_callback_nesting.tac run with --no-sandbox (see the expect
+-- file).

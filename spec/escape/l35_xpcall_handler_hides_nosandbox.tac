@@ -1,0 +1,2 @@
+-- L35 without the sandboxed runner: l35_xpcall_handler_hides.tac run with --no-sandbox (see the expect
+-- file).
