@@ -33,9 +33,6 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-/* The unprivileged id a root caller's sandbox runs as when the workspace gives no owner. */
-#define TX_SB_NOBODY 65534
-
 struct tx_sandbox {
     pid_t pid;     /* init, host pid */
     int pidfd;     /* pidfd of init */
@@ -123,7 +120,7 @@ static void close_all_but(const int *keep, size_t n, int errfd)
 typedef struct child_ctx {
     const tx_sb_plan *plan;
     int sync_r, err_w, status_w;
-    uid_t uid;
+    uid_t uid; /* inner ids: what the sandbox runs as inside */
     gid_t gid;
     int has_pids_cgroup, has_memory_cgroup;
 } child_ctx;
@@ -217,10 +214,21 @@ static _Noreturn void init_main(const child_ctx *c)
     /* If the parent dies from here on, the whole sandbox dies with it. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         tx_sb_child_fail(errfd, "prctl PR_SET_PDEATHSIG", "", errno);
+    /* The parent writes our id maps through /proc/<pid>/: a non-dumpable process's /proc
+     * files belong to root, so an unprivileged parent could not open them. A non-dumpable
+     * caller (the broker) passed that on to us: become dumpable until the maps are written,
+     * and say so. Nothing but this setup code runs meanwhile, and non-dumpable is restored
+     * before anything else (and again in tx_sb_child_drop_privileges). */
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        tx_sb_child_fail(errfd, "prctl PR_SET_DUMPABLE 1 (for the id maps)", "", errno);
+    if (write(c->sync_r, "r", 1) != 1)
+        _exit(126);
     char go;
     /* EOF here means the parent died or gave up before releasing us. */
     if (read(c->sync_r, &go, 1) != 1)
         _exit(126);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        tx_sb_child_fail(errfd, "prctl PR_SET_DUMPABLE 0", "", errno);
     int fds[TX_SB_MAX_BINDS];
     tx_sb_child_clone_sources(c->plan, fds, errfd);
     /* Become the mapped, unprivileged id (a root caller's clone still runs as host uid 0
@@ -280,25 +288,6 @@ static void append_layers(tx_sandbox *s, int with_seccomp)
              with_seccomp ? ",seccomp" : "", s->cg.layer);
 }
 
-/* Picks the uid/gid the sandbox runs as (see docs/security.md "Identity"). */
-static void pick_ids(const tx_sandbox_policy *p, uid_t *uid, gid_t *gid)
-{
-    *uid = geteuid();
-    *gid = getegid();
-    if (*uid != 0)
-        return;
-    /* Never map host root. A root caller's sandbox runs as the workspace's owner if that is
-     * not root (so it can write its own checkout), else as nobody. */
-    struct stat st;
-    if (p->workspace != NULL && stat(p->workspace, &st) == 0 && st.st_uid != 0) {
-        *uid = st.st_uid;
-        *gid = st.st_gid;
-        return;
-    }
-    *uid = TX_SB_NOBODY;
-    *gid = TX_SB_NOBODY;
-}
-
 /* Kills init (and with it the pid namespace) and the cgroups, and reaps init. */
 static void kill_and_reap(tx_sandbox *s)
 {
@@ -316,6 +305,31 @@ static void close_fd(int *fd)
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
+}
+
+/* Reads the error pipe until EOF. Returns 1 with err set if the child reported a failed
+ * setup step, 0 if it did not (EOF without a record). */
+static int read_child_error(int fd, tx_error *err)
+{
+    tx_sb_child_error rec;
+    size_t got = 0;
+    while (got < sizeof rec) {
+        ssize_t n = read(fd, (char *)&rec + got, sizeof rec - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0)
+        return 0;
+    rec.step[sizeof rec.step - 1] = '\0';
+    if (got == sizeof rec && rec.err != 0)
+        tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s: %s", rec.step, strerror(rec.err));
+    else
+        tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s",
+                got == sizeof rec ? rec.step : "(truncated report)");
+    return 1;
 }
 
 /* Runs the parent's side of a start; consumes plan. */
@@ -352,7 +366,11 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
                    .status_w = statp[1],
                    .has_pids_cgroup = tx_sb_cgroup_has(&s->cg, "pids"),
                    .has_memory_cgroup = tx_sb_cgroup_has(&s->cg, "memory")};
-    pick_ids(p, &c.uid, &c.gid);
+    tx_sb_ids ids;
+    if (tx_sb_pick_ids(p->workspace, &ids, err) < 0)
+        goto fail_cgroup;
+    c.uid = ids.inner_uid;
+    c.gid = ids.inner_gid;
     now(&s->started);
     pid_t pid = (pid_t)syscall(SYS_clone, tx_sb_clone_flags() | SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) {
@@ -378,7 +396,19 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
     }
     /* Two releases: "g" once the id maps exist (the child builds its root), "c" once it is in
      * its cgroups (the child may start the worker). The cgroup move overlaps the setup. */
-    if (tx_sb_write_idmaps(pid, c.uid, c.uid, c.gid, c.gid, err) < 0)
+    char ready = 0;
+    ssize_t got_ready;
+    while ((got_ready = recv(syncp[1], &ready, 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (got_ready != 1 || ready != 'r') {
+        /* The child died before it could be mapped: its report (if any) says why. */
+        close_fd(&syncp[1]);
+        if (read_child_error(errp[0], err) == 0)
+            tx_fail(err, TACTUS_ESYSTEM, "sandbox: the child died during setup");
+        goto fail_child;
+    }
+    if (tx_sb_write_idmaps(pid, ids.inner_uid, ids.outer_uid, ids.inner_gid, ids.outer_gid, err) <
+        0)
         goto fail_child;
     if (send(syncp[1], "g", 1, MSG_NOSIGNAL) != 1) {
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: cannot release the child: %s", strerror(errno));
@@ -390,27 +420,10 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
     int release_errno = send(syncp[1], "c", 1, MSG_NOSIGNAL) == 1 ? 0 : errno;
     close_fd(&syncp[1]);
 
-    tx_sb_child_error rec;
-    size_t got = 0;
-    while (got < sizeof rec) {
-        ssize_t n = read(errp[0], (char *)&rec + got, sizeof rec - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    int failed = read_child_error(errp[0], err);
     close_fd(&errp[0]);
-    if (got > 0) {
-        rec.step[sizeof rec.step - 1] = '\0';
-        if (got == sizeof rec && rec.err != 0)
-            tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s: %s", rec.step,
-                    strerror(rec.err));
-        else
-            tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s",
-                    got == sizeof rec ? rec.step : "(truncated report)");
+    if (failed)
         goto fail_child;
-    }
     if (release_errno != 0) {
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: the child died during setup: %s",
                 strerror(release_errno));

@@ -88,7 +88,21 @@ int tx_sb_utoa(char *dst, size_t cap, unsigned long long v);
 int tx_sb_clone_flags(void);
 /* Checks that this kernel and user may create the namespaces; err names the missing one. */
 int tx_sb_probe_userns(tx_error *err);
-/* parent: writes setgroups=deny, uid_map, gid_map of child pid (mapping id -> id). */
+/* The ids a sandbox runs as: inner (seen inside) maps to outer (an id of the caller's
+ * namespace). ws_* is the workspace directory's owner when has_ws. */
+typedef struct tx_sb_ids {
+    uid_t inner_uid, outer_uid;
+    gid_t inner_gid, outer_gid;
+    int has_ws;
+    uid_t ws_uid;
+    gid_t ws_gid;
+} tx_sb_ids;
+
+/* parent: picks the ids (docs/security.md "Identity"): a non-root caller's own; for a root
+ * caller the workspace owner, else nobody, else any id its namespace maps, never the parent
+ * namespace's root (host root in the initial namespace). -1 with err if no id qualifies. */
+int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err);
+/* parent: writes setgroups=deny, uid_map, gid_map of child pid (mapping inner -> outer). */
 int tx_sb_write_idmaps(pid_t pid, uid_t inner_uid, uid_t outer_uid, gid_t inner_gid,
                        gid_t outer_gid, tx_error *err);
 
