@@ -155,6 +155,7 @@ int tx_sb_plan_build(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_error *err
         plan->keep_fds[i] = p->keep_fds[i];
     }
     plan->nkeep_fds = p->nkeep_fds;
+    plan->stdin_null = p->stdin_null;
     if (p->nmounts > TX_SANDBOX_MAX_MOUNTS || (p->nmounts > 0 && p->mounts == NULL))
         return tx_fail(err, TACTUS_EUSAGE, "sandbox: at most %d mounts", TX_SANDBOX_MAX_MOUNTS);
     if (p->bind_system) {

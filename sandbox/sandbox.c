@@ -251,27 +251,48 @@ static _Noreturn void init_main(const child_ctx *c)
         _exit(126);
     close(c->sync_r);
 
+    tx_sb_stdio io;
+    tx_sb_child_stdio_prepare(c->plan, &io, errfd);
+    /* SIGCHLD is read through a signalfd; SIGPIPE (a caller that closed its stdout) must not
+     * kill init. Blocked before the fork, restored in the worker. */
+    sigset_t chld, blocked, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    blocked = chld;
+    sigaddset(&blocked, SIGPIPE);
+    if (sigprocmask(SIG_BLOCK, &blocked, &old) < 0)
+        tx_sb_child_fail(errfd, "sigprocmask", "", errno);
     pid_t worker = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (worker < 0)
         tx_sb_child_fail(errfd, "fork the worker", "", errno);
-    if (worker == 0)
+    if (worker == 0) {
+        if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+            tx_sb_child_fail(errfd, "sigprocmask", "", errno);
+        tx_sb_child_stdio_worker(&io, errfd);
         worker_main(c);
-    /* init keeps nothing but the status pipe: no stdio, no broker socket, no error pipe. */
-    int keep[1] = {c->status_w};
-    close_all_but(keep, 1, -1);
-    if (c->status_w > 0)
-        syscall(SYS_close_range, 0, c->status_w - 1, 0);
-    for (;;) {
-        int st = 0;
-        pid_t r = waitpid(-1, &st, 0);
-        if (r == worker) {
-            ssize_t n = write(c->status_w, &st, sizeof st);
-            (void)n;
-            _exit(0);
-        }
-        if (r < 0 && errno != EINTR)
-            _exit(125);
     }
+    /* init keeps the caller's stdio (it relays it), the relay pipes, the status pipe and the
+     * kept fds: those close only when init exits, after the status is written, so that a
+     * supervisor that reacts to EOF on a kept socket cannot lose the worker's real status.
+     * No error pipe, nothing else. */
+    tx_sb_child_stdio_init_side(&io);
+    int keep[TX_SANDBOX_MAX_KEEP_FDS + 4];
+    size_t nkeep = 0;
+    keep[nkeep++] = c->status_w;
+    for (size_t i = 0; i < c->plan->nkeep_fds; i++)
+        keep[nkeep++] = c->plan->keep_fds[i];
+    if (io.relay[0].open)
+        keep[nkeep++] = io.relay[0].to;
+    for (int i = 1; i < 3; i++)
+        if (io.relay[i].open)
+            keep[nkeep++] = io.relay[i].from;
+    close_all_but(keep, nkeep, -1);
+    int st = tx_sb_child_relay(&io, worker, &chld);
+    if (st == -1)
+        _exit(125);
+    ssize_t n = write(c->status_w, &st, sizeof st);
+    (void)n;
+    _exit(0);
 }
 
 /* ---- parent side ---- */

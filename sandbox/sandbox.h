@@ -47,6 +47,10 @@ typedef struct tx_sandbox_policy {
      * the VM allocator already caps and which seccomp stops from forking: moving a task into
      * a v1 cgroup costs milliseconds per run. */
     int no_cgroup;
+    /* 1: the worker's stdin is /dev/null. 0: the caller's stdin is relayed through a pipe,
+     * unless it is a terminal (then /dev/null too). stdout and stderr are always pipes that
+     * init relays to the caller's; the worker never holds the caller's own descriptors. */
+    int stdin_null;
     tx_limits limits; /* memory, cpus, pids, files, file_size, tmp, timeout (ms); 0 = none */
     int keep_fds[TX_SANDBOX_MAX_KEEP_FDS]; /* fds that survive into the worker besides 0-2 */
     size_t nkeep_fds;

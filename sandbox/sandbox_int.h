@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <linux/filter.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,6 +48,22 @@ typedef struct tx_sb_cgroup {
     char layer[128]; /* for tx_sandbox_layers */
 } tx_sb_cgroup;
 
+/* One direction of the stdio relay (stdio.c): from -> to through buf. */
+typedef struct tx_sb_relay {
+    int from, to;
+    int open;
+    size_t len, off;
+    char buf[4096];
+} tx_sb_relay;
+
+/* The worker's stdio: worker[i] becomes its fd i; relay[0] copies the caller's stdin into
+ * the worker's, relay[1] and relay[2] its stdout and stderr to the caller's. */
+typedef struct tx_sb_stdio {
+    int worker[3];
+    int null_fd;
+    tx_sb_relay relay[3];
+} tx_sb_stdio;
+
 typedef struct tx_sb_plan {
     tx_sb_bind binds[TX_SB_MAX_BINDS];
     size_t nbinds;
@@ -56,6 +73,7 @@ typedef struct tx_sb_plan {
     size_t nmkdirs;
     char tmp_opts[128]; /* mount data for /tmp */
     int has_workspace;
+    int stdin_null; /* the worker's stdin is /dev/null */
     uint64_t limits[TX_LIMIT__COUNT];
     int keep_fds[TX_SANDBOX_MAX_KEEP_FDS];
     size_t nkeep_fds;
@@ -122,6 +140,16 @@ void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int have_
 /* caps.c: child: drops every capability (effective, permitted, inheritable, ambient, bounding),
  * locks securebits, sets no_new_privs and non-dumpable. Fails via errfd. */
 void tx_sb_child_drop_privileges(int errfd);
+
+/* stdio.c, child. prepare (init, before forking the worker): pipes for the worker's stdio,
+ * /dev/null for a stdin the policy does not want or a terminal. worker: dup2s them onto 0-2.
+ * init_side (init, after the fork): closes the worker's ends. relay: copies until the worker
+ * ends (reaping orphans; SIGCHLD must be blocked, chld holds it), drains its output and
+ * returns its wait status (-1 if it vanished). */
+void tx_sb_child_stdio_prepare(const tx_sb_plan *plan, tx_sb_stdio *io, int errfd);
+void tx_sb_child_stdio_worker(const tx_sb_stdio *io, int errfd);
+void tx_sb_child_stdio_init_side(tx_sb_stdio *io);
+int tx_sb_child_relay(tx_sb_stdio *io, pid_t worker, const sigset_t *chld);
 
 /* cgroup.c (parent side) */
 /* Creates per-run cgroups named after `id` with the plan's limits, or records why not. Never

@@ -20,6 +20,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -524,6 +527,129 @@ START_TEST(inherited_fds)
 }
 END_TEST
 
+/* ---- the caller's stdio ---- */
+
+/* Runs `probe args` with the test's fds 0-2 replaced by in/out/err (restored after). */
+static tx_sandbox_outcome run_stdio(int full, int in, int out, int err, const char *const *args)
+{
+    int saved[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(saved[i] = dup(i), 0);
+    ck_assert_int_eq(dup2(in, 0), 0);
+    ck_assert_int_eq(dup2(out, 1), 1);
+    ck_assert_int_eq(dup2(err, 2), 2);
+    run_opts def = def_opts();
+    tx_sandbox_outcome o = run_with(full, &def, NULL, args);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(dup2(saved[i], i), i);
+        close(saved[i]);
+    }
+    return o;
+}
+
+/* A sandboxed program that sets O_NONBLOCK on its stdout/stderr must not change the caller's
+ * pipe (file status flags belong to the open file description, shared if inherited). */
+START_TEST(stdio_nonblock_stays_inside)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        int null_fd = open("/dev/null", O_RDONLY);
+        ck_assert_int_ge(null_fd, 0);
+        tx_sandbox_outcome o =
+            run_stdio(mode, null_fd, p[1], p[1], (const char *const[]){"nonblock", NULL});
+        expect_errno(o, 0, "nonblock");
+        ck_assert_msg((fcntl(p[1], F_GETFL) & O_NONBLOCK) == 0,
+                      "the caller's pipe became non-blocking (%s)", mode ? "full" : "layer");
+        close(p[1]);
+        char buf[64] = "";
+        ssize_t n = read(p[0], buf, sizeof buf - 1);
+        ck_assert_int_eq(n, 8);
+        ck_assert_msg(strstr(buf, "out\n") != NULL && strstr(buf, "err\n") != NULL, "%s", buf);
+        close(p[0]);
+        close(null_fd);
+    }
+}
+END_TEST
+
+/* The caller's terminal (a pty the test owns) cannot be reconfigured, resized or flushed
+ * from inside, and typed-ahead input stays for the caller. */
+START_TEST(terminal_stays_outside)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        int master = -1, slave = -1;
+        ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+        struct termios before, after;
+        struct winsize ws_before = {.ws_row = 24, .ws_col = 80}, ws_after;
+        ck_assert_int_eq(ioctl(slave, TIOCSWINSZ, &ws_before), 0);
+        ck_assert_int_eq(tcgetattr(slave, &before), 0);
+        ck_assert_int_eq(write(master, "typed\n", 6), 6);
+        tx_sandbox_outcome o =
+            run_stdio(mode, slave, slave, slave, (const char *const[]){"tty-attack", NULL});
+        expect_errno(o, ENOTTY, mode ? "tty attack (full)" : "tty attack (layer)");
+        ck_assert_int_eq(tcgetattr(slave, &after), 0);
+        ck_assert_msg(memcmp(&before, &after, sizeof before) == 0, "terminal settings changed");
+        ck_assert_int_eq(ioctl(slave, TIOCGWINSZ, &ws_after), 0);
+        ck_assert_int_eq(ws_after.ws_row, 24);
+        ck_assert_int_eq(ws_after.ws_col, 80);
+        int avail = 0;
+        ck_assert_int_eq(ioctl(slave, FIONREAD, &avail), 0);
+        ck_assert_msg(avail == 6, "typed-ahead input was flushed or read (%d bytes left)", avail);
+        close(master);
+        close(slave);
+    }
+}
+END_TEST
+
+/* Reads a whole file into buf (NUL-terminated); returns its length. */
+static size_t slurp(int fd, char *buf, size_t cap)
+{
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    return len;
+}
+
+/* Output is relayed completely and in order per stream, and the exit status is kept. */
+START_TEST(stdio_relayed_completely)
+{
+    enum { N = 20000 };
+    static char buf[N * 8 + 64];
+    char outp[] = "/tmp/tactus-out-XXXXXX", errp[] = "/tmp/tactus-err-XXXXXX";
+    int out = mkstemp(outp), errf = mkstemp(errp);
+    ck_assert_int_ge(out, 0);
+    ck_assert_int_ge(errf, 0);
+    unlink(outp);
+    unlink(errp);
+    int null_fd = open("/dev/null", O_RDONLY);
+    char count[16];
+    snprintf(count, sizeof count, "%d", N);
+    tx_sandbox_outcome o =
+        run_stdio(FULL, null_fd, out, errf, (const char *const[]){"lines", count, NULL});
+    expect_errno(o, 0, "lines");
+    for (int s = 0; s < 2; s++) {
+        size_t len = slurp(s == 0 ? out : errf, buf, sizeof buf);
+        char *line = buf;
+        for (int i = 1; i <= N; i++) {
+            char want[16];
+            int w = snprintf(want, sizeof want, "%c%d\n", s == 0 ? 'o' : 'e', i);
+            ck_assert_msg((size_t)(line - buf) + (size_t)w <= len && memcmp(line, want, w) == 0,
+                          "stream %d: line %d missing or out of order", s, i);
+            line += w;
+        }
+        ck_assert_uint_eq((size_t)(line - buf), len);
+    }
+    o = run_stdio(FULL, null_fd, out, errf, (const char *const[]){"exit", "9", NULL});
+    expect_errno(o, 9, "exit status");
+    close(out);
+    close(errf);
+    close(null_fd);
+}
+END_TEST
+
 /* ---- lifecycle ---- */
 
 static int count_dir(const char *path)
@@ -655,6 +781,9 @@ static Suite *escape_suite(void)
     tcase_add_test(t, fd_exhaustion);
     tcase_add_test(t, cpu_spin_timeout);
     tcase_add_test(t, inherited_fds);
+    tcase_add_test(t, stdio_nonblock_stays_inside);
+    tcase_add_test(t, terminal_stays_outside);
+    tcase_add_test(t, stdio_relayed_completely);
     tcase_add_test(t, fifty_runs_leave_nothing);
     tcase_add_test(t, free_while_running);
     suite_add_tcase(s, t);

@@ -289,6 +289,44 @@ START_TEST(outcomes)
 }
 END_TEST
 
+/* The runner's death as the broker sees it: it holds a socket, crashes; the broker reads EOF
+ * and kills the sandbox at once. The outcome must still be the real signal, not SIGKILL. */
+static int crash_with_socket(void *arg)
+{
+    (void)arg;
+    signal(SIGSEGV, SIG_DFL); /* sanitizer runtimes install their own handler */
+    raise(SIGSEGV);
+    return 0;
+}
+
+START_TEST(crash_status_survives_kill_on_eof)
+{
+    for (int round = 0; round < 5; round++) {
+        int sv[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        tx_sandbox_policy p;
+        policy(&p);
+        p.keep_fds[0] = sv[1];
+        p.nkeep_fds = 1;
+        p.stdin_null = 1;
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        ck_assert_msg(tx_sandbox_start(&p, crash_with_socket, NULL, &s, &err) == 0, "%s",
+                      err.message);
+        close(sv[1]);
+        char c;
+        ck_assert_int_eq(read(sv[0], &c, 1), 0); /* EOF: the worker is gone */
+        kill(tx_sandbox_pid(s), SIGKILL);
+        tx_sandbox_outcome o;
+        ck_assert_int_eq(tx_sandbox_wait(s, &o, &err), 0);
+        ck_assert_msg(o.kind == TX_SANDBOX_SIGNALED && o.signal == SIGSEGV,
+                      "round %d: expected SIGSEGV, got kind %d: %s", round, o.kind, o.message);
+        tx_sandbox_free(s);
+        close(sv[0]);
+    }
+}
+END_TEST
+
 START_TEST(exec_errors)
 {
     tx_sandbox_policy p;
@@ -528,6 +566,7 @@ static Suite *sandbox_suite(void)
     tcase_add_test(t, workspace_rw_and_ro);
     tcase_add_test(t, keep_fds_only);
     tcase_add_test(t, outcomes);
+    tcase_add_test(t, crash_status_survives_kill_on_eof);
     tcase_add_test(t, exec_errors);
     tcase_add_test(t, free_kills_running_sandbox);
     tcase_add_test(t, userns_disabled_is_an_error);
