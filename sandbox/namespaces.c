@@ -205,6 +205,7 @@ int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err)
         want_gid = st.st_gid;
         ids->ws_uid = st.st_uid;
         ids->ws_gid = st.st_gid;
+        ids->ws_mode = st.st_mode;
         ids->has_ws = 1;
     }
     long long uid = choose(um, want_uid), gid = choose(gm, want_gid);

@@ -353,6 +353,37 @@ static int read_child_error(int fd, tx_error *err)
     return 1;
 }
 
+/*
+ * A root caller whose sandbox does not run as the workspace's owner (never host root, see
+ * docs/security.md "Identity") gets an id-mapped view of the workspace in which the owner is
+ * the sandbox's id (idmap.c). Where the kernel or filesystem cannot, a read-only or
+ * world-writable workspace goes on as a plain bind; a writable one fails with what to do.
+ * Returns 0 or -1 with err.
+ */
+static int workspace_view(const tx_sandbox_policy *p, tx_sb_plan *plan, const tx_sb_ids *ids,
+                          tx_error *err)
+{
+    if (plan->ws_index < 0 || !ids->has_ws || geteuid() != 0 ||
+        (ids->ws_uid == ids->outer_uid && ids->ws_gid == ids->outer_gid))
+        return 0;
+    int why = 0;
+    if (tx_sb_idmapped_workspace(plan, ids, &plan->ws_tree_fd, &why) == 0)
+        return 0;
+    if (plan->binds[plan->ws_index].read_only || (ids->ws_mode & S_IWOTH))
+        return 0;
+    return tx_fail(
+        err, TACTUS_ESYSTEM,
+        "sandbox: workspace '%s' is owned by uid %u and the sandbox, which never runs as host "
+        "root, runs as uid %u; an id-mapped mount would make it writable, but the kernel "
+        "refused it (%s; needs Linux 5.12+ and a filesystem with id-mapped mount support, "
+        "e.g. ext4, xfs, btrfs, tmpfs). Run tactus as the workspace's owner (an ordinary "
+        "user), chown the workspace to an unprivileged user (the sandbox then runs as that "
+        "user), make it writable for uid %u (chmod o+w, or setfacl -m u:%u:rwx), or use a "
+        "read-only profile (sandbox.profile: repo-read)",
+        p->workspace, (unsigned)ids->ws_uid, (unsigned)ids->outer_uid, strerror(why),
+        (unsigned)ids->outer_uid, (unsigned)ids->outer_uid);
+}
+
 /* Runs the parent's side of a start; consumes plan. */
 static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox **out,
                         tx_error *err)
@@ -392,6 +423,8 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         goto fail_cgroup;
     c.uid = ids.inner_uid;
     c.gid = ids.inner_gid;
+    if (workspace_view(p, plan, &ids, err) < 0)
+        goto fail_cgroup;
     now(&s->started);
     pid_t pid = (pid_t)syscall(SYS_clone, tx_sb_clone_flags() | SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) {
@@ -405,6 +438,7 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         init_main(&c);
     }
     s->pid = pid;
+    close_fd(&plan->ws_tree_fd); /* the child has its own copy */
     close_fd(&syncp[0]);
     close_fd(&errp[1]);
     close_fd(&statp[1]);
@@ -457,6 +491,7 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
 fail_child:
     kill_and_reap(s);
 fail_cgroup:
+    close_fd(&plan->ws_tree_fd);
     tx_sb_cgroup_destroy(&s->cg, NULL);
 fail_pipes:
     for (int i = 0; i < 2; i++) {

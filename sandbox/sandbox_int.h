@@ -74,6 +74,8 @@ typedef struct tx_sb_plan {
     char tmp_opts[128]; /* mount data for /tmp */
     int has_workspace;
     int stdin_null; /* the worker's stdin is /dev/null */
+    int ws_index;   /* index of the workspace in binds, -1 if none */
+    int ws_tree_fd; /* parent-made id-mapped clone of the workspace (idmap.c), or -1 */
     uint64_t limits[TX_LIMIT__COUNT];
     int keep_fds[TX_SANDBOX_MAX_KEEP_FDS];
     size_t nkeep_fds;
@@ -114,6 +116,7 @@ typedef struct tx_sb_ids {
     int has_ws;
     uid_t ws_uid;
     gid_t ws_gid;
+    mode_t ws_mode;
 } tx_sb_ids;
 
 /* parent: picks the ids (docs/security.md "Identity"): a non-root caller's own; for a root
@@ -140,6 +143,11 @@ void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int have_
 /* caps.c: child: drops every capability (effective, permitted, inheritable, ambient, bounding),
  * locks securebits, sets no_new_privs and non-dumpable. Fails via errfd. */
 void tx_sb_child_drop_privileges(int errfd);
+
+/* idmap.c, parent: clones the workspace bind with an id mapping workspace owner -> the
+ * sandbox's outer ids (needs host root and a filesystem with id-mapped mount support).
+ * Returns 0 with *tree_fd (detached, flags applied), or -1 with *why = errno. */
+int tx_sb_idmapped_workspace(const tx_sb_plan *plan, const tx_sb_ids *ids, int *tree_fd, int *why);
 
 /* stdio.c, child. prepare (init, before forking the worker): pipes for the worker's stdio,
  * /dev/null for a stdin the policy does not want or a terminal. worker: dup2s them onto 0-2.

@@ -297,6 +297,19 @@ static const char *const exec_syscalls[] = {
     "vmsplice",
     "process_madvise",
     "name_to_handle_at",
+    /* identity calls: without capabilities (and with securebits locked) the kernel lets a
+     * process switch only among its own ids, and setgroups is denied in the user namespace;
+     * posix_spawn (make) resets its ids with them */
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "setfsuid",
+    "setfsgid",
+    "capset",
 };
 
 /*
@@ -363,16 +376,6 @@ static const char *const exec_eperm_syscalls[] = {
     "adjtimex",
     "sethostname",
     "setdomainname",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setregid",
-    "setresuid",
-    "setresgid",
-    "setgroups",
-    "setfsuid",
-    "setfsgid",
-    "capset",
     "syslog",
     "acct",
     "quotactl",

@@ -284,6 +284,36 @@ START_TEST(mounts_read_only)
 }
 END_TEST
 
+/* A workspace owned by the caller with ordinary permissions (0755) is writable from inside,
+ * also for host root, whose sandbox never runs as root (an id-mapped mount shows the owner's
+ * files as the sandbox's); what the sandbox creates belongs to the owner on the host; a
+ * read-only workspace still refuses writes with EROFS. */
+START_TEST(caller_owned_workspace_writable)
+{
+    char dir[] = "/tmp/tactus-ws-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    run_opts def = def_opts();
+    def.workspace = dir;
+    for (int mode = 0; mode < 2; mode++) {
+        expect_errno(RUN(mode, "write", "/workspace/out.txt"), 0, "write in a 0755 workspace");
+        struct stat st;
+        ck_assert_int_eq(stat(out, &st), 0);
+        ck_assert_msg(st.st_uid == geteuid() && st.st_gid == getegid(),
+                      "created file is owned by %u:%u, not the workspace owner %u:%u",
+                      (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)geteuid(),
+                      (unsigned)getegid());
+        ck_assert_int_eq(unlink(out), 0);
+    }
+    def.workspace_ro = 1;
+    expect_errno(RUN(FULL, "write", "/workspace/out.txt"), EROFS, "write in ro workspace");
+    ck_assert_int_ne(access(out, F_OK), 0);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(proc_absent)
 {
     run_opts def = def_opts();
@@ -410,24 +440,26 @@ END_TEST
 
 /* ---- resources ---- */
 
-/* Counts host processes whose command name is "probe". */
+/* Counts host processes running this build's probe (same file as probe_dir/probe; other
+ * worktrees' suites may run their own probes on the same machine at the same time). */
 static int count_probes(void)
 {
+    char self[PATH_MAX + 8];
+    snprintf(self, sizeof self, "%s/probe", probe_dir);
+    struct stat want;
+    ck_assert_int_eq(stat(self, &want), 0);
     DIR *d = opendir("/proc");
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        char path[300], comm[64] = "";
+        char path[300];
+        struct stat st;
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(comm, sizeof comm, f) != NULL && strcmp(comm, "probe\n") == 0)
+        snprintf(path, sizeof path, "/proc/%s/exe", e->d_name);
+        if (stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
             n++;
-        fclose(f);
     }
     closedir(d);
     return n;
@@ -697,8 +729,11 @@ static int count_cgroups(void)
             if (d == NULL)
                 continue;
             struct dirent *e;
+            /* Only this process's own (tactus-<pid>-...): other suites may be running. */
+            char mine[32];
+            int len = snprintf(mine, sizeof mine, "tactus-%d-", (int)getpid());
             while ((e = readdir(d)) != NULL)
-                n += strncmp(e->d_name, "tactus-", 7) == 0;
+                n += strncmp(e->d_name, mine, (size_t)len) == 0;
             closedir(d);
         }
     }
@@ -764,6 +799,7 @@ static Suite *escape_suite(void)
     tcase_add_test(t, net_abstract_unix);
     tcase_add_test(t, host_file_read_write);
     tcase_add_test(t, mounts_read_only);
+    tcase_add_test(t, caller_owned_workspace_writable);
     tcase_add_test(t, proc_absent);
     tcase_add_test(t, mknod_device);
     tcase_add_test(t, environment_clean);
