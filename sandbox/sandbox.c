@@ -357,7 +357,8 @@ static int read_child_error(int fd, tx_error *err)
  * A root caller whose sandbox does not run as the workspace's owner (never host root, see
  * docs/security.md "Identity") gets an id-mapped view of the workspace in which the owner is
  * the sandbox's id (idmap.c). Where the kernel or filesystem cannot, a read-only or
- * world-writable workspace goes on as a plain bind; a writable one fails with what to do.
+ * world-writable workspace, or one the caller cannot write either, goes on as a plain bind;
+ * one the caller could write fails with what to do.
  * Returns 0 or -1 with err.
  */
 static int workspace_view(const tx_sandbox_policy *p, tx_sb_plan *plan, const tx_sb_ids *ids,
@@ -369,7 +370,10 @@ static int workspace_view(const tx_sandbox_policy *p, tx_sb_plan *plan, const tx
     int why = 0;
     if (tx_sb_idmapped_workspace(plan, ids, &plan->ws_tree_fd, &why) == 0)
         return 0;
-    if (plan->binds[plan->ws_index].read_only || (ids->ws_mode & S_IWOTH))
+    /* Read-only, or writable for others anyway, or not writable for the caller either (an
+     * owner this namespace does not map): a plain bind behaves as the caller would expect. */
+    if (plan->binds[plan->ws_index].read_only || (ids->ws_mode & S_IWOTH) ||
+        access(p->workspace, W_OK) != 0)
         return 0;
     return tx_fail(
         err, TACTUS_ESYSTEM,
