@@ -4,16 +4,20 @@
  * Two profiles share one builder. The runner profile (allow_exec 0) is what the Lua runner
  * needs after its own setup: memory, time, signals and I/O on fds it already holds. The exec
  * profile (allow_exec 1) adds what ordinary programs need (files, processes, pipes, AF_UNIX).
- * Everything else, in particular the kernel attack surface listed in docs/security.md, hits
- * the default action KILL_PROCESS, so a violation is a SIGSYS the supervisor can name.
+ * In the runner profile everything else hits the default action KILL_PROCESS, so a violation
+ * is a SIGSYS the supervisor can name. The exec profile runs arbitrary programs, which probe
+ * and fall back: its default is ERRNO(ENOSYS), privileged calls get EPERM, foreign socket
+ * families EAFNOSUPPORT, and only an explicit list of calls that are attacks in themselves
+ * (docs/security.md) kills. An errno action never lets the call reach the kernel either.
  *
  * Only the native architecture is in the filter: libseccomp's bad-arch action (KILL) then
  * catches x32 numbers (nr | 0x40000000) and `int 0x80` i386 calls. Never add X86/X32 arches.
  * Integer arguments (ioctl cmd, socket domain, prctl option) are compared on their low 32
  * bits only, as the kernel reads them (CVE-2019-10063: a 64-bit compare let TIOCSTI|1<<32
  * through a denylist). libseccomp 2.5's SCMP_A*_32 macros still compare all 64 bits, so the
- * rules use MASKED_EQ with 0xffffffff (ARG32_EQ below), and only ever to allow or to pick an
- * errno: anything that matches no rule is killed.
+ * rules use MASKED_EQ with 0xffffffff (ARG32_EQ below). A syscall with argument rules never
+ * gets an unconditional rule too (libseccomp would let the unconditional one win): whatever
+ * matches no rule gets the profile's default.
  */
 #include <errno.h>
 #include <fcntl.h>
