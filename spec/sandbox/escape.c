@@ -612,6 +612,8 @@ START_TEST(terminal_stays_outside)
         int master = -1, slave = -1;
         ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
         struct termios before, after;
+        memset(&before, 0, sizeof before); /* padding bytes: memcmp below */
+        memset(&after, 0, sizeof after);
         struct winsize ws_before = {.ws_row = 24, .ws_col = 80}, ws_after;
         ck_assert_int_eq(ioctl(slave, TIOCSWINSZ, &ws_before), 0);
         ck_assert_int_eq(tcgetattr(slave, &before), 0);
