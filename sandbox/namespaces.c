@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox_int.h"
@@ -179,17 +181,23 @@ static long long choose(const id_map *m, long long prefer)
     return -1;
 }
 
+/* Whether the calling process holds CAP_SETUID and CAP_SETGID (in its user namespace). */
+static int can_set_ids(void)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return 0;
+    uint32_t eff = data[0].effective;
+    return (eff & (1u << CAP_SETUID)) && (eff & (1u << CAP_SETGID));
+}
+
 int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err)
 {
     memset(ids, 0, sizeof *ids);
     ids->outer_uid = geteuid();
     ids->outer_gid = getegid();
-    if (ids->outer_uid != 0) {
-        /* Without privilege the kernel lets us map our own ids only. */
-        ids->inner_uid = ids->outer_uid;
-        ids->inner_gid = ids->outer_gid;
-        return 0;
-    }
     id_map *um = malloc(sizeof *um), *gm = malloc(sizeof *gm);
     int rc = -1;
     if (um == NULL || gm == NULL) {
@@ -198,6 +206,23 @@ int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err)
     }
     if (read_id_map("uid_map", um, err) < 0 || read_id_map("gid_map", gm, err) < 0)
         goto out;
+    ids->privileged = ids->outer_uid == 0 && can_set_ids();
+    if (!ids->privileged) {
+        /* Without CAP_SETUID/CAP_SETGID the kernel lets us map our own ids only (a root
+         * without them: bwrap --uid 0, capsh --drop). That must not be host root. */
+        if (ids->outer_uid == 0 && !usable(um, 0)) {
+            tx_fail(err, TACTUS_ESYSTEM,
+                    "sandbox: the caller is uid 0 without CAP_SETUID/CAP_SETGID, and uid 0 here "
+                    "is root of the parent namespace (/proc/self/uid_map: '%s'); host root is "
+                    "never mapped into the sandbox: run tactus as an ordinary user",
+                    um->text);
+            goto out;
+        }
+        ids->inner_uid = ids->outer_uid == 0 ? TX_SB_NOBODY : ids->outer_uid;
+        ids->inner_gid = ids->outer_gid == 0 ? TX_SB_NOBODY : ids->outer_gid;
+        rc = 0;
+        goto out;
+    }
     long long want_uid = -1, want_gid = -1;
     struct stat st;
     if (workspace != NULL && stat(workspace, &st) == 0) {

@@ -467,8 +467,20 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         goto fail_child;
     }
     if (tx_sb_write_idmaps(pid, ids.inner_uid, ids.outer_uid, ids.inner_gid, ids.outer_gid, err) <
-        0)
+        0) {
+        if (ids.outer_uid == 0 && !ids.privileged) {
+            /* e.g. bwrap --uid 0: the kernel refuses every nested map there (unshare(1)
+             * fails the same way). */
+            char why[sizeof err->message];
+            snprintf(why, sizeof why, "%s", err->message);
+            tx_fail(err, TACTUS_ESYSTEM,
+                    "%.700s (this process is uid 0 of a nested user namespace without "
+                    "CAP_SETUID/CAP_SETGID, where the kernel refuses nested id maps: run tactus "
+                    "as the namespace's ordinary user, or keep CAP_SETUID and CAP_SETGID)",
+                    why);
+        }
         goto fail_child;
+    }
     if (send(syncp[1], "g", 1, MSG_NOSIGNAL) != 1) {
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: cannot release the child: %s", strerror(errno));
         goto fail_child;

@@ -113,6 +113,7 @@ int tx_sb_probe_userns(tx_error *err);
 typedef struct tx_sb_ids {
     uid_t inner_uid, outer_uid;
     gid_t inner_gid, outer_gid;
+    int privileged; /* uid 0 with CAP_SETUID/CAP_SETGID: may map any id its namespace has */
     int has_ws;
     uid_t ws_uid;
     gid_t ws_gid;
