@@ -97,6 +97,22 @@ if [ -n "$bad" ]; then
 else
     echo "ok   ci-ownership"
 fi
+# The workspace by profile: repo-write writes (as the owner, also for root through the
+# id-mapped view), repo-read gets EROFS.
+printf 'sandbox:\n  profile: repo-write\n' >"$tmp/rw.yml"
+printf 'sandbox:\n  profile: repo-read\n' >"$tmp/ro.yml"
+check ws-rw 0 "" "$tactus" sandbox --policy "$tmp/rw.yml" --workspace "$ws" -- /bin/sh -c \
+    'echo rw >/workspace/rw.txt'
+if [ "$(stat -c %u:%g "$ws/rw.txt" 2>/dev/null)" != "$(id -u):$(id -g)" ]; then
+    echo "FAIL ws-rw-owner: rw.txt is $(stat -c %u:%g "$ws/rw.txt" 2>&1), not $(id -u):$(id -g)"
+    fail=1
+fi
+check ws-ro 2 "Read-only file system" "$tactus" sandbox --policy "$tmp/ro.yml" --workspace "$ws" \
+    -- /bin/sh -c 'echo ro >/workspace/ro.txt'
+if [ -e "$ws/ro.txt" ]; then
+    echo "FAIL ws-ro: ro.txt was created"
+    fail=1
+fi
 rm -rf "$ws"
 
 # A limit tripped by a pids cgroup is only detectable with a writable cgroup.
