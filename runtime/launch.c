@@ -150,6 +150,7 @@ static int start_sandboxed(const tx_run_spec *spec, int child_fd, const tx_run_t
         policy.limits.allowed[TX_LIMIT_MEMORY] += 64u << 20;
     policy.limits.allowed[TX_LIMIT_TIMEOUT] = 0; /* the broker keeps the clock */
     policy.no_cgroup = 1;
+    policy.stdin_null = 1; /* the runner reads nothing; its stdout/stderr are relayed */
     policy.keep_fds[0] = child_fd;
     policy.nkeep_fds = 1;
     sandboxed_runner arg = {spec, child_fd, tok};

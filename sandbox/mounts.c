@@ -129,7 +129,9 @@ void tx_sb_child_clone_sources(const tx_sb_plan *plan, int *fds, int errfd)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         tx_sb_child_fail(errfd, "make / private (MS_REC|MS_PRIVATE)", "", errno);
     for (size_t i = 0; i < plan->nbinds; i++)
-        fds[i] = clone_source(&plan->binds[i], errfd);
+        fds[i] = (int)i == plan->ws_index && plan->ws_tree_fd >= 0
+                     ? plan->ws_tree_fd
+                     : clone_source(&plan->binds[i], errfd);
 }
 
 void tx_sb_child_build_root(const tx_sb_plan *plan, int *fds, int errfd)

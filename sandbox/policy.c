@@ -144,6 +144,8 @@ static int add_system(tx_sb_plan *plan, const char *path, tx_error *err)
 int tx_sb_plan_build(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_error *err)
 {
     memset(plan, 0, sizeof *plan);
+    plan->ws_index = -1;
+    plan->ws_tree_fd = -1;
     if (p->nkeep_fds > TX_SANDBOX_MAX_KEEP_FDS)
         return tx_fail(err, TACTUS_EUSAGE, "sandbox: at most %d kept fds", TX_SANDBOX_MAX_KEEP_FDS);
     for (size_t i = 0; i < p->nkeep_fds; i++) {
@@ -155,6 +157,7 @@ int tx_sb_plan_build(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_error *err
         plan->keep_fds[i] = p->keep_fds[i];
     }
     plan->nkeep_fds = p->nkeep_fds;
+    plan->stdin_null = p->stdin_null;
     if (p->nmounts > TX_SANDBOX_MAX_MOUNTS || (p->nmounts > 0 && p->mounts == NULL))
         return tx_fail(err, TACTUS_EUSAGE, "sandbox: at most %d mounts", TX_SANDBOX_MAX_MOUNTS);
     if (p->bind_system) {
@@ -164,6 +167,11 @@ int tx_sb_plan_build(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_error *err
                 return -1;
         if (access("/etc/ld.so.cache", R_OK) == 0 &&
             add_bind(plan, "/etc/ld.so.cache", "/etc/ld.so.cache", 1, 0, "system bind", err) < 0)
+            return -1;
+        /* Debian's alternatives are the links behind cc, c++, awk, ...: symlinks only. */
+        struct stat alt;
+        if (lstat("/etc/alternatives", &alt) == 0 && S_ISDIR(alt.st_mode) &&
+            add_bind(plan, "/etc/alternatives", "/etc/alternatives", 1, 0, "system bind", err) < 0)
             return -1;
     }
     for (size_t i = 0; i < p->nmounts; i++) {
@@ -188,6 +196,7 @@ int tx_sb_plan_build(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_error *err
                      err) < 0)
             return -1;
         plan->has_workspace = 1;
+        plan->ws_index = (int)plan->nbinds - 1;
     }
     /* A minimal /dev: the data sinks and sources programs expect, nothing that reaches
      * hardware, the kernel log or a terminal. */

@@ -33,9 +33,6 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-/* The unprivileged id a root caller's sandbox runs as when the workspace gives no owner. */
-#define TX_SB_NOBODY 65534
-
 struct tx_sandbox {
     pid_t pid;     /* init, host pid */
     int pidfd;     /* pidfd of init */
@@ -123,7 +120,7 @@ static void close_all_but(const int *keep, size_t n, int errfd)
 typedef struct child_ctx {
     const tx_sb_plan *plan;
     int sync_r, err_w, status_w;
-    uid_t uid;
+    uid_t uid; /* inner ids: what the sandbox runs as inside */
     gid_t gid;
     int has_pids_cgroup, has_memory_cgroup;
 } child_ctx;
@@ -217,10 +214,21 @@ static _Noreturn void init_main(const child_ctx *c)
     /* If the parent dies from here on, the whole sandbox dies with it. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
         tx_sb_child_fail(errfd, "prctl PR_SET_PDEATHSIG", "", errno);
+    /* The parent writes our id maps through /proc/<pid>/: a non-dumpable process's /proc
+     * files belong to root, so an unprivileged parent could not open them. A non-dumpable
+     * caller (the broker) passed that on to us: become dumpable until the maps are written,
+     * and say so. Nothing but this setup code runs meanwhile, and non-dumpable is restored
+     * before anything else (and again in tx_sb_child_drop_privileges). */
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        tx_sb_child_fail(errfd, "prctl PR_SET_DUMPABLE 1 (for the id maps)", "", errno);
+    if (write(c->sync_r, "r", 1) != 1)
+        _exit(126);
     char go;
     /* EOF here means the parent died or gave up before releasing us. */
     if (read(c->sync_r, &go, 1) != 1)
         _exit(126);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        tx_sb_child_fail(errfd, "prctl PR_SET_DUMPABLE 0", "", errno);
     int fds[TX_SB_MAX_BINDS];
     tx_sb_child_clone_sources(c->plan, fds, errfd);
     /* Become the mapped, unprivileged id (a root caller's clone still runs as host uid 0
@@ -243,27 +251,48 @@ static _Noreturn void init_main(const child_ctx *c)
         _exit(126);
     close(c->sync_r);
 
+    tx_sb_stdio io;
+    tx_sb_child_stdio_prepare(c->plan, &io, errfd);
+    /* SIGCHLD is read through a signalfd; SIGPIPE (a caller that closed its stdout) must not
+     * kill init. Blocked before the fork, restored in the worker. */
+    sigset_t chld, blocked, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    blocked = chld;
+    sigaddset(&blocked, SIGPIPE);
+    if (sigprocmask(SIG_BLOCK, &blocked, &old) < 0)
+        tx_sb_child_fail(errfd, "sigprocmask", "", errno);
     pid_t worker = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (worker < 0)
         tx_sb_child_fail(errfd, "fork the worker", "", errno);
-    if (worker == 0)
+    if (worker == 0) {
+        if (sigprocmask(SIG_SETMASK, &old, NULL) < 0)
+            tx_sb_child_fail(errfd, "sigprocmask", "", errno);
+        tx_sb_child_stdio_worker(&io, errfd);
         worker_main(c);
-    /* init keeps nothing but the status pipe: no stdio, no broker socket, no error pipe. */
-    int keep[1] = {c->status_w};
-    close_all_but(keep, 1, -1);
-    if (c->status_w > 0)
-        syscall(SYS_close_range, 0, c->status_w - 1, 0);
-    for (;;) {
-        int st = 0;
-        pid_t r = waitpid(-1, &st, 0);
-        if (r == worker) {
-            ssize_t n = write(c->status_w, &st, sizeof st);
-            (void)n;
-            _exit(0);
-        }
-        if (r < 0 && errno != EINTR)
-            _exit(125);
     }
+    /* init keeps the caller's stdio (it relays it), the relay pipes, the status pipe and the
+     * kept fds: those close only when init exits, after the status is written, so that a
+     * supervisor that reacts to EOF on a kept socket cannot lose the worker's real status.
+     * No error pipe, nothing else. */
+    tx_sb_child_stdio_init_side(&io);
+    int keep[TX_SANDBOX_MAX_KEEP_FDS + 4];
+    size_t nkeep = 0;
+    keep[nkeep++] = c->status_w;
+    for (size_t i = 0; i < c->plan->nkeep_fds; i++)
+        keep[nkeep++] = c->plan->keep_fds[i];
+    if (io.relay[0].open)
+        keep[nkeep++] = io.relay[0].to;
+    for (int i = 1; i < 3; i++)
+        if (io.relay[i].open)
+            keep[nkeep++] = io.relay[i].from;
+    close_all_but(keep, nkeep, -1);
+    int st = tx_sb_child_relay(&io, worker, &chld);
+    if (st == -1)
+        _exit(125);
+    ssize_t n = write(c->status_w, &st, sizeof st);
+    (void)n;
+    _exit(0);
 }
 
 /* ---- parent side ---- */
@@ -278,25 +307,6 @@ static void append_layers(tx_sandbox *s, int with_seccomp)
     snprintf(s->layers, sizeof s->layers,
              "userns,pidns,mountns,netns,ipcns,utsns,cgroupns,rlimits,caps,nnp%s,%s",
              with_seccomp ? ",seccomp" : "", s->cg.layer);
-}
-
-/* Picks the uid/gid the sandbox runs as (see docs/security.md "Identity"). */
-static void pick_ids(const tx_sandbox_policy *p, uid_t *uid, gid_t *gid)
-{
-    *uid = geteuid();
-    *gid = getegid();
-    if (*uid != 0)
-        return;
-    /* Never map host root. A root caller's sandbox runs as the workspace's owner if that is
-     * not root (so it can write its own checkout), else as nobody. */
-    struct stat st;
-    if (p->workspace != NULL && stat(p->workspace, &st) == 0 && st.st_uid != 0) {
-        *uid = st.st_uid;
-        *gid = st.st_gid;
-        return;
-    }
-    *uid = TX_SB_NOBODY;
-    *gid = TX_SB_NOBODY;
 }
 
 /* Kills init (and with it the pid namespace) and the cgroups, and reaps init. */
@@ -316,6 +326,66 @@ static void close_fd(int *fd)
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
+}
+
+/* Reads the error pipe until EOF. Returns 1 with err set if the child reported a failed
+ * setup step, 0 if it did not (EOF without a record). */
+static int read_child_error(int fd, tx_error *err)
+{
+    tx_sb_child_error rec;
+    size_t got = 0;
+    while (got < sizeof rec) {
+        ssize_t n = read(fd, (char *)&rec + got, sizeof rec - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0)
+        return 0;
+    rec.step[sizeof rec.step - 1] = '\0';
+    if (got == sizeof rec && rec.err != 0)
+        tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s: %s", rec.step, strerror(rec.err));
+    else
+        tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s",
+                got == sizeof rec ? rec.step : "(truncated report)");
+    return 1;
+}
+
+/*
+ * A root caller whose sandbox does not run as the workspace's owner (never host root, see
+ * docs/security.md "Identity") gets an id-mapped view of the workspace in which the owner is
+ * the sandbox's id (idmap.c). Where the kernel or filesystem cannot, a read-only or
+ * world-writable workspace, or one the caller cannot write either, goes on as a plain bind;
+ * one the caller could write fails with what to do.
+ * Returns 0 or -1 with err.
+ */
+static int workspace_view(const tx_sandbox_policy *p, tx_sb_plan *plan, const tx_sb_ids *ids,
+                          tx_error *err)
+{
+    if (plan->ws_index < 0 || !ids->has_ws || geteuid() != 0 ||
+        (ids->ws_uid == ids->outer_uid && ids->ws_gid == ids->outer_gid))
+        return 0;
+    int why = 0;
+    if (tx_sb_idmapped_workspace(plan, ids, &plan->ws_tree_fd, &why) == 0)
+        return 0;
+    /* Read-only, or writable for others anyway, or not writable for the caller either (an
+     * owner this namespace does not map): a plain bind behaves as the caller would expect. */
+    if (plan->binds[plan->ws_index].read_only || (ids->ws_mode & S_IWOTH) ||
+        access(p->workspace, W_OK) != 0)
+        return 0;
+    return tx_fail(
+        err, TACTUS_ESYSTEM,
+        "sandbox: workspace '%s' is owned by uid %u and the sandbox, which never runs as host "
+        "root, runs as uid %u; an id-mapped mount would make it writable, but the kernel "
+        "refused it (%s; needs Linux 5.12+ and a filesystem with id-mapped mount support, "
+        "e.g. ext4, xfs, btrfs, tmpfs). Run tactus as the workspace's owner (an ordinary "
+        "user), chown the workspace to an unprivileged user (the sandbox then runs as that "
+        "user), make it writable for uid %u (chmod o+w, or setfacl -m u:%u:rwx), or use a "
+        "read-only profile (sandbox.profile: repo-read)",
+        p->workspace, (unsigned)ids->ws_uid, (unsigned)ids->outer_uid, strerror(why),
+        (unsigned)ids->outer_uid, (unsigned)ids->outer_uid);
 }
 
 /* Runs the parent's side of a start; consumes plan. */
@@ -352,7 +422,13 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
                    .status_w = statp[1],
                    .has_pids_cgroup = tx_sb_cgroup_has(&s->cg, "pids"),
                    .has_memory_cgroup = tx_sb_cgroup_has(&s->cg, "memory")};
-    pick_ids(p, &c.uid, &c.gid);
+    tx_sb_ids ids;
+    if (tx_sb_pick_ids(p->workspace, &ids, err) < 0)
+        goto fail_cgroup;
+    c.uid = ids.inner_uid;
+    c.gid = ids.inner_gid;
+    if (workspace_view(p, plan, &ids, err) < 0)
+        goto fail_cgroup;
     now(&s->started);
     pid_t pid = (pid_t)syscall(SYS_clone, tx_sb_clone_flags() | SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) {
@@ -366,6 +442,7 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
         init_main(&c);
     }
     s->pid = pid;
+    close_fd(&plan->ws_tree_fd); /* the child has its own copy */
     close_fd(&syncp[0]);
     close_fd(&errp[1]);
     close_fd(&statp[1]);
@@ -378,8 +455,32 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
     }
     /* Two releases: "g" once the id maps exist (the child builds its root), "c" once it is in
      * its cgroups (the child may start the worker). The cgroup move overlaps the setup. */
-    if (tx_sb_write_idmaps(pid, c.uid, c.uid, c.gid, c.gid, err) < 0)
+    char ready = 0;
+    ssize_t got_ready;
+    while ((got_ready = recv(syncp[1], &ready, 1, 0)) < 0 && errno == EINTR)
+        ;
+    if (got_ready != 1 || ready != 'r') {
+        /* The child died before it could be mapped: its report (if any) says why. */
+        close_fd(&syncp[1]);
+        if (read_child_error(errp[0], err) == 0)
+            tx_fail(err, TACTUS_ESYSTEM, "sandbox: the child died during setup");
         goto fail_child;
+    }
+    if (tx_sb_write_idmaps(pid, ids.inner_uid, ids.outer_uid, ids.inner_gid, ids.outer_gid, err) <
+        0) {
+        if (ids.outer_uid == 0 && !ids.privileged) {
+            /* e.g. bwrap --uid 0: the kernel refuses every nested map there (unshare(1)
+             * fails the same way). */
+            char why[sizeof err->message];
+            snprintf(why, sizeof why, "%s", err->message);
+            tx_fail(err, TACTUS_ESYSTEM,
+                    "%.700s (this process is uid 0 of a nested user namespace without "
+                    "CAP_SETUID/CAP_SETGID, where the kernel refuses nested id maps: run tactus "
+                    "as the namespace's ordinary user, or keep CAP_SETUID and CAP_SETGID)",
+                    why);
+        }
+        goto fail_child;
+    }
     if (send(syncp[1], "g", 1, MSG_NOSIGNAL) != 1) {
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: cannot release the child: %s", strerror(errno));
         goto fail_child;
@@ -390,27 +491,10 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
     int release_errno = send(syncp[1], "c", 1, MSG_NOSIGNAL) == 1 ? 0 : errno;
     close_fd(&syncp[1]);
 
-    tx_sb_child_error rec;
-    size_t got = 0;
-    while (got < sizeof rec) {
-        ssize_t n = read(errp[0], (char *)&rec + got, sizeof rec - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    int failed = read_child_error(errp[0], err);
     close_fd(&errp[0]);
-    if (got > 0) {
-        rec.step[sizeof rec.step - 1] = '\0';
-        if (got == sizeof rec && rec.err != 0)
-            tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s: %s", rec.step,
-                    strerror(rec.err));
-        else
-            tx_fail(err, TACTUS_ESYSTEM, "sandbox: setup failed: %s",
-                    got == sizeof rec ? rec.step : "(truncated report)");
+    if (failed)
         goto fail_child;
-    }
     if (release_errno != 0) {
         tx_fail(err, TACTUS_ESYSTEM, "sandbox: the child died during setup: %s",
                 strerror(release_errno));
@@ -423,6 +507,7 @@ static int start_common(const tx_sandbox_policy *p, tx_sb_plan *plan, tx_sandbox
 fail_child:
     kill_and_reap(s);
 fail_cgroup:
+    close_fd(&plan->ws_tree_fd);
     tx_sb_cgroup_destroy(&s->cg, NULL);
 fail_pipes:
     for (int i = 0; i < 2; i++) {

@@ -7,8 +7,9 @@
  *
  * Process shape. tx_sandbox_start/exec clone one process, the sandbox's PID 1 ("init"), which
  * builds the sandbox, then forks the worker (PID 2) that runs fn or execs the program. Init only
- * reaps: when the worker ends it reports the worker's wait status to the parent over a pipe and
- * exits, and the kernel then kills everything left in the pid namespace. Killing init from
+ * relays the worker's stdio (sandbox/stdio.c) and reaps: when the worker ends it drains the
+ * output, reports the worker's wait status to the parent over a pipe and exits, and the kernel
+ * then kills everything left in the pid namespace. Killing init from
  * outside (timeout, tx_sandbox_free) therefore kills the whole sandbox.
  *
  * Threads. Everything the cloned child does before running fn or exec is a plain system call
@@ -47,6 +48,10 @@ typedef struct tx_sandbox_policy {
      * the VM allocator already caps and which seccomp stops from forking: moving a task into
      * a v1 cgroup costs milliseconds per run. */
     int no_cgroup;
+    /* 1: the worker's stdin is /dev/null. 0: the caller's stdin is relayed through a pipe,
+     * unless it is a terminal (then /dev/null too). stdout and stderr are always pipes that
+     * init relays to the caller's; the worker never holds the caller's own descriptors. */
+    int stdin_null;
     tx_limits limits; /* memory, cpus, pids, files, file_size, tmp, timeout (ms); 0 = none */
     int keep_fds[TX_SANDBOX_MAX_KEEP_FDS]; /* fds that survive into the worker besides 0-2 */
     size_t nkeep_fds;
@@ -79,7 +84,8 @@ void tx_sandbox_policy_init(tx_sandbox_policy *p);
 /*
  * Starts a sandbox and runs fn(arg) in its worker, after all setup (pivot_root done, old root
  * detached, rlimits, cgroup, setsid, PDEATHSIG, fds closed except keep_fds and 0-2, caps
- * dropped, no_new_privs, non-dumpable, empty environment, cwd /workspace or /). No seccomp is
+ * dropped, no_new_privs, non-dumpable, empty environment, cwd /workspace or /, stdio the
+ * sandbox's own pipes relayed by init, see stdin_null). No seccomp is
  * installed: fn installs its own (tx_seccomp_install) once its own setup is done. fn's return
  * value (0..255) is the worker's exit status. Only safe from a single-threaded process.
  * On success *out owns the running sandbox (free with tx_sandbox_free); returns 0. Returns -1
@@ -124,7 +130,9 @@ void tx_sandbox_free(tx_sandbox *s);
 
 /*
  * Installs the seccomp allowlist in the calling process (and, with TSYNC, all its threads).
- * Default action KILL_PROCESS; only the native arch (x32 and int 0x80 die); clone3 -> ENOSYS.
+ * Only the native arch (x32 and int 0x80 die); clone3 -> ENOSYS. Runner profile: default
+ * KILL_PROCESS. Exec profile: default ENOSYS, EPERM for privileged calls, kill for the attack
+ * list (docs/security.md "Exec profile").
  * allow_exec 0 is the runner's stage 2: memory, time, signals, read/write/poll/sendmsg/recvmsg on
  * fds it already holds; open -> EACCES; no sockets, no processes, no exec. allow_exec 1 is the
  * exec mode for ordinary programs (files, fork, pipes, AF_UNIX). Both deny the kernel attack

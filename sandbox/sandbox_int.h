@@ -12,6 +12,7 @@
 
 #include <limits.h>
 #include <linux/filter.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,6 +48,22 @@ typedef struct tx_sb_cgroup {
     char layer[128]; /* for tx_sandbox_layers */
 } tx_sb_cgroup;
 
+/* One direction of the stdio relay (stdio.c): from -> to through buf. */
+typedef struct tx_sb_relay {
+    int from, to;
+    int open;
+    size_t len, off;
+    char buf[4096];
+} tx_sb_relay;
+
+/* The worker's stdio: worker[i] becomes its fd i; relay[0] copies the caller's stdin into
+ * the worker's, relay[1] and relay[2] its stdout and stderr to the caller's. */
+typedef struct tx_sb_stdio {
+    int worker[3];
+    int null_fd;
+    tx_sb_relay relay[3];
+} tx_sb_stdio;
+
 typedef struct tx_sb_plan {
     tx_sb_bind binds[TX_SB_MAX_BINDS];
     size_t nbinds;
@@ -56,6 +73,9 @@ typedef struct tx_sb_plan {
     size_t nmkdirs;
     char tmp_opts[128]; /* mount data for /tmp */
     int has_workspace;
+    int stdin_null; /* the worker's stdin is /dev/null */
+    int ws_index;   /* index of the workspace in binds, -1 if none */
+    int ws_tree_fd; /* parent-made id-mapped clone of the workspace (idmap.c), or -1 */
     uint64_t limits[TX_LIMIT__COUNT];
     int keep_fds[TX_SANDBOX_MAX_KEEP_FDS];
     size_t nkeep_fds;
@@ -88,7 +108,23 @@ int tx_sb_utoa(char *dst, size_t cap, unsigned long long v);
 int tx_sb_clone_flags(void);
 /* Checks that this kernel and user may create the namespaces; err names the missing one. */
 int tx_sb_probe_userns(tx_error *err);
-/* parent: writes setgroups=deny, uid_map, gid_map of child pid (mapping id -> id). */
+/* The ids a sandbox runs as: inner (seen inside) maps to outer (an id of the caller's
+ * namespace). ws_* is the workspace directory's owner when has_ws. */
+typedef struct tx_sb_ids {
+    uid_t inner_uid, outer_uid;
+    gid_t inner_gid, outer_gid;
+    int privileged; /* uid 0 with CAP_SETUID/CAP_SETGID: may map any id its namespace has */
+    int has_ws;
+    uid_t ws_uid;
+    gid_t ws_gid;
+    mode_t ws_mode;
+} tx_sb_ids;
+
+/* parent: picks the ids (docs/security.md "Identity"): a non-root caller's own; for a root
+ * caller the workspace owner, else nobody, else any id its namespace maps, never the parent
+ * namespace's root (host root in the initial namespace). -1 with err if no id qualifies. */
+int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err);
+/* parent: writes setgroups=deny, uid_map, gid_map of child pid (mapping inner -> outer). */
 int tx_sb_write_idmaps(pid_t pid, uid_t inner_uid, uid_t outer_uid, gid_t inner_gid,
                        gid_t outer_gid, tx_error *err);
 
@@ -108,6 +144,21 @@ void tx_sb_child_rlimits(const tx_sb_plan *plan, int have_pids_cgroup, int have_
 /* caps.c: child: drops every capability (effective, permitted, inheritable, ambient, bounding),
  * locks securebits, sets no_new_privs and non-dumpable. Fails via errfd. */
 void tx_sb_child_drop_privileges(int errfd);
+
+/* idmap.c, parent: clones the workspace bind with an id mapping workspace owner -> the
+ * sandbox's outer ids (needs host root and a filesystem with id-mapped mount support).
+ * Returns 0 with *tree_fd (detached, flags applied), or -1 with *why = errno. */
+int tx_sb_idmapped_workspace(const tx_sb_plan *plan, const tx_sb_ids *ids, int *tree_fd, int *why);
+
+/* stdio.c, child. prepare (init, before forking the worker): pipes for the worker's stdio,
+ * /dev/null for a stdin the policy does not want or a terminal. worker: dup2s them onto 0-2.
+ * init_side (init, after the fork): closes the worker's ends. relay: copies until the worker
+ * ends (reaping orphans; SIGCHLD must be blocked, chld holds it), drains its output and
+ * returns its wait status (-1 if it vanished). */
+void tx_sb_child_stdio_prepare(const tx_sb_plan *plan, tx_sb_stdio *io, int errfd);
+void tx_sb_child_stdio_worker(const tx_sb_stdio *io, int errfd);
+void tx_sb_child_stdio_init_side(tx_sb_stdio *io);
+int tx_sb_child_relay(tx_sb_stdio *io, pid_t worker, const sigset_t *chld);
 
 /* cgroup.c (parent side) */
 /* Creates per-run cgroups named after `id` with the plan's limits, or records why not. Never

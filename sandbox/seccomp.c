@@ -4,16 +4,20 @@
  * Two profiles share one builder. The runner profile (allow_exec 0) is what the Lua runner
  * needs after its own setup: memory, time, signals and I/O on fds it already holds. The exec
  * profile (allow_exec 1) adds what ordinary programs need (files, processes, pipes, AF_UNIX).
- * Everything else, in particular the kernel attack surface listed in docs/security.md, hits
- * the default action KILL_PROCESS, so a violation is a SIGSYS the supervisor can name.
+ * In the runner profile everything else hits the default action KILL_PROCESS, so a violation
+ * is a SIGSYS the supervisor can name. The exec profile runs arbitrary programs, which probe
+ * and fall back: its default is ERRNO(ENOSYS), privileged calls get EPERM, foreign socket
+ * families EAFNOSUPPORT, and only an explicit list of calls that are attacks in themselves
+ * (docs/security.md) kills. An errno action never lets the call reach the kernel either.
  *
  * Only the native architecture is in the filter: libseccomp's bad-arch action (KILL) then
  * catches x32 numbers (nr | 0x40000000) and `int 0x80` i386 calls. Never add X86/X32 arches.
  * Integer arguments (ioctl cmd, socket domain, prctl option) are compared on their low 32
  * bits only, as the kernel reads them (CVE-2019-10063: a 64-bit compare let TIOCSTI|1<<32
  * through a denylist). libseccomp 2.5's SCMP_A*_32 macros still compare all 64 bits, so the
- * rules use MASKED_EQ with 0xffffffff (ARG32_EQ below), and only ever to allow or to pick an
- * errno: anything that matches no rule is killed.
+ * rules use MASKED_EQ with 0xffffffff (ARG32_EQ below). A syscall with argument rules never
+ * gets an unconditional rule too (libseccomp would let the unconditional one win): whatever
+ * matches no rule gets the profile's default.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +28,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <linux/fs.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -118,7 +124,6 @@ static const char *const exec_syscalls[] = {
     "prlimit64",
     "getrlimit",
     "setrlimit",
-    "sysinfo",
     "getcpu",
     "sched_getaffinity",
     "getpriority",
@@ -243,21 +248,197 @@ static const char *const exec_syscalls[] = {
     "getsockopt",
     "sendmmsg",
     "recvmmsg",
+    /* everyday calls of compilers, interpreters and build tools; each is confined to the
+     * sandbox's own processes, files and (for scheduling) its own CPU share */
+    "getresuid",
+    "getresgid",
+    "sched_getparam",
+    "sched_getscheduler",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
+    "sched_getattr",
+    "sched_setaffinity",
+    "ioprio_get",
+    "ioprio_set",
+    "get_mempolicy",
+    "membarrier",
+    "mlock",
+    "mlock2",
+    "munlock",
+    "mlockall",
+    "munlockall",
+    "rt_sigqueueinfo",
+    "rt_tgsigqueueinfo",
+    "tkill",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "epoll_pwait2",
+    "futex_waitv",
+    "fchmodat2",
+    "sync",
+    "syncfs",
+    "sync_file_range",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "getxattrat",
+    "setxattrat",
+    "listxattrat",
+    "removexattrat",
+    "seccomp",
+    "landlock_create_ruleset",
+    "landlock_add_rule",
+    "landlock_restrict_self",
+    "io_setup",
+    "io_destroy",
+    "io_submit",
+    "io_getevents",
+    "io_pgetevents",
+    "io_cancel",
+    "vmsplice",
+    "process_madvise",
+    "name_to_handle_at",
+    /* identity calls: without capabilities (and with securebits locked) the kernel lets a
+     * process switch only among its own ids, and setgroups is denied in the user namespace;
+     * posix_spawn (make) resets its ids with them */
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setgroups",
+    "setfsuid",
+    "setfsgid",
+    "capset",
+};
+
+/*
+ * The exec profile's explicit kill list. Unknown system calls fail with ENOSYS (the
+ * profile's default, so that programs fall back as they do under Docker's profile); these
+ * die instead, because making them is an attack in itself: kernel interfaces with a record of
+ * privilege escalations that no ordinary program in a sandbox needs (keyrings are not even
+ * namespaced; io_uring operations bypass seccomp), access to other processes' memory, and
+ * everything that rearranges mounts or namespaces. A SIGSYS the supervisor names is the
+ * evidence that an attack was tried.
+ */
+static const char *const exec_kill_syscalls[] = {
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "pidfd_getfd",
+    "kcmp",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "bpf",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "perf_event_open",
+    "userfaultfd",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "unshare",
+    "setns",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "open_tree_attr",
+    "mount_setattr",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",
+    "open_by_handle_at",
+    "modify_ldt",
+    "iopl",
+    "ioperm",
+    "uselib",
+    "lookup_dcookie",
+};
+
+/* Privileged calls that fail with EPERM, the answer the kernel gives an unprivileged caller,
+ * so that programs probing them (dropping privileges, setting the clock) take their
+ * unprivileged path. None is allowed to reach the kernel. */
+static const char *const exec_eperm_syscalls[] = {
+    "reboot",
+    "swapon",
+    "swapoff",
+    "clock_settime",
+    "clock_adjtime",
+    "settimeofday",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "syslog",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "vhangup",
+    "mbind",
+    "set_mempolicy",
+    "migrate_pages",
+    "move_pages",
+    "sched_setscheduler",
+    "sched_setparam",
+    "sched_setattr",
+    "personality",
 };
 
 /* ioctl commands a program may use on its own stdio; compared as 32-bit values. Everything
  * else (TIOCSTI, TIOCLINUX, device ioctls) is killed. */
 static const unsigned long runner_ioctls[] = {TCGETS,  TIOCGWINSZ, FIONREAD,
                                               FIONBIO, FIOCLEX,    FIONCLEX};
-static const unsigned long exec_ioctls[] = {TCSETS,    TCSETSW, TCSETSF,    TIOCGPGRP,
-                                            TIOCSPGRP, TCFLSH,  TIOCSWINSZ, TIOCGSID};
+static const unsigned long exec_ioctls[] = {TCSETS,    TCSETSW,      TCSETSF,    TIOCGPGRP,
+                                            TIOCSPGRP, TCFLSH,       TIOCSWINSZ, TIOCGSID,
+                                            FICLONE,   FICLONERANGE, FIOASYNC};
+/* ioctls that are attacks in themselves in the exec profile: pushing input into a terminal,
+ * the console and line-discipline interfaces. Other commands fail with ENOSYS (the default). */
+static const unsigned long exec_kill_ioctls[] = {TIOCSTI, TIOCLINUX, TIOCCONS, TIOCSETD};
 
 /* prctl options a program may use; others (PR_SET_DUMPABLE, PR_SET_MM, PR_SET_PTRACER, ...)
  * are killed. */
-static const int exec_prctls[] = {PR_SET_NAME,         PR_GET_NAME,     PR_SET_PDEATHSIG,
-                                  PR_GET_PDEATHSIG,    PR_GET_DUMPABLE, PR_SET_NO_NEW_PRIVS,
-                                  PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_GET_SECUREBITS,
-                                  PR_GET_KEEPCAPS,     PR_SET_SECCOMP,  PR_GET_SECCOMP};
+static const int exec_prctls[] = {
+    PR_SET_NAME,
+    PR_GET_NAME,
+    PR_SET_PDEATHSIG,
+    PR_GET_PDEATHSIG,
+    PR_GET_DUMPABLE,
+    PR_SET_NO_NEW_PRIVS,
+    PR_GET_NO_NEW_PRIVS,
+    PR_CAPBSET_READ,
+    PR_GET_SECUREBITS,
+    PR_GET_KEEPCAPS,
+    PR_SET_SECCOMP,
+    PR_GET_SECCOMP,
+    PR_SET_CHILD_SUBREAPER,
+    PR_GET_CHILD_SUBREAPER,
+    PR_GET_TIMERSLACK,
+    PR_SET_TIMERSLACK,
+    PR_GET_THP_DISABLE,
+    PR_SET_THP_DISABLE,
+    PR_GET_SPECULATION_CTRL,
+    PR_GET_TID_ADDRESS,
+#ifdef PR_SET_VMA
+    PR_SET_VMA,
+#endif
+};
+/* prctl options that weaken the sandbox's own protections (dumpable again, so that another
+ * sandboxed process could read this one's memory; rewriting the memory map's metadata;
+ * ptracer exceptions; securebits and ambient capabilities): killed. Other options fail with
+ * ENOSYS (the default). */
+static const int exec_kill_prctls[] = {PR_SET_DUMPABLE, PR_SET_MM, PR_SET_PTRACER,
+                                       PR_SET_SECUREBITS, PR_CAP_AMBIENT};
 
 /* Adds an unconditional rule for a syscall name. Names this libseccomp/arch does not know are
  * skipped: a syscall the filter cannot name cannot be allowed, so skipping only narrows it. */
@@ -291,9 +472,9 @@ static int add_conditional(scmp_filter_ctx ctx, int allow_exec, tx_error *err)
             return -1;
     /* glibc's fallback for clone3 is clone: ENOSYS makes it fall back; the struct argument of
      * clone3 cannot be inspected, so it is never allowed. */
-    if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3",
-                 err) < 0)
-        return -1;
+    if (!allow_exec && check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0),
+                                "clone3", err) < 0)
+        return -1; /* (the exec profile's default action is ENOSYS already) */
     if (!allow_exec) {
         /* No executable memory after init: the runner is a pure interpreter. */
         if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -317,40 +498,87 @@ static int add_conditional(scmp_filter_ctx ctx, int allow_exec, tx_error *err)
                                       ARG32_EQ(1, exec_ioctls[i])),
                      "ioctl", err) < 0)
             return -1;
+    for (size_t i = 0; i < sizeof exec_kill_ioctls / sizeof exec_kill_ioctls[0]; i++)
+        if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(ioctl), 1,
+                                      ARG32_EQ(1, exec_kill_ioctls[i])),
+                     "ioctl", err) < 0)
+            return -1;
     for (size_t i = 0; i < sizeof exec_prctls / sizeof exec_prctls[0]; i++)
         if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
                                       ARG32_EQ(0, exec_prctls[i])),
                      "prctl", err) < 0)
             return -1;
+    for (size_t i = 0; i < sizeof exec_kill_prctls / sizeof exec_kill_prctls[0]; i++)
+        if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(prctl), 1,
+                                      ARG32_EQ(0, exec_kill_prctls[i])),
+                     "prctl", err) < 0)
+            return -1;
     /* Threads and fork, but no new namespaces (nested user namespaces are a large kernel
-     * attack surface). */
+     * attack surface): a clone with any namespace flag is killed. The rules are disjoint. */
     if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                                   SCMP_A0_64(SCMP_CMP_MASKED_EQ, TX_CLONE_NS_MASK, 0)),
                  "clone", err) < 0)
         return -1;
-    /* AF_UNIX only. The internet and netlink families get EAFNOSUPPORT rather than a kill:
-     * programs probe for IPv6 and glibc's getaddrinfo opens netlink, and both must fail
-     * cleanly; there is no network in the sandbox either way. Every other family (packet,
-     * AF_ALG, vsock, bluetooth, ...) is killed. */
+    static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS,
+                                             CLONE_NEWIPC, CLONE_NEWUSER,   CLONE_NEWPID,
+                                             CLONE_NEWNET};
+    for (size_t i = 0; i < sizeof ns_flags / sizeof ns_flags[0]; i++)
+        if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1,
+                                      SCMP_A0_64(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i])),
+                     "clone", err) < 0)
+            return -1;
+    /* AF_UNIX only. Every other family gets EAFNOSUPPORT, the kernel's own answer for a
+     * family it lacks: programs probe for IPv6 and glibc's getaddrinfo opens netlink, and
+     * both must fail cleanly. The call never reaches the family's code. */
     if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, ARG32_EQ(0, AF_UNIX)),
                  "socket", err) < 0 ||
         check_rc(
             seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1, ARG32_EQ(0, AF_UNIX)),
             "socketpair", err) < 0)
         return -1;
-    static const int soft_families[] = {AF_INET, AF_INET6, AF_NETLINK};
-    for (size_t i = 0; i < sizeof soft_families / sizeof soft_families[0]; i++)
+    for (int family = 0; family < AF_MAX; family++) {
+        if (family == AF_UNIX)
+            continue;
         if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                      ARG32_EQ(0, soft_families[i])),
-                     "socket", err) < 0)
+                                      ARG32_EQ(0, family)),
+                     "socket", err) < 0 ||
+            check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socketpair), 1,
+                                      ARG32_EQ(0, family)),
+                     "socketpair", err) < 0)
             return -1;
+    }
+    /* FIFOs and sockets may be created (mkfifo); device nodes get EPERM, as the kernel
+     * answers without CAP_MKNOD (every mount is nodev anyway). */
+    static const unsigned int node_types[] = {S_IFIFO, S_IFSOCK, S_IFREG, 0};
+    for (size_t i = 0; i < sizeof node_types / sizeof node_types[0]; i++)
+        if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mknodat), 1,
+                                      SCMP_A2_64(SCMP_CMP_MASKED_EQ, S_IFMT, node_types[i])),
+                     "mknodat", err) < 0 ||
+            check_rc(seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mknod), 1,
+                                      SCMP_A1_64(SCMP_CMP_MASKED_EQ, S_IFMT, node_types[i])),
+                     "mknod", err) < 0)
+            return -1;
+    static const unsigned int dev_types[] = {S_IFCHR, S_IFBLK};
+    for (size_t i = 0; i < sizeof dev_types / sizeof dev_types[0]; i++)
+        if (check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+                                      SCMP_A2_64(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i])),
+                     "mknodat", err) < 0 ||
+            check_rc(seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknod), 1,
+                                      SCMP_A1_64(SCMP_CMP_MASKED_EQ, S_IFMT, dev_types[i])),
+                     "mknod", err) < 0)
+            return -1;
+    /* sysinfo stays out of the allowlist (ENOSYS, the default): host memory size, load and
+     * uptime are nobody's business inside; libc falls back (sysconf(_SC_PHYS_PAGES) fails,
+     * GNU sort guesses a buffer size). */
     return 0;
 }
 
 /* Builds the filter context for a profile. On success *out owns it (seccomp_release). */
 static int build_ctx(int allow_exec, scmp_filter_ctx *out, tx_error *err)
 {
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    /* The runner is our own code with a known set of calls: anything else is an attack. The
+     * exec profile runs arbitrary programs: unknown calls fail with ENOSYS, attacks die. */
+    scmp_filter_ctx ctx = seccomp_init(allow_exec ? SCMP_ACT_ERRNO(ENOSYS) : SCMP_ACT_KILL_PROCESS);
     if (ctx == NULL)
         return tx_fail(err, TACTUS_ESYSTEM, "seccomp: cannot create a filter (libseccomp)");
     /* KILL (not the default trap) for foreign arches: x32 and int 0x80 die. */
@@ -362,10 +590,17 @@ static int build_ctx(int allow_exec, scmp_filter_ctx *out, tx_error *err)
     for (size_t i = 0; i < sizeof base_syscalls / sizeof base_syscalls[0]; i++)
         if (add_named(ctx, SCMP_ACT_ALLOW, base_syscalls[i], err) < 0)
             goto fail;
-    if (allow_exec)
+    if (allow_exec) {
         for (size_t i = 0; i < sizeof exec_syscalls / sizeof exec_syscalls[0]; i++)
             if (add_named(ctx, SCMP_ACT_ALLOW, exec_syscalls[i], err) < 0)
                 goto fail;
+        for (size_t i = 0; i < sizeof exec_kill_syscalls / sizeof exec_kill_syscalls[0]; i++)
+            if (add_named(ctx, SCMP_ACT_KILL_PROCESS, exec_kill_syscalls[i], err) < 0)
+                goto fail;
+        for (size_t i = 0; i < sizeof exec_eperm_syscalls / sizeof exec_eperm_syscalls[0]; i++)
+            if (add_named(ctx, SCMP_ACT_ERRNO(EPERM), exec_eperm_syscalls[i], err) < 0)
+                goto fail;
+    }
     if (add_conditional(ctx, allow_exec, err) < 0)
         goto fail;
     *out = ctx;

@@ -56,6 +56,65 @@ printf 'sandbox:\n  profile: repo-read\n  mounts: [{source: ./data, target: /dat
     >"$tmp/mount.yml"
 check policy-mount 0 "" "$tactus" sandbox --policy "$tmp/mount.yml" -- /bin/sh -c \
     'grep -q visible /data/f.txt && ! touch /workspace/x 2>/dev/null && ! touch /data/x 2>/dev/null'
+# The everyday programs of CI jobs run in a workspace: each must exit 0 with the expected
+# output (none may die of SIGSYS), and what they create belongs to the workspace's owner.
+ws=$(mktemp -d)
+chmod 755 "$ws"
+printf 'b\na\nc\n' >"$ws/in.txt"
+printf '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n' >"$ws/hello.c"
+printf 'all:\n\techo made >made.txt\n' >"$ws/Makefile"
+# ci NAME EXPECTED_STDOUT COMMAND...
+ci() {
+    name=$1 want=$2
+    shift 2
+    "$tactus" sandbox --workspace "$ws" -- "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    if [ "$got" != 0 ] || [ "$(cat "$tmp/out")" != "$want" ]; then
+        echo "FAIL ci-$name: status $got, stdout '$(cat "$tmp/out")', expected '$want'; stderr: $(cat "$tmp/err")"
+        fail=1
+    else
+        echo "ok   ci-$name"
+    fi
+}
+ci coreutils "f
+a
+b
+c
+f" /bin/sh -c 'set -e; mkdir -p src/d; echo x >src/d/f; cp -r src dst; mv dst moved; ls moved/d
+    sort in.txt; tar cf a.tar moved; mkdir un; tar xf a.tar -C un; ls un/moved/d'
+ci git "1" /bin/sh -c 'set -e; git init -q repo; cd repo; echo hi >f; git add f
+    git -c user.name=ci -c user.email=ci@example.invalid commit -qm init; git log --oneline | wc -l'
+ci python3 "py" python3 -c 'open("py.txt", "w").write("py\n"); print(open("py.txt").read().strip())'
+ci node "node" node -e 'const fs = require("fs"); fs.writeFileSync("node.txt", "node\n");
+    console.log(fs.readFileSync("node.txt", "utf8").trim())'
+ci make "made" /bin/sh -c 'make -s && cat made.txt'
+ci cc "hello" /bin/sh -c 'cc -o hello hello.c && ./hello'
+ci awk "3" /bin/sh -c 'awk "END { print NR }" in.txt'
+bad=$(find "$ws" \( ! -user "$(id -u)" -o ! -group "$(id -g)" \) -print | head -3)
+if [ -n "$bad" ]; then
+    echo "FAIL ci-ownership: not owned by the workspace owner $(id -u):$(id -g): $bad"
+    fail=1
+else
+    echo "ok   ci-ownership"
+fi
+# The workspace by profile: repo-write writes (as the owner, also for root through the
+# id-mapped view), repo-read gets EROFS.
+printf 'sandbox:\n  profile: repo-write\n' >"$tmp/rw.yml"
+printf 'sandbox:\n  profile: repo-read\n' >"$tmp/ro.yml"
+check ws-rw 0 "" "$tactus" sandbox --policy "$tmp/rw.yml" --workspace "$ws" -- /bin/sh -c \
+    'echo rw >/workspace/rw.txt'
+if [ "$(stat -c %u:%g "$ws/rw.txt" 2>/dev/null)" != "$(id -u):$(id -g)" ]; then
+    echo "FAIL ws-rw-owner: rw.txt is $(stat -c %u:%g "$ws/rw.txt" 2>&1), not $(id -u):$(id -g)"
+    fail=1
+fi
+check ws-ro 2 "Read-only file system" "$tactus" sandbox --policy "$tmp/ro.yml" --workspace "$ws" \
+    -- /bin/sh -c 'echo ro >/workspace/ro.txt'
+if [ -e "$ws/ro.txt" ]; then
+    echo "FAIL ws-ro: ro.txt was created"
+    fail=1
+fi
+rm -rf "$ws"
+
 # A limit tripped by a pids cgroup is only detectable with a writable cgroup.
 if [ -w /sys/fs/cgroup/pids ] || [ -w /sys/fs/cgroup ]; then
     check fork-bomb 125 "limit pids reached" "$tactus" sandbox -- ./probe fork-bomb

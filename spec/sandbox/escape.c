@@ -20,6 +20,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +133,18 @@ static void expect_blocked2(const char *c, int e1, int e2)
 {
     run_opts def = def_opts();
     expect_sigsys(RUN(FULL, c), c);
+    tx_sandbox_outcome o = RUN(LAYER, c);
+    ck_assert_msg(o.kind == TX_SANDBOX_EXITED && (o.exit_code == e1 || o.exit_code == e2),
+                  "%s (layer): expected %s or %s, got kind %d: %s", c, strerror(e1), strerror(e2),
+                  o.kind, o.message);
+}
+
+/* Both modes fail with an errno: full (seccomp answers, the call never reaches the kernel)
+ * with full_errno, layer (the kernel refuses) with e1 or e2. */
+static void expect_denied(const char *c, int full_errno, int e1, int e2)
+{
+    run_opts def = def_opts();
+    expect_errno(RUN(FULL, c), full_errno, c);
     tx_sandbox_outcome o = RUN(LAYER, c);
     ck_assert_msg(o.kind == TX_SANDBOX_EXITED && (o.exit_code == e1 || o.exit_code == e2),
                   "%s (layer): expected %s or %s, got kind %d: %s", c, strerror(e1), strerror(e2),
@@ -269,6 +284,36 @@ START_TEST(mounts_read_only)
 }
 END_TEST
 
+/* A workspace owned by the caller with ordinary permissions (0755) is writable from inside,
+ * also for host root, whose sandbox never runs as root (an id-mapped mount shows the owner's
+ * files as the sandbox's); what the sandbox creates belongs to the owner on the host; a
+ * read-only workspace still refuses writes with EROFS. */
+START_TEST(caller_owned_workspace_writable)
+{
+    char dir[] = "/tmp/tactus-ws-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    char out[PATH_MAX];
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    run_opts def = def_opts();
+    def.workspace = dir;
+    for (int mode = 0; mode < 2; mode++) {
+        expect_errno(RUN(mode, "write", "/workspace/out.txt"), 0, "write in a 0755 workspace");
+        struct stat st;
+        ck_assert_int_eq(stat(out, &st), 0);
+        ck_assert_msg(st.st_uid == geteuid() && st.st_gid == getegid(),
+                      "created file is owned by %u:%u, not the workspace owner %u:%u",
+                      (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)geteuid(),
+                      (unsigned)getegid());
+        ck_assert_int_eq(unlink(out), 0);
+    }
+    def.workspace_ro = 1;
+    expect_errno(RUN(FULL, "write", "/workspace/out.txt"), EROFS, "write in ro workspace");
+    ck_assert_int_ne(access(out, F_OK), 0);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(proc_absent)
 {
     run_opts def = def_opts();
@@ -281,7 +326,18 @@ END_TEST
 
 START_TEST(mknod_device)
 {
-    expect_blocked("mknod", EPERM);
+    /* EPERM from the filter (the kernel's own answer without CAP_MKNOD) and from the kernel. */
+    expect_denied("mknod", EPERM, EPERM, EPERM);
+    run_opts def = def_opts();
+    expect_errno(RUN(FULL, "mkfifo"), 0, "a FIFO in /tmp is fine");
+}
+END_TEST
+
+/* sysinfo() would tell the program the host's memory size, load and uptime. */
+START_TEST(host_sysinfo_hidden)
+{
+    run_opts def = def_opts();
+    expect_errno(RUN(FULL, "sysinfo"), ENOSYS, "sysinfo -> ENOSYS");
 }
 END_TEST
 
@@ -348,11 +404,13 @@ START_TEST(kernel_interfaces)
     run_opts def = def_opts();
     /* Full policy only: keyrings are not namespaced, io_uring/perf/userfaultfd/bpf are
      * reachable unprivileged on some kernels; seccomp is the layer that removes them. */
-    static const char *const cases[] = {"keyctl",      "bpf",    "io_uring", "perf",
-                                        "userfaultfd", "shmget", "tiocsti",  "tiocsti-high"};
+    static const char *const cases[] = {"keyctl",      "bpf",     "io_uring",    "perf",
+                                        "userfaultfd", "tiocsti", "tiocsti-high"};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_sigsys(RUN(FULL, cases[i]), cases[i]);
     expect_errno(RUN(LAYER, "bpf"), EPERM, "bpf (layer)");
+    /* SysV IPC is namespaced (a private IPC namespace): outside the allowlist, so ENOSYS. */
+    expect_errno(RUN(FULL, "shmget"), ENOSYS, "shmget -> ENOSYS");
 }
 END_TEST
 
@@ -366,15 +424,15 @@ END_TEST
 
 START_TEST(privileged_calls)
 {
-    expect_blocked("clock_settime", EPERM);
-    expect_blocked("reboot", EPERM);
+    expect_denied("clock_settime", EPERM, EPERM, EPERM);
+    expect_denied("reboot", EPERM, EPERM, EPERM);
     /* EPERM without CAP_SYS_MODULE; ENOSYS on kernels built without module support. */
     expect_blocked2("init_module", EPERM, ENOSYS);
     /* Newer kernels copy the (bad) handle before the capability check: EFAULT. */
     expect_blocked2("open_by_handle_at", EPERM, EFAULT);
     char before[256], after[256];
     ck_assert_int_eq(gethostname(before, sizeof before), 0);
-    expect_blocked("sethostname", EPERM);
+    expect_denied("sethostname", EPERM, EPERM, EPERM);
     ck_assert_int_eq(gethostname(after, sizeof after), 0);
     ck_assert_str_eq(before, after);
 }
@@ -382,24 +440,26 @@ END_TEST
 
 /* ---- resources ---- */
 
-/* Counts host processes whose command name is "probe". */
+/* Counts host processes running this build's probe (same file as probe_dir/probe; other
+ * worktrees' suites may run their own probes on the same machine at the same time). */
 static int count_probes(void)
 {
+    char self[PATH_MAX + 8];
+    snprintf(self, sizeof self, "%s/probe", probe_dir);
+    struct stat want;
+    ck_assert_int_eq(stat(self, &want), 0);
     DIR *d = opendir("/proc");
     ck_assert_ptr_nonnull(d);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        char path[300], comm[64] = "";
+        char path[300];
+        struct stat st;
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        snprintf(path, sizeof path, "/proc/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        if (fgets(comm, sizeof comm, f) != NULL && strcmp(comm, "probe\n") == 0)
+        snprintf(path, sizeof path, "/proc/%s/exe", e->d_name);
+        if (stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
             n++;
-        fclose(f);
     }
     closedir(d);
     return n;
@@ -499,6 +559,131 @@ START_TEST(inherited_fds)
 }
 END_TEST
 
+/* ---- the caller's stdio ---- */
+
+/* Runs `probe args` with the test's fds 0-2 replaced by in/out/err (restored after). */
+static tx_sandbox_outcome run_stdio(int full, int in, int out, int err, const char *const *args)
+{
+    int saved[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_ge(saved[i] = dup(i), 0);
+    ck_assert_int_eq(dup2(in, 0), 0);
+    ck_assert_int_eq(dup2(out, 1), 1);
+    ck_assert_int_eq(dup2(err, 2), 2);
+    run_opts def = def_opts();
+    tx_sandbox_outcome o = run_with(full, &def, NULL, args);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(dup2(saved[i], i), i);
+        close(saved[i]);
+    }
+    return o;
+}
+
+/* A sandboxed program that sets O_NONBLOCK on its stdout/stderr must not change the caller's
+ * pipe (file status flags belong to the open file description, shared if inherited). */
+START_TEST(stdio_nonblock_stays_inside)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        int null_fd = open("/dev/null", O_RDONLY);
+        ck_assert_int_ge(null_fd, 0);
+        tx_sandbox_outcome o =
+            run_stdio(mode, null_fd, p[1], p[1], (const char *const[]){"nonblock", NULL});
+        expect_errno(o, 0, "nonblock");
+        ck_assert_msg((fcntl(p[1], F_GETFL) & O_NONBLOCK) == 0,
+                      "the caller's pipe became non-blocking (%s)", mode ? "full" : "layer");
+        close(p[1]);
+        char buf[64] = "";
+        ssize_t n = read(p[0], buf, sizeof buf - 1);
+        ck_assert_int_eq(n, 8);
+        ck_assert_msg(strstr(buf, "out\n") != NULL && strstr(buf, "err\n") != NULL, "%s", buf);
+        close(p[0]);
+        close(null_fd);
+    }
+}
+END_TEST
+
+/* The caller's terminal (a pty the test owns) cannot be reconfigured, resized or flushed
+ * from inside, and typed-ahead input stays for the caller. */
+START_TEST(terminal_stays_outside)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        int master = -1, slave = -1;
+        ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+        struct termios before, after;
+        memset(&before, 0, sizeof before); /* padding bytes: memcmp below */
+        memset(&after, 0, sizeof after);
+        struct winsize ws_before = {.ws_row = 24, .ws_col = 80}, ws_after;
+        ck_assert_int_eq(ioctl(slave, TIOCSWINSZ, &ws_before), 0);
+        ck_assert_int_eq(tcgetattr(slave, &before), 0);
+        ck_assert_int_eq(write(master, "typed\n", 6), 6);
+        tx_sandbox_outcome o =
+            run_stdio(mode, slave, slave, slave, (const char *const[]){"tty-attack", NULL});
+        expect_errno(o, ENOTTY, mode ? "tty attack (full)" : "tty attack (layer)");
+        ck_assert_int_eq(tcgetattr(slave, &after), 0);
+        ck_assert_msg(memcmp(&before, &after, sizeof before) == 0, "terminal settings changed");
+        ck_assert_int_eq(ioctl(slave, TIOCGWINSZ, &ws_after), 0);
+        ck_assert_int_eq(ws_after.ws_row, 24);
+        ck_assert_int_eq(ws_after.ws_col, 80);
+        int avail = 0;
+        ck_assert_int_eq(ioctl(slave, FIONREAD, &avail), 0);
+        ck_assert_msg(avail == 6, "typed-ahead input was flushed or read (%d bytes left)", avail);
+        close(master);
+        close(slave);
+    }
+}
+END_TEST
+
+/* Reads a whole file into buf (NUL-terminated); returns its length. */
+static size_t slurp(int fd, char *buf, size_t cap)
+{
+    ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    return len;
+}
+
+/* Output is relayed completely and in order per stream, and the exit status is kept. */
+START_TEST(stdio_relayed_completely)
+{
+    enum { N = 20000 };
+    static char buf[N * 8 + 64];
+    char outp[] = "/tmp/tactus-out-XXXXXX", errp[] = "/tmp/tactus-err-XXXXXX";
+    int out = mkstemp(outp), errf = mkstemp(errp);
+    ck_assert_int_ge(out, 0);
+    ck_assert_int_ge(errf, 0);
+    unlink(outp);
+    unlink(errp);
+    int null_fd = open("/dev/null", O_RDONLY);
+    char count[16];
+    snprintf(count, sizeof count, "%d", N);
+    tx_sandbox_outcome o =
+        run_stdio(FULL, null_fd, out, errf, (const char *const[]){"lines", count, NULL});
+    expect_errno(o, 0, "lines");
+    for (int s = 0; s < 2; s++) {
+        size_t len = slurp(s == 0 ? out : errf, buf, sizeof buf);
+        char *line = buf;
+        for (int i = 1; i <= N; i++) {
+            char want[16];
+            int w = snprintf(want, sizeof want, "%c%d\n", s == 0 ? 'o' : 'e', i);
+            ck_assert_msg((size_t)(line - buf) + (size_t)w <= len && memcmp(line, want, w) == 0,
+                          "stream %d: line %d missing or out of order", s, i);
+            line += w;
+        }
+        ck_assert_uint_eq((size_t)(line - buf), len);
+    }
+    o = run_stdio(FULL, null_fd, out, errf, (const char *const[]){"exit", "9", NULL});
+    expect_errno(o, 9, "exit status");
+    close(out);
+    close(errf);
+    close(null_fd);
+}
+END_TEST
+
 /* ---- lifecycle ---- */
 
 static int count_dir(const char *path)
@@ -546,8 +731,11 @@ static int count_cgroups(void)
             if (d == NULL)
                 continue;
             struct dirent *e;
+            /* Only this process's own (tactus-<pid>-...): other suites may be running. */
+            char mine[32];
+            int len = snprintf(mine, sizeof mine, "tactus-%d-", (int)getpid());
             while ((e = readdir(d)) != NULL)
-                n += strncmp(e->d_name, "tactus-", 7) == 0;
+                n += strncmp(e->d_name, mine, (size_t)len) == 0;
             closedir(d);
         }
     }
@@ -613,9 +801,11 @@ static Suite *escape_suite(void)
     tcase_add_test(t, net_abstract_unix);
     tcase_add_test(t, host_file_read_write);
     tcase_add_test(t, mounts_read_only);
+    tcase_add_test(t, caller_owned_workspace_writable);
     tcase_add_test(t, proc_absent);
     tcase_add_test(t, mknod_device);
     tcase_add_test(t, environment_clean);
+    tcase_add_test(t, host_sysinfo_hidden);
     tcase_add_test(t, kill_host_sentinel);
     tcase_add_test(t, ptrace_attach);
     tcase_add_test(t, process_vm);
@@ -629,6 +819,9 @@ static Suite *escape_suite(void)
     tcase_add_test(t, fd_exhaustion);
     tcase_add_test(t, cpu_spin_timeout);
     tcase_add_test(t, inherited_fds);
+    tcase_add_test(t, stdio_nonblock_stays_inside);
+    tcase_add_test(t, terminal_stays_outside);
+    tcase_add_test(t, stdio_relayed_completely);
     tcase_add_test(t, fifty_runs_leave_nothing);
     tcase_add_test(t, free_while_running);
     suite_add_tcase(s, t);

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -246,6 +247,49 @@ static int clock_set(void)
     return result(clock_settime(CLOCK_REALTIME, &ts));
 }
 
+/* Sets O_NONBLOCK on its stdio, then writes to stdout and stderr (0, or the errno). */
+static int nonblock(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+            return errno;
+    }
+    if (write(1, "out\n", 4) != 4 || write(2, "err\n", 4) != 4)
+        return errno;
+    return 0;
+}
+
+/* Tries to change the caller's terminal through its stdio: raw mode, window size, flushing
+ * typed-ahead input. 0 if any of it worked on any of fds 0-2, else the last errno. */
+static int tty_attack(void)
+{
+    int e = 0, worked = 0;
+    for (int fd = 0; fd < 3; fd++) {
+        struct termios t;
+        if (tcgetattr(fd, &t) == 0) {
+            cfmakeraw(&t);
+            worked |= tcsetattr(fd, TCSANOW, &t) == 0;
+        }
+        e = errno;
+        struct winsize ws = {.ws_row = 7, .ws_col = 13};
+        worked |= ioctl(fd, TIOCSWINSZ, &ws) == 0;
+        worked |= tcflush(fd, TCIOFLUSH) == 0;
+    }
+    return worked ? 0 : e;
+}
+
+/* Writes lines "o1".."oN" to stdout and "e1".."eN" to stderr (stdio buffered). */
+static int lines(const char *count)
+{
+    long n = atol(count);
+    for (long i = 1; i <= n; i++) {
+        printf("o%ld\n", i);
+        fprintf(stderr, "e%ld\n", i);
+    }
+    return fflush(stdout) == 0 && fflush(stderr) == 0 ? 0 : errno;
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: probe CASE [ARG...]\n");
@@ -321,6 +365,26 @@ int main(int argc, char **argv)
             __asm__ volatile("" ::: "memory");
     if (strcmp(c, "mknod") == 0)
         return result(mknod("/tmp/null", S_IFCHR | 0666, makedev(1, 3)));
+    if (strcmp(c, "nonblock") == 0)
+        return nonblock();
+    if (strcmp(c, "tty-attack") == 0)
+        return tty_attack();
+    if (strcmp(c, "lines") == 0 && a)
+        return lines(a);
+    if (strcmp(c, "segv") == 0) {
+        volatile int *p = NULL;
+        *p = 1;
+        return 0;
+    }
+    if (strcmp(c, "mkfifo") == 0)
+        return result(mkfifo("/tmp/fifo", 0600));
+    if (strcmp(c, "sysinfo") == 0) {
+        struct sysinfo si;
+        memset(&si, 0, sizeof si);
+        if (sysinfo(&si) < 0)
+            return errno;
+        return si.totalram != 0 || si.uptime != 0 ? 107 : 0;
+    }
     if (strcmp(c, "clock_settime") == 0)
         return clock_set();
     if (strcmp(c, "reboot") == 0)

@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -287,6 +291,44 @@ START_TEST(outcomes)
 }
 END_TEST
 
+/* The runner's death as the broker sees it: it holds a socket, crashes; the broker reads EOF
+ * and kills the sandbox at once. The outcome must still be the real signal, not SIGKILL. */
+static int crash_with_socket(void *arg)
+{
+    (void)arg;
+    signal(SIGSEGV, SIG_DFL); /* sanitizer runtimes install their own handler */
+    raise(SIGSEGV);
+    return 0;
+}
+
+START_TEST(crash_status_survives_kill_on_eof)
+{
+    for (int round = 0; round < 5; round++) {
+        int sv[2];
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        tx_sandbox_policy p;
+        policy(&p);
+        p.keep_fds[0] = sv[1];
+        p.nkeep_fds = 1;
+        p.stdin_null = 1;
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        ck_assert_msg(tx_sandbox_start(&p, crash_with_socket, NULL, &s, &err) == 0, "%s",
+                      err.message);
+        close(sv[1]);
+        char c;
+        ck_assert_int_eq(read(sv[0], &c, 1), 0); /* EOF: the worker is gone */
+        kill(tx_sandbox_pid(s), SIGKILL);
+        tx_sandbox_outcome o;
+        ck_assert_int_eq(tx_sandbox_wait(s, &o, &err), 0);
+        ck_assert_msg(o.kind == TX_SANDBOX_SIGNALED && o.signal == SIGSEGV,
+                      "round %d: expected SIGSEGV, got kind %d: %s", round, o.kind, o.message);
+        tx_sandbox_free(s);
+        close(sv[0]);
+    }
+}
+END_TEST
+
 START_TEST(exec_errors)
 {
     tx_sandbox_policy p;
@@ -358,6 +400,233 @@ START_TEST(userns_disabled_is_an_error)
 }
 END_TEST
 
+/* Returns 42 if the worker is non-dumpable and runs as `arg`'s uid (or any non-root uid). */
+static int report_identity(void *arg)
+{
+    const uid_t *want = arg;
+    if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+        return 1;
+    if (getuid() == 0 || (want != NULL && getuid() != *want))
+        return 2;
+    return 42;
+}
+
+/* In a child: drops to an unprivileged uid if root (as `runuser -u USER` would). 0, 1 if
+ * this is the root of a user namespace that does not map nobody (already an ordinary user
+ * on the host: it stays as it is), or -1. */
+static int become_unprivileged(void)
+{
+    if (geteuid() != 0)
+        return 0;
+    if ((setgroups(0, NULL) < 0 && errno != EPERM) || setresgid(65534, 65534, 65534) < 0 ||
+        setresuid(65534, 65534, 65534) < 0)
+        return errno == EINVAL ? 1 : -1;
+    return 0;
+}
+
+/* Writes text to /proc/self/<file>; 0 or -1. */
+static int write_self(const char *file, const char *text)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/%s", file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* Waits for a test child; 77 from it means "cannot set up here", which skips the case. */
+static void expect_child_ok(pid_t pid, const char *what)
+{
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st), "%s: child died (signal %d)", what, WTERMSIG(st));
+    if (WEXITSTATUS(st) == 77) {
+        fprintf(stderr, "%s: skipped (the reason is above)\n", what);
+        return;
+    }
+    ck_assert_msg(WEXITSTATUS(st) == 0, "%s: child failed with %d", what, WEXITSTATUS(st));
+}
+
+/* An ordinary user whose process is non-dumpable (the broker is) can start a sandbox, and the
+ * worker is non-dumpable again. */
+START_TEST(nondumpable_unprivileged_caller)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (become_unprivileged() < 0)
+            _exit(3);
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+            _exit(4);
+        tx_sandbox_policy p;
+        policy(&p);
+        uid_t me = getuid();
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        /* (The root of an outer namespace runs as nobody inside: any non-root id will do.) */
+        if (tx_sandbox_start(&p, report_identity, me == 0 ? NULL : &me, &s, &err) < 0) {
+            fprintf(stderr, "start: %s\n", err.message);
+            _exit(5);
+        }
+        tx_sandbox_outcome o;
+        if (tx_sandbox_wait(s, &o, &err) < 0 || o.kind != TX_SANDBOX_EXITED || o.exit_code != 42) {
+            fprintf(stderr, "outcome: %s\n", o.message);
+            _exit(6);
+        }
+        tx_sandbox_free(s);
+        _exit(0);
+    }
+    expect_child_ok(pid, "non-dumpable unprivileged caller");
+}
+END_TEST
+
+/* Inside an outer user namespace whose root is an ordinary user (`unshare --user
+ * --map-root-user` by a user, a rootless container), the sandbox maps the one id there is,
+ * and runs as nobody inside. */
+START_TEST(nested_user_namespace)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* A uid change made us non-dumpable; a fresh `unshare` process would not be. */
+        int dropped = become_unprivileged();
+        if (dropped < 0 || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+            _exit(3);
+        /* Already the root of an outer namespace: one more level would map only that root,
+         * which nested_only_host_root_is_refused covers; this case is the outer run itself. */
+        if (dropped == 1)
+            _exit(77);
+        char map[64];
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)geteuid());
+        char gmap[64];
+        snprintf(gmap, sizeof gmap, "0 %u 1", (unsigned)getegid());
+        if (unshare(CLONE_NEWUSER) < 0 || write_self("setgroups", "deny") < 0 ||
+            write_self("uid_map", map) < 0 || write_self("gid_map", gmap) < 0)
+            _exit(77);
+        if (geteuid() != 0)
+            _exit(7);
+        tx_sandbox_policy p;
+        policy(&p);
+        uid_t nobody = 65534;
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        if (tx_sandbox_start(&p, report_identity, &nobody, &s, &err) < 0) {
+            fprintf(stderr, "start: %s\n", err.message);
+            _exit(5);
+        }
+        tx_sandbox_outcome o;
+        if (tx_sandbox_wait(s, &o, &err) < 0 || o.kind != TX_SANDBOX_EXITED || o.exit_code != 42) {
+            fprintf(stderr, "outcome: %s\n", o.message);
+            _exit(6);
+        }
+        tx_sandbox_free(s);
+        _exit(0);
+    }
+    expect_child_ok(pid, "nested user namespace");
+}
+END_TEST
+
+/* A namespace that maps nothing but root of its parent (host root's `unshare --user
+ * --map-root-user`): the only id there is would be host root, so the start fails and says
+ * what to do, rather than mapping it. */
+START_TEST(nested_only_host_root_is_refused)
+{
+    if (geteuid() != 0 || access("/proc/self/uid_map", R_OK) != 0)
+        return; /* only host root can build this namespace */
+    FILE *f = fopen("/proc/self/uid_map", "r");
+    unsigned long a = 1, b = 1, c = 0;
+    ck_assert_ptr_nonnull(f);
+    int fields = fscanf(f, "%lu %lu %lu", &a, &b, &c);
+    fclose(f);
+    if (fields != 3 || a != 0 || b != 0 || c != 4294967295UL)
+        return; /* not the initial namespace: uid 0 here is not host root */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWUSER) < 0 || write_self("setgroups", "deny") < 0 ||
+            write_self("uid_map", "0 0 1") < 0 || write_self("gid_map", "0 0 1") < 0)
+            _exit(77);
+        tx_sandbox_policy p;
+        policy(&p);
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        if (tx_sandbox_start(&p, report_identity, NULL, &s, &err) != -1 || s != NULL)
+            _exit(1);
+        if (strstr(err.message, "host root is never mapped") == NULL) {
+            fprintf(stderr, "message: %s\n", err.message);
+            _exit(2);
+        }
+        _exit(0);
+    }
+    expect_child_ok(pid, "only host root mapped");
+}
+END_TEST
+
+/* True if this is the initial user namespace (uid 0 here is host root). */
+static int initial_userns(void)
+{
+    FILE *f = fopen("/proc/self/uid_map", "r");
+    unsigned long a = 1, b = 1, c = 0;
+    ck_assert_ptr_nonnull(f);
+    int fields = fscanf(f, "%lu %lu %lu", &a, &b, &c);
+    fclose(f);
+    return fields == 3 && a == 0 && b == 0 && c == 4294967295UL;
+}
+
+/* uid 0 without CAP_SETUID/CAP_SETGID (capsh --drop, bwrap --uid 0) can map only itself: as
+ * host root that is refused by name; as the root of an outer namespace it runs as nobody. */
+START_TEST(root_without_setid_capabilities)
+{
+    if (geteuid() != 0)
+        return; /* an ordinary user: nondumpable_unprivileged_caller covers it */
+    int host_root = initial_userns();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct data[2];
+        memset(data, 0, sizeof data);
+        if (syscall(SYS_capget, &hdr, data) < 0)
+            _exit(3);
+        memset(data, 0, sizeof data); /* as capsh --caps="" */
+        if (syscall(SYS_capset, &hdr, data) < 0)
+            _exit(4);
+        tx_sandbox_policy p;
+        policy(&p);
+        tx_sandbox *s = NULL;
+        tx_error err = {0};
+        int rc = tx_sandbox_start(&p, report_identity, NULL, &s, &err);
+        if (host_root) {
+            if (rc != -1 || s != NULL || strstr(err.message, "without CAP_SETUID") == NULL ||
+                strstr(err.message, "never mapped") == NULL) {
+                fprintf(stderr, "host root without caps: rc %d: %s\n", rc, err.message);
+                _exit(5);
+            }
+            _exit(0);
+        }
+        if (rc < 0 && strstr(err.message, "refuses nested id maps") != NULL) {
+            /* uid 0 of a nested namespace without the capabilities: the kernel refuses any
+             * nested map (unshare(1) too); the message says what to do. */
+            fprintf(stderr, "nested uid 0 without CAP_SETUID: %s\n", err.message);
+            _exit(77);
+        }
+        if (rc < 0) {
+            fprintf(stderr, "start: %s\n", err.message);
+            _exit(6);
+        }
+        tx_sandbox_outcome o;
+        if (tx_sandbox_wait(s, &o, &err) < 0 || o.kind != TX_SANDBOX_EXITED || o.exit_code != 42)
+            _exit(7);
+        tx_sandbox_free(s);
+        _exit(0);
+    }
+    expect_child_ok(pid, "root without CAP_SETUID");
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
     Suite *s = suite_create("sandbox");
@@ -369,9 +638,14 @@ static Suite *sandbox_suite(void)
     tcase_add_test(t, workspace_rw_and_ro);
     tcase_add_test(t, keep_fds_only);
     tcase_add_test(t, outcomes);
+    tcase_add_test(t, crash_status_survives_kill_on_eof);
     tcase_add_test(t, exec_errors);
     tcase_add_test(t, free_kills_running_sandbox);
     tcase_add_test(t, userns_disabled_is_an_error);
+    tcase_add_test(t, nondumpable_unprivileged_caller);
+    tcase_add_test(t, nested_user_namespace);
+    tcase_add_test(t, nested_only_host_root_is_refused);
+    tcase_add_test(t, root_without_setid_capabilities);
     suite_add_tcase(s, t);
     return s;
 }

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,7 +20,9 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -96,6 +99,41 @@ static long do_socket_packet(void)
 static long do_socket_alg(void)
 {
     return socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0);
+}
+static long do_unknown_ioctl(void)
+{
+    unsigned long flags = 0;
+    return ioctl(STDERR_FILENO, 0x80086601UL /* FS_IOC_GETFLAGS */, &flags);
+}
+static long do_unknown_prctl(void)
+{
+    return prctl(65 /* PR_SET_MDWE, not in the allowlist */, 0, 0, 0, 0);
+}
+static long do_shmget(void)
+{
+    return syscall(SYS_shmget, 0x7ac7, 4096, 01000 /* IPC_CREAT */ | 0600);
+}
+static long do_sysinfo(void)
+{
+    char buf[256];
+    return syscall(SYS_sysinfo, buf);
+}
+static long do_setuid(void)
+{
+    return setuid(getuid()); /* allowed: its own id */
+}
+static long do_mknod_fifo(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/tactus-seccomp-fifo-%d", (int)getpid());
+    long rc = mknod(path, S_IFIFO | 0600, 0);
+    if (rc == 0)
+        unlink(path);
+    return rc;
+}
+static long do_mknod_dev(void)
+{
+    return mknod("/tmp/tactus-seccomp-null", S_IFCHR | 0600, makedev(1, 3));
 }
 static long do_socket_inet6(void)
 {
@@ -293,14 +331,23 @@ START_TEST(exec_profile)
     expect_exit(EXEC, do_sendmsg_pair, 0, "socketpair + sendmsg/recvmsg");
     expect_exit(EXEC, do_set_name, 0, "prctl PR_SET_NAME");
     expect_exit(EXEC, do_clone3, ENOSYS, "clone3 -> ENOSYS");
+    /* Outside the allowlist but no attack: an errno, so programs fall back. */
+    expect_exit(EXEC, do_socket_packet, EAFNOSUPPORT, "socket AF_PACKET -> EAFNOSUPPORT");
+    expect_exit(EXEC, do_socket_alg, EAFNOSUPPORT, "socket AF_ALG -> EAFNOSUPPORT");
+    expect_exit(EXEC, do_unknown_ioctl, ENOSYS, "unlisted ioctl -> ENOSYS");
+    expect_exit(EXEC, do_unknown_prctl, ENOSYS, "unlisted prctl -> ENOSYS");
+    expect_exit(EXEC, do_shmget, ENOSYS, "SysV shmget -> ENOSYS");
+    expect_exit(EXEC, do_sysinfo, ENOSYS, "sysinfo -> ENOSYS (host memory, uptime)");
+    expect_exit(EXEC, do_personality, EPERM, "personality -> EPERM");
+    expect_exit(EXEC, do_setuid, 0, "setuid(getuid()) (posix_spawn RESETIDS)");
+    expect_exit(EXEC, do_mknod_fifo, 0, "mknod S_IFIFO");
+    expect_exit(EXEC, do_mknod_dev, EPERM, "mknod S_IFCHR -> EPERM");
     static const struct {
         attack_fn fn;
         const char *what;
     } cases[] = {
         {do_clone_newuser, "clone NEWUSER"},
         {do_tiocsti, "TIOCSTI"},
-        {do_socket_packet, "socket AF_PACKET"},
-        {do_socket_alg, "socket AF_ALG"},
         {do_tiocsti_high, "TIOCSTI|1<<32"},
         {do_x32, "x32 getpid"},
         {do_ptrace, "ptrace"},
@@ -312,7 +359,6 @@ START_TEST(exec_profile)
         {do_io_uring, "io_uring_setup"},
         {do_userfaultfd, "userfaultfd"},
         {do_perf, "perf_event_open"},
-        {do_personality, "personality"},
         {do_setns, "setns"},
         {do_chroot, "chroot"},
     };
