@@ -1087,6 +1087,7 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
     json_t *result = NULL;
     *etype = TX_FILES_FAILED;
     const char *run_dir = s->opts.evidence ? tx_evidence_dir(s->opts.evidence) : NULL;
+    const tx_files_guard guard = {cfg, s->opts.proc_dir, run_dir};
     if (run_dir != NULL && tx_files_within(".", path, run_dir)) {
         /* A --run-dir inside the workspace: the run's own journal and evidence. */
         snprintf(emsg, cap, "File: %.200s is protected: it is this run's directory", path);
@@ -1105,13 +1106,13 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
         unsigned char *decoded;
         size_t len;
         if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) == 0 &&
-            tx_files_write(".", path, bytes, len, etype, emsg, cap) == 0)
+            tx_files_write(".", &guard, path, bytes, len, etype, emsg, cap) == 0)
             result = json_true();
         free(decoded);
     } else if (strcmp(op, "read") == 0) {
-        result = tx_files_read(".", path, etype, emsg, cap);
+        result = tx_files_read(".", &guard, path, etype, emsg, cap);
     } else {
-        result = tx_files_stat(".", path, etype, emsg, cap);
+        result = tx_files_stat(".", &guard, path, etype, emsg, cap);
     }
     if (result != NULL && tx_server_redact(s, result) != 0) {
         json_decref(result);

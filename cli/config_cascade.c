@@ -2,7 +2,8 @@
  * config_cascade.c - which trusted configuration files a command reads, in order.
  *
  *   1. $TACTUS_HOME/config.yml (default ~/.tactus/config.yml): the user's own defaults;
- *   2. with --policy FILE: that file only, nothing from the procedure's tree;
+ *   2. with --policy FILE: that file only, nothing from the procedure's tree, and the policy is
+ *      the ceiling: the user config may narrow it, never widen it (tx_config_ceiling);
  *      otherwise <procedure dir>/.tactus/config.yml, then the sidecar FILE.tac.yml.
  * Later files merge on top of earlier ones (docs/sidecar.md has the merge rules).
  */
@@ -33,8 +34,15 @@ int tx_cli_load_config(const char *policy, const char *file, const char *proc_di
         if (load_if_present(cfg, path, err) != 0)
             return -1;
     }
-    if (policy != NULL)
-        return tx_config_load_file(cfg, policy, err);
+    if (policy != NULL) {
+        tx_config pol;
+        tx_config_init(&pol);
+        int rc = tx_config_load_file(&pol, policy, err);
+        if (rc == 0)
+            rc = tx_config_ceiling(cfg, &pol, err);
+        tx_config_free(&pol);
+        return rc;
+    }
     snprintf(path, sizeof path, "%s/.tactus/config.yml", proc_dir);
     if (load_if_present(cfg, path, err) != 0)
         return -1;

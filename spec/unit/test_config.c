@@ -380,7 +380,7 @@ static const struct bad_case {
     /* unknown keys */
     {"colour: red\n",
      "t.yml:1: colour: unknown key (allowed: tools, host_tools, checkpoint, "
-     "sandbox, strict_determinism)",
+     "sandbox, strict_determinism, files)",
      ""},
     {"sandbox:\n  enabled: true\n  colour: red\n",
      "t.yml:3: sandbox.colour: unknown key (allowed: enabled, timeout, network, "
@@ -405,7 +405,12 @@ static const struct bad_case {
     {"host_tools:\n  x:\n", "t.yml:", "host_tools.x: expected a mapping like {command"},
     {"sandbox: true\n", "t.yml:1: sandbox: expected a mapping", "got 'true'"},
     {"host_tools:\n  t: {command: [x], sandbox: true, secrets: [A]}\n",
-     "t.yml:2: host_tools.t: a tool with 'sandbox: true' cannot receive secrets", ""},
+     "t.yml:2: host_tools.t.sandbox: 'sandbox: true' is not supported by this build", ""},
+    {"files: {read_credentials: [/etc/netrc]}\n", "t.yml:1: files.read_credentials[0]: expected "
+     "a relative path inside the workspace", ""},
+    {"files: {read_credentials: [a/../.netrc]}\n", "t.yml:1: files.read_credentials[0]:", ""},
+    {"files: {read: [.netrc]}\n", "t.yml:1: files.read: unknown key (allowed: read_credentials)",
+     ""},
     {"sandbox: {limits: [1]}\n", "t.yml:1: sandbox.limits: expected a mapping", "got a list"},
     {"sandbox: {mounts: {source: a}}\n", "t.yml:1: sandbox.mounts: expected a list", ""},
     {"sandbox: {mounts: [a]}\n", "t.yml:1: sandbox.mounts[0]: expected a mapping", ""},
