@@ -5,6 +5,7 @@
  * sidecar FILE.tac.yml, then --limit flags. `--policy FILE` replaces both files: nothing inside
  * an untrusted tree is read as configuration then.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "evidence.h"
 #include "run.h"
 #include "util.h"
 
@@ -262,19 +264,75 @@ static void print_result(const json_t *result, const run_opts *o)
             json_string_value(json_object_get(error, "message")) ?: "(no message)");
 }
 
-/* True if .tactus/runs/<id> (or the --run-dir) already holds a run: its journal, or the
- * stream of a run that died before its journal existed. */
-static int run_exists(const char *run_dir)
+/* True if the run directory exists as anything but an empty directory: a new run never takes
+ * it over (tx_evidence_open refuses it too). */
+static int run_dir_in_use(const char *run_dir)
 {
-    char path[PATH_MAX + 32];
     struct stat st;
-    if (snprintf(path, sizeof path, "%s/journal.jsonl", run_dir) >= (int)sizeof path)
+    if (lstat(run_dir, &st) != 0)
         return 0;
-    if (stat(path, &st) == 0)
+    if (!S_ISDIR(st.st_mode))
         return 1;
-    if (snprintf(path, sizeof path, "%s/stream.jsonl", run_dir) >= (int)sizeof path)
-        return 0;
-    return stat(path, &st) == 0;
+    DIR *d = opendir(run_dir);
+    if (d == NULL)
+        return 1;
+    struct dirent *de;
+    int used = 0;
+    while (!used && (de = readdir(d)) != NULL)
+        used = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return used;
+}
+
+/* `tactus run --run-id ID` of a run that exists: refused, naming the run and its status. */
+static int refuse_existing_run(const char *run_dir, const char *run_id)
+{
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/run.json", run_dir);
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *run = json_load_file(path, 0, NULL);
+    int ours = run != NULL && tx_run_record_verify(run, run_id, &err) == 0;
+    json_decref(run);
+    if (!ours) {
+        fprintf(stderr,
+                "tactus run: run %s exists (%s) but this host cannot vouch for it: %s; refusing "
+                "to use it (remove the directory to start the run again)\n",
+                run_id, run_dir, run == NULL ? "it holds no run.json" : err.message);
+        return TACTUS_EUSAGE;
+    }
+    snprintf(path, sizeof path, "%s/result.json", run_dir);
+    json_t *result = json_load_file(path, 0, NULL);
+    const char *status = json_string_value(json_object_get(result, "status"));
+    fprintf(stderr,
+            "tactus run: run %s already exists (status %s): continue it with `tactus resume "
+            "%s`, or pick another --run-id\n",
+            run_id, status ? status : "incomplete", run_id);
+    json_decref(result);
+    return TACTUS_EUSAGE;
+}
+
+json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    json_error_t jerr;
+    json_t *run = json_load_file(path, 0, &jerr);
+    if (run == NULL) {
+        fprintf(stderr, "tactus %s: no run '%s' (%s: %s)\n", cmd, id, path, jerr.text);
+        return NULL;
+    }
+    tx_error err;
+    tx_error_clear(&err);
+    if (tx_run_record_verify(run, id, &err) != 0) {
+        fprintf(stderr,
+                "tactus %s: refusing run '%s': this host did not create it or it was changed "
+                "since: %s\n",
+                cmd, id, err.message);
+        json_decref(run);
+        return NULL;
+    }
+    return run;
 }
 
 /* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
@@ -318,10 +376,9 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     }
     if (run_id != NULL && check_dir == NULL) {
         snprintf(run_dir, sizeof run_dir, "%s/%s", runs_dir, run_id);
-        if (!resume && run_exists(run_dir)) {
-            resume = 1; /* tactus run --run-id ID of an existing run continues it */
-            if (!o->quiet)
-                fprintf(stderr, "tactus: run %s exists: resuming it\n", run_id);
+        if (!resume && run_dir_in_use(run_dir)) {
+            rc = refuse_existing_run(run_dir, run_id);
+            goto done;
         }
     }
 
@@ -453,27 +510,26 @@ static int locate_run(const char *cmd, const char **id, char *dir, size_t cap, r
  */
 static json_t *load_run_record(const char *cmd, const char *dir, const char *id, run_opts *o)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    json_error_t jerr;
-    json_t *run = json_load_file(path, 0, &jerr);
-    if (run == NULL) {
-        fprintf(stderr, "tactus %s: no run '%s' (%s: %s)\n", cmd, id, path, jerr.text);
+    json_t *run = tx_cli_run_record(cmd, dir, id);
+    if (run == NULL)
         return NULL;
-    }
     /* The path as given when the run started, if it still exists from here; else absolute. */
     const char *file = json_string_value(json_object_get(run, "procedure"));
     struct stat st;
     if (file == NULL || stat(file, &st) != 0)
         file = json_string_value(json_object_get(run, "procedure_path"));
     if (file == NULL) {
-        fprintf(stderr, "tactus %s: %s names no procedure\n", cmd, path);
+        fprintf(stderr, "tactus %s: %s/run.json names no procedure\n", cmd, dir);
         json_decref(run);
         return NULL;
     }
     o->file = file;
     o->run_id = id;
     o->policy = json_string_value(json_object_get(run, "policy"));
+    /* The isolation the run started with, unless the command line chooses. */
+    const char *isolation = json_string_value(json_object_get(run, "isolation"));
+    if (o->sandbox < 0 && isolation != NULL)
+        o->sandbox = strcmp(isolation, "sandbox") == 0;
     json_t *params = json_object_get(run, "params");
     if (json_is_object(params))
         json_object_update(o->params, params);

@@ -2,6 +2,7 @@
 #ifndef TX_COMMANDS_H
 #define TX_COMMANDS_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -24,6 +25,11 @@ void tx_cli_usage(FILE *to);
  * FILE.tac.yml. Returns 0, or -1 with err naming the file, line and key. */
 int tx_cli_load_config(const char *policy, const char *file, const char *proc_dir, tx_config *cfg,
                        tx_error *err);
+
+/* Reads <dir>/run.json and checks its MAC (this host's run key) and run id. Returns the
+ * record, or NULL after printing for `cmd` why the run is refused (never resumed, shown or
+ * replayed: a directory this host did not create, or a record changed since). */
+json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id);
 
 /* Where runs live unless --run-dir says otherwise. */
 #define TX_RUNS_DIR ".tactus/runs"
