@@ -30,7 +30,8 @@ static const char run_help[] =
     "  --input FILE.json   input values from a JSON object (--param values override it)\n"
     "  --json              print exactly the result.json object on stdout\n"
     "  --quiet             no progress or log lines on stderr\n"
-    "  --run-id ID         use this run id ([A-Za-z0-9._-], at most 128 characters)\n"
+    "  --run-id ID         use this run id ([A-Za-z0-9._-], at most 128 characters);\n"
+    "                      an existing run is refused: continue it with tactus resume\n"
     "  --run-dir DIR       write the evidence to DIR instead of .tactus/runs/<run-id>\n"
     "  --policy FILE.yml   trusted configuration from outside the tree; ignores the sidecar\n"
     "                      and .tactus/config.yml next to the procedure\n"
@@ -544,7 +545,9 @@ static const char resume_help[] =
     "the top and every recorded step returns its recorded result instead of running again.\n"
     "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
     "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
-    "The procedure file, input and --policy are the ones recorded in the run's run.json.\n"
+    "The procedure file, input, --policy and isolation are the ones recorded in the run's\n"
+    "run.json, which must carry this host's MAC (TACTUS_HOME/run.key): a run this host did\n"
+    "not create, or whose run.json was changed, is refused (exit 2).\n"
     "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n";
 
 int tx_cmd_resume(int argc, char **argv)
