@@ -146,7 +146,8 @@ static const char *credential_reason(const char *norm)
     for (size_t i = 0; i + 1 < n; i++) {
         if (strcasecmp(comp[i], ".ssh") == 0 || strcasecmp(comp[i], ".gnupg") == 0)
             return "it may hold credentials";
-        if (strcasecmp(comp[i], ".git") == 0 && strcasecmp(comp[n - 1], "config") == 0)
+        if (strcasecmp(comp[i], ".git") == 0 && (strcasecmp(comp[n - 1], "config") == 0 ||
+                                                 strcasecmp(comp[n - 1], "config.worktree") == 0))
             return "it may hold the checkout's credentials";
     }
     for (size_t i = 0; i < sizeof credential_files / sizeof credential_files[0]; i++) {
@@ -209,8 +210,10 @@ static const char *sidecar_reason(const char *base, const char *norm)
         close(dirfd);
     if (fd < 0)
         return NULL;
+    struct stat st;
+    int regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     close(fd);
-    return "it would be read as the configuration (sidecar) of a procedure file";
+    return regular ? "it would be read as the configuration (sidecar) of a procedure file" : NULL;
 }
 
 /* A protected object: an absolute path (lexical, see abs_lexical) and, when it exists, its

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "commands.h"
+#include "evidence.h"
 #include "run.h"
 
 static const char runs_help[] =
@@ -58,9 +59,19 @@ int tx_cmd_runs(int argc, char **argv)
             continue;
         }
         char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s/run.json", TX_RUNS_DIR, id);
+        json_t *record = json_load_file(path, 0, NULL);
+        tx_error verr;
+        tx_error_clear(&verr);
+        /* A directory this host cannot vouch for is listed as such, never with the status its
+         * (perhaps planted) result.json claims. */
+        int vouched = record != NULL && tx_run_record_verify(record, id, &verr) == 0;
+        json_decref(record);
         snprintf(path, sizeof path, "%s/%s/result.json", TX_RUNS_DIR, id);
-        json_t *r = json_load_file(path, 0, NULL);
+        json_t *r = vouched ? json_load_file(path, 0, NULL) : NULL;
         const char *status = r ? json_string_value(json_object_get(r, "status")) : NULL;
+        if (!vouched)
+            status = "unverified";
         const char *proc = r ? json_string_value(json_object_get(r, "procedure")) : NULL;
         const char *started = r ? json_string_value(json_object_get(r, "started_at")) : NULL;
         if (as_json)

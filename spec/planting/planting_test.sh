@@ -153,6 +153,8 @@ tx replay --check pr-7
 expect_rc "planted-run: replay" 2
 tx show pr-7
 expect_rc "planted-run: show" 2
+tx runs
+has "planted-run: listed as unverified" out "unverified"
 absent "planted-run: planted procedure never ran" PWNED
 same "planted-run: run directory unchanged" "$(cd .tactus/runs/pr-7 && cat ./* | cksum)" "$before"
 
