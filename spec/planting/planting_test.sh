@@ -175,7 +175,20 @@ has "tampered: refusal" err "its run.json does not carry this host's MAC"
 tx show w1
 expect_rc "tampered: show" 2
 absent "tampered: planted procedure never ran" PWNED
+# A record with a valid MAC, moved to another run's directory, is refused too.
+tx run wait.tac --run-id w2 --no-sandbox --quiet
+expect_rc "moved: suspend w2" 5
+cp w1.orig .tactus/runs/w2/run.json
+tx resume w2 --approve --quiet
+expect_rc "moved: resume w2 with w1's record" 2
+has "moved: refusal" err "its run.json belongs to run 'w1'"
+# A run key others can read is not trusted.
+chmod 644 "$TACTUS_HOME/run.key"
 cp w1.orig .tactus/runs/w1/run.json
+tx resume w1 --approve --quiet
+expect_rc "loose key: resume" 2
+has "loose key: refusal" err "is not a private 32-byte file of this user"
+chmod 600 "$TACTUS_HOME/run.key"
 tx resume w1 --approve --no-sandbox --quiet
 expect_rc "tampered: the untouched record still resumes" 0
 same "tampered: run key is private" "$(stat -c %a "$TACTUS_HOME/run.key")" "600"
