@@ -344,6 +344,29 @@ static const char *identity_reason(const char *base, const char *norm, const gua
 }
 
 /*
+ * For writing: true if the absolute lexical target is a dot-entry of the broker's HOME (or
+ * beneath one). Host tools get that HOME, and git, shells and package managers there read
+ * `.gitconfig`, `.config/`, `.profile`, ... as configuration that can run commands, so when
+ * HOME is the workspace or lies inside it the procedure must not plant them.
+ */
+static int in_home_dotfile(const char *base, const char *norm)
+{
+    const char *env = getenv("HOME");
+    char home[PATH_MAX], root[PATH_MAX], abs[PATH_MAX * 2];
+    if (env == NULL || env[0] == '\0' || abs_lexical(env, home, sizeof home) != 0 ||
+        abs_lexical(base, root, sizeof root) != 0)
+        return 0;
+    /* Only when HOME itself lies in the workspace: a workspace inside ~/.cache is not one. */
+    if (!under(home, root))
+        return 0;
+    snprintf(abs, sizeof abs, "%s/%s", strcmp(root, "/") == 0 ? "" : root, norm);
+    size_t n = strlen(home);
+    if (n == 1)
+        n = 0; /* HOME=/ */
+    return strncmp(abs, home, n) == 0 && abs[n] == '/' && abs[n + 1] == '.';
+}
+
+/*
  * Paths the procedure must not touch even inside a writable workspace, because they are
  * trusted input to later runs, hold other runs' state or credentials: `.tactus` anywhere (any
  * case), the objects of guard_list, for reading credential files (unless files.read_credentials
@@ -366,6 +389,8 @@ static int check_protected(const char *base, const tx_files_guard *g, const char
         why = credential_reason(norm);
     if (why == NULL && writing)
         why = sidecar_reason(base, norm);
+    if (why == NULL && writing && in_home_dotfile(base, norm))
+        why = "it is a dotfile of HOME, which host tools read as configuration";
     if (why == NULL) {
         guarded list[GUARDED_MAX];
         size_t n = guard_list(base, g, writing, list);

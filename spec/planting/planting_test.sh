@@ -325,5 +325,26 @@ tx run p.tac --no-sandbox --quiet
 expect_rc "credentials: unknown key" 2
 has "credentials: unknown key named" err "p.tac.yml:1: files.read_credential: unknown key"
 
+# 10. HOME is the workspace (a developer's `tactus run` in ~): git's and the shell's dotfiles
+#     there are configuration that host tools read (core.fsmonitor runs a command).
+fresh home-is-ws
+cat >p.tac <<'TAC'
+Procedure {
+  function(input)
+    local ok1, e1 = pcall(File.write, ".gitconfig", "[core]\n\tfsmonitor = touch PWNED\n")
+    local ok2, e2 = pcall(File.write, ".config/git/config", "[core]\n\tpager = touch PWNED\n")
+    local ok3, e3 = pcall(File.write, "notes/.keep", "fine")
+    return { e1 = tostring(e1), e2 = tostring(e2), ok3 = ok3 }
+  end
+}
+TAC
+HOME=$WS tx run p.tac --no-sandbox --quiet
+expect_rc "home-is-ws: run" 0
+has "home-is-ws: .gitconfig refused" out ".gitconfig is protected: it is a dotfile of HOME, which host tools read as configuration"
+has "home-is-ws: .config refused" out ".config/git/config is protected"
+has "home-is-ws: ordinary files still written" out '"ok3": true'
+absent "home-is-ws: no .gitconfig" .gitconfig
+absent "home-is-ws: no .config" .config
+
 echo "planting: $CHECKS checks, $FAILS failed"
 [ "$FAILS" = 0 ]

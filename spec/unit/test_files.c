@@ -295,6 +295,25 @@ START_TEST(protection_follows_the_object)
     ck_assert_int_eq(wr(NULL, "deploy.sh.yml", "tools: [evil]", emsg, sizeof emsg), -1);
     ck_assert_msg(strstr(emsg, "sidecar") != NULL, "%s", emsg);
     ck_assert_int_eq(wr(NULL, "report.yml", "a: 1", emsg, sizeof emsg), 0);
+    /* With HOME inside the workspace, its dotfiles (git's, the shell's) are configuration too. */
+    const char *saved = getenv("HOME");
+    char saved_home[256] = "";
+    if (saved != NULL)
+        snprintf(saved_home, sizeof saved_home, "%s", saved);
+    snprintf(path, sizeof path, "%s/home", base);
+    ck_assert_int_eq(setenv("HOME", path, 1), 0);
+    ck_assert_int_eq(wr(NULL, "home/.gitconfig", "[core]\n\tfsmonitor = evil\n", emsg, sizeof emsg),
+                     -1);
+    ck_assert_msg(strstr(emsg, "dotfile of HOME") != NULL, "%s", emsg);
+    ck_assert_int_eq(wr(NULL, "home/.config/git/config", "x", emsg, sizeof emsg), -1);
+    ck_assert_int_eq(wr(NULL, "home/notes.txt", "fine", emsg, sizeof emsg), 0);
+    /* A workspace below HOME (HOME not inside it): its own dot files are ordinary files. */
+    ck_assert_int_eq(setenv("HOME", outer, 1), 0);
+    ck_assert_int_eq(wr(NULL, ".hidden-but-ours", "fine", emsg, sizeof emsg), 0);
+    if (saved != NULL)
+        ck_assert_int_eq(setenv("HOME", saved_home, 1), 0);
+    else
+        ck_assert_int_eq(unsetenv("HOME"), 0);
 }
 END_TEST
 
