@@ -333,7 +333,12 @@ static int record_mac(const json_t *run, const unsigned char *key, char *out, si
 int tx_run_record_seal(json_t *run, tx_error *err)
 {
     unsigned char key[TX_RUN_KEY_BYTES];
-    char mac[128];
+    char mac[128], home[4096];
+    tx_error home_err;
+    /* An embedding program without HOME or TACTUS_HOME has nowhere to keep a key: its records
+     * stay unsealed, and the CLI refuses to resume them ("carries no MAC"). */
+    if (tx_home_dir(home, sizeof home, &home_err) != 0)
+        return 0;
     if (tx_home_run_key(key, 1, err) != 0)
         return -1;
     int rc = record_mac(run, key, mac, sizeof mac);

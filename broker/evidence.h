@@ -52,7 +52,8 @@ void tx_evidence_close(tx_evidence *ev);
  * of the record (without "mac", compact, keys sorted) under this host's run key (TACTUS_HOME/
  * run.key, created on first use). tx_run_record_verify checks it and that the record is run
  * `run_id`'s; a record another host wrote, or one changed since, fails with TACTUS_EUSAGE and
- * a message saying which.
+ * a message saying which. Without HOME or TACTUS_HOME (an embedding program) the record is
+ * left unsealed, so it can never be resumed by the CLI.
  */
 int tx_run_record_seal(json_t *run, tx_error *err);
 int tx_run_record_verify(const json_t *run, const char *run_id, tx_error *err);

@@ -9,6 +9,7 @@
 #include "home.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -227,7 +228,8 @@ typedef struct guarded {
     const char *why;
 } guarded;
 
-#define GUARDED_MAX 64
+#define GUARDED_MAX 160
+#define GUARDED_PER_DIR 32 /* files of one protected directory listed by inode */
 
 /* Adds `path` (relative to the current directory, or absolute) to the list. */
 static void guard_add(guarded *list, size_t *n, const char *dir, const char *path, int tree,
@@ -256,6 +258,29 @@ static void guard_add(guarded *list, size_t *n, const char *dir, const char *pat
 }
 
 /*
+ * Adds the regular files directly in the protected directory `dir` (at most GUARDED_PER_DIR),
+ * so that a hard link to one of them elsewhere in the workspace is refused as well.
+ */
+static void guard_files_of(guarded *list, size_t *n, const char *dir, const char *why)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    size_t seen = 0;
+    for (size_t k = 0; k < GUARDED_PER_DIR && seen++ < 1024 && (de = readdir(d)) != NULL;) {
+        char path[PATH_MAX * 2];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            guard_add(list, n, NULL, path, 0, why);
+            k++;
+        }
+    }
+    closedir(d);
+}
+
+/*
  * The objects File must not touch in this run: TACTUS_HOME (even before it exists), the runs'
  * `.tactus` directories as they resolve (an alias like `.tactus -> evidence` protects
  * `evidence`), this run's directory, and for writing the configuration files the run was
@@ -267,14 +292,18 @@ static size_t guard_list(const char *base, const tx_files_guard *g, int writing,
     size_t n = 0;
     char home[PATH_MAX];
     tx_error err;
-    if (tx_home_dir(home, sizeof home, &err) == 0)
+    if (tx_home_dir(home, sizeof home, &err) == 0) {
         guard_add(list, &n, NULL, home, 1, "it is TACTUS_HOME (the secrets store)");
+        guard_files_of(list, &n, home, "it is TACTUS_HOME (the secrets store)");
+    }
     guard_add(list, &n, NULL, ".tactus", 1, "it holds runs, journals and configuration");
     guard_add(list, &n, base, ".tactus", 1, "it holds runs, journals and configuration");
     const char *proc_dir = g && g->proc_dir ? g->proc_dir : ".";
     guard_add(list, &n, proc_dir, ".tactus", 1, "it holds runs, journals and configuration");
-    if (g != NULL && g->run_dir != NULL)
+    if (g != NULL && g->run_dir != NULL) {
         guard_add(list, &n, NULL, g->run_dir, 1, "it is this run's directory");
+        guard_files_of(list, &n, g->run_dir, "it is this run's directory");
+    }
     if (!writing || g == NULL || g->config == NULL)
         return n;
     const tx_config *cfg = g->config;

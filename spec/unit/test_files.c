@@ -317,6 +317,29 @@ START_TEST(protection_follows_the_object)
 }
 END_TEST
 
+/* Issue 8: a hard link in the workspace to a file of TACTUS_HOME (the secrets store, its key)
+ * must not make it readable or writable under the other name. */
+START_TEST(hard_links_to_home_refused)
+{
+    char emsg[256], home[200], key[260], alias[260];
+    const char *kind = NULL;
+    snprintf(home, sizeof home, "%s/home", outer);
+    ck_assert_int_eq(mkdir(home, 0700), 0);
+    snprintf(key, sizeof key, "%s/secrets.key", home);
+    FILE *f = fopen(key, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("KEYMATERIAL", f);
+    ck_assert_int_eq(fclose(f), 0);
+    snprintf(alias, sizeof alias, "%s/innocent.txt", base);
+    ck_assert_int_eq(link(key, alias), 0);
+    ck_assert_int_eq(setenv("TACTUS_HOME", home, 1), 0);
+    ck_assert_ptr_null(tx_files_read(base, NULL, "innocent.txt", &kind, emsg, sizeof emsg));
+    ck_assert_msg(strstr(emsg, "it is TACTUS_HOME") != NULL, "%s", emsg);
+    ck_assert_int_eq(wr(NULL, "innocent.txt", "x", emsg, sizeof emsg), -1);
+    ck_assert_int_eq(unsetenv("TACTUS_HOME"), 0);
+}
+END_TEST
+
 /* Issue 8: a TACTUS_HOME inside the workspace that did not exist yet was unprotected, so a
  * procedure could plant the next run's user config. */
 START_TEST(home_protected_before_it_exists)
@@ -371,6 +394,7 @@ static Suite *files_suite(void)
     tcase_add_test(tc, credential_files_not_read);
     tcase_add_test(tc, protection_follows_the_object);
     tcase_add_test(tc, home_protected_before_it_exists);
+    tcase_add_test(tc, hard_links_to_home_refused);
     tcase_add_test(tc, tool_programs_protected);
     suite_add_tcase(s, tc);
     return s;
