@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #define FILE_READ_MAX (1u << 20)
+/* Components a checked path may have: paths are at most 1024 bytes, so at most 513. */
+#define PATH_PARTS_MAX 520
 
 /* path with "." and empty components dropped ("./a//b" -> "a/b"), into out. */
 static void normalize(const char *path, char *out, size_t cap)
@@ -140,8 +142,8 @@ static size_t components(const char *norm, char *buf, size_t cap, char **comp, s
  * credential_files; NULL otherwise. */
 static const char *credential_reason(const char *norm)
 {
-    char buf[1100], *comp[64];
-    size_t n = components(norm, buf, sizeof buf, comp, 64);
+    char buf[1100], *comp[PATH_PARTS_MAX];
+    size_t n = components(norm, buf, sizeof buf, comp, PATH_PARTS_MAX);
     if (n == 0)
         return NULL;
     for (size_t i = 0; i + 1 < n; i++) {
@@ -350,8 +352,8 @@ static const char *identity_reason(const char *base, const char *norm, const gua
         if (list[i].tree ? under(abs, list[i].path) : strcmp(abs, list[i].path) == 0)
             return list[i].why;
     int fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    char buf[1100], *comp[128];
-    size_t nc = components(norm, buf, sizeof buf, comp, 128);
+    char buf[1100], *comp[PATH_PARTS_MAX];
+    size_t nc = components(norm, buf, sizeof buf, comp, PATH_PARTS_MAX);
     const char *why = NULL;
     for (size_t c = 0; fd >= 0 && c < nc && why == NULL; c++) {
         struct stat st;
@@ -404,10 +406,10 @@ static int in_home_dotfile(const char *base, const char *norm)
 static int check_protected(const char *base, const tx_files_guard *g, const char *path, int writing,
                            char *emsg, size_t cap)
 {
-    char norm[1100], buf[1100], *comp[128];
+    char norm[1100], buf[1100], *comp[PATH_PARTS_MAX];
     normalize(path, norm, sizeof norm);
     const char *why = NULL;
-    size_t nc = components(norm, buf, sizeof buf, comp, 128);
+    size_t nc = components(norm, buf, sizeof buf, comp, PATH_PARTS_MAX);
     for (size_t i = 0; i < nc && why == NULL; i++) {
         if (strcasecmp(comp[i], ".tactus") == 0)
             why = "it holds runs, journals and configuration";

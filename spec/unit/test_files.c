@@ -256,6 +256,13 @@ START_TEST(credential_files_not_read)
         ck_assert_ptr_null(tx_files_read(base, NULL, denied[i], &kind, emsg, sizeof emsg));
         ck_assert_msg(strstr(emsg, "is protected: it may hold") != NULL, "%s: %s", denied[i], emsg);
     }
+    /* Deep paths are checked to their last component. */
+    char deep[1100] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(deep, "d/");
+    strcat(deep, ".npmrc");
+    ck_assert_ptr_null(tx_files_read(base, NULL, deep, &kind, emsg, sizeof emsg));
+    ck_assert_msg(strstr(emsg, "is protected: it may hold credentials") != NULL, "%s", emsg);
     json_t *r = tx_files_read(base, NULL, ".git/HEAD", &kind, emsg, sizeof emsg);
     ck_assert_ptr_nonnull(r);
     json_decref(r);
