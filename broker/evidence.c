@@ -72,8 +72,8 @@ static long count_lines(int fd)
  * Opens (creating when missing, mode 0755) each directory of `path` from a trusted root — "/"
  * for an absolute path, the current directory otherwise — without following a symbolic link
  * at any component, so a `.tactus` (or any parent) that is a link cannot send the evidence
- * elsewhere. Returns the fd of the last directory (O_PATH is not used: it is written to), or
- * -1 with err naming the component.
+ * elsewhere ("..", a real directory entry, is allowed). Returns the fd of the last directory
+ * (O_PATH is not used: it is written to), or -1 with err naming the component.
  */
 static int open_dirs_nofollow(const char *path, size_t len, tx_error *err)
 {
@@ -90,10 +90,9 @@ static int open_dirs_nofollow(const char *path, size_t len, tx_error *err)
             i += n + 1;
             continue;
         }
-        if (n > NAME_MAX || (n == 2 && path[i] == '.' && path[i + 1] == '.')) {
+        if (n > NAME_MAX) {
             close(fd);
-            return tx_fail(err, TACTUS_EUSAGE, "run directory %s: '..' or a too long name in it",
-                           path);
+            return tx_fail(err, TACTUS_EUSAGE, "run directory %s: a name in it is too long", path);
         }
         memcpy(comp, path + i, n);
         comp[n] = '\0';

@@ -121,19 +121,25 @@ int tx_home_run_key(unsigned char key[TX_RUN_KEY_BYTES], int create, tx_error *e
         unsigned char fresh[TX_RUN_KEY_BYTES];
         randombytes_buf(fresh, sizeof fresh);
         char tmp[4300];
-        snprintf(tmp, sizeof tmp, "%s/.run.key.%ld", home, (long)getpid());
+        snprintf(tmp, sizeof tmp, "%s/.run.key.%ld.%08x", home, (long)getpid(),
+                 (unsigned)randombytes_random());
         int w = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         int ok = w >= 0 && tx_write_all(w, fresh, sizeof fresh) == 0 && fsync(w) == 0;
-        if (w >= 0)
-            ok = close(w) == 0 && ok;
-        if (ok && link(tmp, path) != 0 && errno != EEXIST)
+        int e = errno;
+        if (w >= 0 && close(w) != 0 && ok) {
             ok = 0;
+            e = errno;
+        }
+        if (ok && link(tmp, path) != 0 && errno != EEXIST) {
+            ok = 0;
+            e = errno;
+        }
         if (w >= 0)
             unlink(tmp);
         sodium_memzero(fresh, sizeof fresh);
         if (!ok)
             return tx_fail(err, TACTUS_ESYSTEM, "cannot create the run key %s: %s", path,
-                           strerror(errno));
+                           strerror(e));
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0)

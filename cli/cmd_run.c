@@ -293,13 +293,14 @@ static int refuse_existing_run(const char *run_dir, const char *run_id)
     tx_error err;
     tx_error_clear(&err);
     json_t *run = json_load_file(path, 0, NULL);
-    int ours = run != NULL && tx_run_record_verify(run, run_id, &err) == 0;
+    int has_record = run != NULL;
+    int ours = has_record && tx_run_record_verify(run, run_id, &err) == 0;
     json_decref(run);
     if (!ours) {
         fprintf(stderr,
                 "tactus run: run %s exists (%s) but this host cannot vouch for it: %s; refusing "
                 "to use it (remove the directory to start the run again)\n",
-                run_id, run_dir, run == NULL ? "it holds no run.json" : err.message);
+                run_id, run_dir, has_record ? err.message : "it holds no run.json");
         return TACTUS_EUSAGE;
     }
     snprintf(path, sizeof path, "%s/result.json", run_dir);

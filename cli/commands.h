@@ -21,8 +21,9 @@ int tx_cmd_test(int argc, char **argv);
 void tx_cli_usage(FILE *to);
 
 /* Loads the trusted configuration for procedure `file` (in proc_dir) into cfg: the user's
- * $TACTUS_HOME/config.yml, then `policy` alone if given, else the tree's .tactus/config.yml and
- * FILE.tac.yml. Returns 0, or -1 with err naming the file, line and key. */
+ * $TACTUS_HOME/config.yml, then `policy` alone if given (as the ceiling: the user config may
+ * only narrow it, tx_config_ceiling), else the tree's .tactus/config.yml and FILE.tac.yml.
+ * Returns 0, or -1 with err naming the file, line and key. */
 int tx_cli_load_config(const char *policy, const char *file, const char *proc_dir, tx_config *cfg,
                        tx_error *err);
 

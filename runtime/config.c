@@ -816,7 +816,8 @@ static int parse_host_tool(ctx *c, const node *key, const node *n, tx_host_tool 
         case 3:
             rc = get_bool(c, v, &t->sandboxed);
             /* Refused here, before anything runs: such a tool would get the workspace
-             * read-write with none of File's protections (docs/host-tools.md#sandboxed). */
+             * read-write with none of File's protections
+             * (docs/host-tools.md#tools-that-run-workspace-code). */
             if (rc == 0 && t->sandboxed)
                 rc = fail_at(c, v->line,
                              "'sandbox: true' is not supported by this build: a sandboxed tool "
