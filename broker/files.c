@@ -230,24 +230,42 @@ typedef struct guarded {
     const char *why;
 } guarded;
 
-#define GUARDED_MAX 160
 #define GUARDED_PER_DIR 32 /* files of one protected directory listed by inode */
 
-/* Adds `path` (relative to the current directory, or absolute) to the list. */
-static void guard_add(guarded *list, size_t *n, const char *dir, const char *path, int tree,
-                      const char *why)
+/* The protected objects of one check, on the heap (each entry holds a PATH_MAX path). `oom` is
+ * set when an entry could not be added: the check then fails closed. */
+typedef struct guard_set {
+    guarded *items;
+    size_t n, cap;
+    int oom;
+} guard_set;
+
+/* Adds `path` (relative to `dir`, else to the current directory, or absolute) to the set. */
+static void guard_add(guard_set *set, const char *dir, const char *path, int tree, const char *why)
 {
     char joined[PATH_MAX * 2];
-    if (*n >= GUARDED_MAX || path == NULL || path[0] == '\0')
+    if (path == NULL || path[0] == '\0')
         return;
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 16;
+        guarded *items = realloc(set->items, cap * sizeof *items);
+        if (items == NULL) {
+            set->oom = 1;
+            return;
+        }
+        set->items = items;
+        set->cap = cap;
+    }
     if (dir != NULL && path[0] != '/')
         snprintf(joined, sizeof joined, "%s/%s", dir, path);
     else
         snprintf(joined, sizeof joined, "%s", path);
-    guarded *g = &list[*n];
+    guarded *g = &set->items[set->n];
     memset(g, 0, sizeof *g);
-    if (abs_lexical(joined, g->path, sizeof g->path) != 0)
+    if (abs_lexical(joined, g->path, sizeof g->path) != 0) {
+        set->oom = 1; /* a name too long to compare: fail closed */
         return;
+    }
     struct stat st;
     if (stat(joined, &st) == 0) {
         g->exists = 1;
@@ -256,14 +274,14 @@ static void guard_add(guarded *list, size_t *n, const char *dir, const char *pat
     }
     g->tree = tree;
     g->why = why;
-    (*n)++;
+    set->n++;
 }
 
 /*
  * Adds the regular files directly in the protected directory `dir` (at most GUARDED_PER_DIR),
  * so that a hard link to one of them elsewhere in the workspace is refused as well.
  */
-static void guard_files_of(guarded *list, size_t *n, const char *dir, const char *why)
+static void guard_files_of(guard_set *set, const char *dir, const char *why)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
@@ -275,7 +293,7 @@ static void guard_files_of(guarded *list, size_t *n, const char *dir, const char
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-            guard_add(list, n, NULL, path, 0, why);
+            guard_add(set, NULL, path, 0, why);
             k++;
         }
     }
@@ -289,50 +307,78 @@ static void guard_files_of(guarded *list, size_t *n, const char *dir, const char
  * loaded from and every file a host tool's command names (argv[0] and any argument naming an
  * existing file, resolved against the tool's cwd).
  */
-static size_t guard_list(const char *base, const tx_files_guard *g, int writing, guarded *list)
+static void guard_list(const char *base, const tx_files_guard *g, int writing, guard_set *set)
 {
-    size_t n = 0;
     char home[PATH_MAX];
     tx_error err;
     if (tx_home_dir(home, sizeof home, &err) == 0) {
-        guard_add(list, &n, NULL, home, 1, "it is TACTUS_HOME (the secrets store)");
-        guard_files_of(list, &n, home, "it is TACTUS_HOME (the secrets store)");
+        guard_add(set, NULL, home, 1, "it is TACTUS_HOME (the secrets store)");
+        guard_files_of(set, home, "it is TACTUS_HOME (the secrets store)");
     }
-    guard_add(list, &n, NULL, ".tactus", 1, "it holds runs, journals and configuration");
-    guard_add(list, &n, base, ".tactus", 1, "it holds runs, journals and configuration");
+    guard_add(set, NULL, ".tactus", 1, "it holds runs, journals and configuration");
+    guard_add(set, base, ".tactus", 1, "it holds runs, journals and configuration");
     const char *proc_dir = g && g->proc_dir ? g->proc_dir : ".";
-    guard_add(list, &n, proc_dir, ".tactus", 1, "it holds runs, journals and configuration");
+    guard_add(set, proc_dir, ".tactus", 1, "it holds runs, journals and configuration");
     if (g != NULL && g->run_dir != NULL) {
-        guard_add(list, &n, NULL, g->run_dir, 1, "it is this run's directory");
-        guard_files_of(list, &n, g->run_dir, "it is this run's directory");
+        guard_add(set, NULL, g->run_dir, 1, "it is this run's directory");
+        guard_files_of(set, g->run_dir, "it is this run's directory");
     }
     if (!writing || g == NULL || g->config == NULL)
-        return n;
+        return;
     const tx_config *cfg = g->config;
     for (size_t i = 0; i < cfg->nsources; i++)
-        guard_add(list, &n, NULL, cfg->sources[i], 0,
-                  "configuration is trusted input to later runs");
+        guard_add(set, NULL, cfg->sources[i], 0, "configuration is trusted input to later runs");
     for (size_t i = 0; i < cfg->nhost_tools; i++) {
         const tx_host_tool *t = &cfg->host_tools[i];
-        char cwd[PATH_MAX * 2];
-        if (t->cwd == NULL || t->cwd[0] == '\0')
-            snprintf(cwd, sizeof cwd, "%s", proc_dir);
-        else if (t->cwd[0] == '/')
-            snprintf(cwd, sizeof cwd, "%s", t->cwd);
-        else
-            snprintf(cwd, sizeof cwd, "%s/%s", proc_dir, t->cwd);
-        for (size_t k = 0; k < t->argc; k++) {
-            char joined[PATH_MAX * 3];
-            struct stat st;
-            if (k == 0 && strchr(t->argv[0], '/') == NULL)
-                continue; /* looked up in the system's PATH, outside any workspace */
-            snprintf(joined, sizeof joined, "%s/%s", cwd, t->argv[k]);
-            if (k == 0 || (t->argv[k][0] == '/' ? stat(t->argv[k], &st) : stat(joined, &st)) == 0)
-                guard_add(list, &n, cwd, t->argv[k], 0,
-                          "a host tool's command runs it on the host");
+        char(*files)[PATH_MAX] = t->argc ? calloc(t->argc, sizeof *files) : NULL;
+        if (files == NULL) {
+            set->oom = set->oom || t->argc > 0;
+            continue;
         }
+        size_t nf = tx_files_command_files(t, proc_dir, files, t->argc);
+        for (size_t k = 0; k < nf; k++)
+            guard_add(set, NULL, files[k], 0, "a host tool's command runs it on the host");
+        free(files);
+    }
+}
+
+size_t tx_files_command_files(const tx_host_tool *t, const char *proc_dir, char (*out)[PATH_MAX],
+                              size_t max)
+{
+    char cwd[PATH_MAX * 2];
+    size_t n = 0;
+    if (proc_dir == NULL)
+        proc_dir = ".";
+    if (t->cwd == NULL || t->cwd[0] == '\0')
+        snprintf(cwd, sizeof cwd, "%s", proc_dir);
+    else if (t->cwd[0] == '/')
+        snprintf(cwd, sizeof cwd, "%s", t->cwd);
+    else
+        snprintf(cwd, sizeof cwd, "%s/%s", proc_dir, t->cwd);
+    for (size_t k = 0; k < t->argc && n < max; k++) {
+        char joined[PATH_MAX * 3];
+        struct stat st;
+        if (k == 0 && strchr(t->argv[0], '/') == NULL)
+            continue; /* looked up in the system's PATH, outside any workspace */
+        if (t->argv[k][0] == '/')
+            snprintf(joined, sizeof joined, "%s", t->argv[k]);
+        else
+            snprintf(joined, sizeof joined, "%s/%s", cwd, t->argv[k]);
+        /* argv[0] whether or not it exists yet; other words only when they name a file. */
+        if ((k == 0 || stat(joined, &st) == 0) && abs_lexical(joined, out[n], PATH_MAX) == 0)
+            n++;
     }
     return n;
+}
+
+int tx_files_abs_path(const char *path, char *out, size_t cap)
+{
+    return abs_lexical(path, out, cap);
+}
+
+int tx_files_path_under(const char *path, const char *dir)
+{
+    return under(path, dir);
 }
 
 /*
@@ -340,14 +386,17 @@ static size_t guard_list(const char *base, const tx_files_guard *g, int writing,
  * following links and compares each existing directory (and the final object) by device and
  * inode with the protected ones, and the absolute path by name (for what does not exist yet).
  */
-static const char *identity_reason(const char *base, const char *norm, const guarded *list,
-                                   size_t n)
+static const char *identity_reason(const char *base, const char *norm, const guard_set *set)
 {
     char abs[PATH_MAX * 2], root[PATH_MAX];
     if (abs_lexical(base, root, sizeof root) != 0)
         return "the workspace cannot be resolved";
     snprintf(abs, sizeof abs, "%s%s%s", strcmp(root, "/") == 0 ? "" : root, norm[0] ? "/" : "",
              norm);
+    const guarded *list = set->items;
+    size_t n = set->n;
+    if (set->oom)
+        return "its protections could not be checked (out of memory or a name too long)";
     for (size_t i = 0; i < n; i++)
         if (list[i].tree ? under(abs, list[i].path) : strcmp(abs, list[i].path) == 0)
             return list[i].why;
@@ -423,9 +472,10 @@ static int check_protected(const char *base, const tx_files_guard *g, const char
     if (why == NULL && writing && in_home_dotfile(base, norm))
         why = "it is a dotfile of HOME, which host tools read as configuration";
     if (why == NULL) {
-        guarded list[GUARDED_MAX];
-        size_t n = guard_list(base, g, writing, list);
-        why = identity_reason(base, norm, list, n);
+        guard_set set = {NULL, 0, 0, 0};
+        guard_list(base, g, writing, &set);
+        why = identity_reason(base, norm, &set);
+        free(set.items);
     }
     if (why != NULL) {
         snprintf(emsg, cap, "File: %.200s is protected: %s", path, why);

@@ -10,6 +10,7 @@
 #define TX_FILES_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -36,6 +37,21 @@ int tx_files_open_beneath(int dirfd, const char *rel, int flags, mode_t mode);
 /* True if `path` (relative to base, "." and empty components ignored) names `dir` or something
  * under it, `dir` being an existing directory inside base. */
 int tx_files_within(const char *base, const char *path, const char *dir);
+
+/*
+ * The absolute paths (at most max, each at most PATH_MAX bytes) of the files host tool t's
+ * command names: argv[0] when it holds a '/', and every other word that names an existing
+ * file, resolved against the tool's cwd (default proc_dir). File refuses to write them.
+ */
+size_t tx_files_command_files(const tx_host_tool *t, const char *proc_dir, char (*out)[PATH_MAX],
+                              size_t max);
+
+/* `path` made absolute ("." and ".." taken by name, the longest existing prefix resolved by
+ * realpath, the rest as written). 0, or -1 if it does not fit in cap. */
+int tx_files_abs_path(const char *path, char *out, size_t cap);
+
+/* True if the absolute path `path` is `dir` or lies beneath it. */
+int tx_files_path_under(const char *path, const char *dir);
 
 /* The error types the functions below set in *etype: a path refused as such (absolute, "..",
  * a link leading out) or any other failure (missing, protected, not a regular file, I/O). */

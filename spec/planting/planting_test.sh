@@ -283,6 +283,32 @@ else
     echo "# skipped 7b: the native sandbox is not available here"
 fi
 
+# 7c. Under --policy the tree is untrusted: a policy tool whose command names a file in it (the
+#     docs' recipe, ./scripts/post-comment with a secret) is refused before anything runs; the
+#     same tool installed outside the tree runs.
+fresh policy-program
+mkdir scripts "$ROOT/policy-program/bin"
+printf '#!/bin/sh\ntouch "%s/ran-tree-script"\necho "{}"\n' "$ROOT/policy-program" >scripts/post-comment
+cp scripts/post-comment "$ROOT/policy-program/bin/post-comment"
+chmod 755 scripts/post-comment "$ROOT/policy-program/bin/post-comment"
+printf 'Procedure { function(input) Host.call("post", {}); return {} end }\n' >p.tac
+cat >"$ROOT/policy-program/policy.yml" <<'YML'
+tools: [post]
+host_tools:
+  post: {command: [./scripts/post-comment]}
+YML
+tx run p.tac --policy "$ROOT/policy-program/policy.yml" --no-sandbox --quiet
+expect_rc "policy-program: tree program refused" 2
+has "policy-program: refusal names tool, file and rule" err "host_tools.post: its command names $WS/scripts/post-comment, inside the untrusted tree or workspace"
+absent "policy-program: the tree's script never ran" "$ROOT/policy-program/ran-tree-script"
+cat >"$ROOT/policy-program/policy.yml" <<YML
+tools: [post]
+host_tools:
+  post: {command: [$ROOT/policy-program/bin/post-comment]}
+YML
+tx run p.tac --policy "$ROOT/policy-program/policy.yml" --no-sandbox --quiet
+expect_rc "policy-program: program outside the tree runs" 0
+
 # 8. A `sandbox: true` host tool is refused at load: it planted .git/hooks/pre-commit.
 fresh sandboxed-tool
 mkdir -p .git/hooks
