@@ -301,6 +301,49 @@ static void guard_files_of(guard_set *set, const char *dir, const char *why)
 }
 
 /*
+ * Adds the directory that `<dir>/.git/config` names as core.hooksPath (husky's `.husky/_`, a
+ * repository's `.githooks`): git runs the hooks there on the host like those in .git/hooks.
+ * The file is read without following links, at most 64 KiB; a relative value is taken from
+ * `dir`, the working tree.
+ */
+static void guard_hooks_path(guard_set *set, const char *dir)
+{
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/.git/config", dir);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return;
+    char *text = NULL;
+    ssize_t got = -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (text = malloc(65537)) != NULL)
+        got = read(fd, text, 65536);
+    close(fd);
+    if (got <= 0) {
+        free(text);
+        return;
+    }
+    text[got] = '\0';
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        line += strspn(line, " \t");
+        if (strncasecmp(line, "hookspath", 9) != 0)
+            continue;
+        char *v = line + 9 + strspn(line + 9, " \t");
+        if (*v != '=')
+            continue;
+        v += 1 + strspn(v + 1, " \t\"");
+        size_t n = strcspn(v, "\"#;\r");
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        v[n] = '\0';
+        if (n > 0)
+            guard_add(set, dir, v, 1, "git runs hooks from it on the host (core.hooksPath)");
+    }
+    free(text);
+}
+
+/*
  * The objects File must not touch in this run: TACTUS_HOME (even before it exists), the runs'
  * `.tactus` directories as they resolve (an alias like `.tactus -> evidence` protects
  * `evidence`), this run's directory, and for writing the configuration files the run was
@@ -322,6 +365,10 @@ static void guard_list(const char *base, const tx_files_guard *g, int writing, g
     if (g != NULL && g->run_dir != NULL) {
         guard_add(set, NULL, g->run_dir, 1, "it is this run's directory");
         guard_files_of(set, g->run_dir, "it is this run's directory");
+    }
+    if (writing) {
+        guard_hooks_path(set, base);
+        guard_hooks_path(set, proc_dir);
     }
     if (!writing || g == NULL || g->config == NULL)
         return;

@@ -376,5 +376,22 @@ has "home-is-ws: ordinary files still written" out '"ok3": true'
 absent "home-is-ws: no .gitconfig" .gitconfig
 absent "home-is-ws: no .config" .config
 
+# 11. git runs hooks from core.hooksPath (a repository's .githooks, husky's .husky/_) too.
+fresh hooks-path
+mkdir .git
+printf '[core]\n\tbare = false\n\thooksPath = .githooks\n' >.git/config
+cat >p.tac <<'TAC'
+Procedure {
+  function(input)
+    local ok, e = pcall(File.write, ".githooks/pre-commit", "#!/bin/sh\ntouch PWNED\n")
+    return { e = tostring(e) }
+  end
+}
+TAC
+tx run p.tac --no-sandbox --quiet
+expect_rc "hooks-path: run" 0
+has "hooks-path: refused" out ".githooks/pre-commit is protected: git runs hooks from it on the host (core.hooksPath)"
+absent "hooks-path: no hook planted" .githooks
+
 echo "planting: $CHECKS checks, $FAILS failed"
 [ "$FAILS" = 0 ]

@@ -324,6 +324,22 @@ START_TEST(protection_follows_the_object)
 }
 END_TEST
 
+/* git runs hooks from core.hooksPath (husky's .husky/_, a repository's .githooks) like those in
+ * .git/hooks: a procedure must not plant them there either. */
+START_TEST(git_hooks_path_protected)
+{
+    char emsg[256], path[256];
+    snprintf(path, sizeof path, "%s/.git", base);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    put(".git/config", "[core]\n\trepositoryformatversion = 0\n\thooksPath = .husky/_\n", 0644);
+    ck_assert_int_eq(wr(NULL, ".husky/_/pre-commit", "#!/bin/sh\nevil\n", emsg, sizeof emsg), -1);
+    ck_assert_msg(strstr(emsg, "core.hooksPath") != NULL, "%s", emsg);
+    snprintf(path, sizeof path, "%s/.husky", base);
+    ck_assert_int_eq(access(path, F_OK), -1);
+    ck_assert_int_eq(wr(NULL, ".husky/notes.txt", "fine", emsg, sizeof emsg), 0);
+}
+END_TEST
+
 /* Issue 8: a hard link in the workspace to a file of TACTUS_HOME (the secrets store, its key)
  * must not make it readable or writable under the other name. */
 START_TEST(hard_links_to_home_refused)
@@ -402,6 +418,7 @@ static Suite *files_suite(void)
     tcase_add_test(tc, protection_follows_the_object);
     tcase_add_test(tc, home_protected_before_it_exists);
     tcase_add_test(tc, hard_links_to_home_refused);
+    tcase_add_test(tc, git_hooks_path_protected);
     tcase_add_test(tc, tool_programs_protected);
     suite_add_tcase(s, tc);
     return s;
