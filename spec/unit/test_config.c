@@ -406,8 +406,10 @@ static const struct bad_case {
     {"sandbox: true\n", "t.yml:1: sandbox: expected a mapping", "got 'true'"},
     {"host_tools:\n  t: {command: [x], sandbox: true, secrets: [A]}\n",
      "t.yml:2: host_tools.t.sandbox: 'sandbox: true' is not supported by this build", ""},
-    {"files: {read_credentials: [/etc/netrc]}\n", "t.yml:1: files.read_credentials[0]: expected "
-     "a relative path inside the workspace", ""},
+    {"files: {read_credentials: [/etc/netrc]}\n",
+     "t.yml:1: files.read_credentials[0]: expected "
+     "a relative path inside the workspace",
+     ""},
     {"files: {read_credentials: [a/../.netrc]}\n", "t.yml:1: files.read_credentials[0]:", ""},
     {"files: {read: [.netrc]}\n", "t.yml:1: files.read: unknown key (allowed: read_credentials)",
      ""},
