@@ -1,11 +1,14 @@
 /* evidence.c - writing the run directory. */
 #include "evidence.h"
 
+#include "home.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,8 @@
 
 struct tx_evidence {
     char dir[PATH_MAX];
+    int dir_fd;    /* the run directory, opened without following links */
+    int parent_fd; /* its parent, for making its entry durable */
     int stream_fd;
     long long seq;
 };
@@ -48,16 +53,6 @@ int tx_mkdirs(const char *path, int mode, tx_error *err)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Number of complete lines in fd's file (the events already written by earlier attempts). */
 static long count_lines(int fd)
 {
@@ -73,29 +68,131 @@ static long count_lines(int fd)
     return lines;
 }
 
+/*
+ * Opens (creating when missing, mode 0755) each directory of `path` from a trusted root — "/"
+ * for an absolute path, the current directory otherwise — without following a symbolic link
+ * at any component, so a `.tactus` (or any parent) that is a link cannot send the evidence
+ * elsewhere ("..", a real directory entry, is allowed). Returns the fd of the last directory
+ * (O_PATH is not used: it is written to), or -1 with err naming the component.
+ */
+static int open_dirs_nofollow(const char *path, size_t len, tx_error *err)
+{
+    int fd = open(path[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot open the current directory: %s",
+                       strerror(errno));
+    for (size_t i = 0; i < len;) {
+        size_t n = strcspn(path + i, "/");
+        if (i + n > len)
+            n = len - i;
+        char comp[NAME_MAX + 1];
+        if (n == 0 || (n == 1 && path[i] == '.')) {
+            i += n + 1;
+            continue;
+        }
+        if (n > NAME_MAX) {
+            close(fd);
+            return tx_fail(err, TACTUS_EUSAGE, "run directory %s: a name in it is too long", path);
+        }
+        memcpy(comp, path + i, n);
+        comp[n] = '\0';
+        if (mkdirat(fd, comp, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            close(fd);
+            return tx_fail(err, TACTUS_ESYSTEM, "cannot create %.*s: %s", (int)(i + n), path,
+                           strerror(e));
+        }
+        int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(fd);
+        if (next < 0) {
+            struct stat st;
+            char prefix[PATH_MAX];
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(i + n), path);
+            if (lstat(prefix, &st) == 0 && S_ISLNK(st.st_mode))
+                return tx_fail(err, TACTUS_EUSAGE,
+                               "run directory %s: %s is a symbolic link; the evidence is never "
+                               "written through a link (remove it, or give the real path)",
+                               path, prefix);
+            return tx_fail(err, TACTUS_ESYSTEM, "cannot open %s: %s", prefix, strerror(e));
+        }
+        fd = next;
+        i += n + 1;
+    }
+    return fd;
+}
+
+/* True if the directory fd holds no entry besides "." and "..". */
+static int dir_is_empty(int fd)
+{
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (d == NULL) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return 0;
+    }
+    int empty = 1;
+    struct dirent *de;
+    while (empty && (de = readdir(d)) != NULL)
+        empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
+
 int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_error *err)
 {
     tx_evidence *ev = calloc(1, sizeof *ev);
     if (ev == NULL)
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    ev->dir_fd = ev->parent_fd = ev->stream_fd = -1;
     if (snprintf(ev->dir, sizeof ev->dir, "%s", run_dir) >= (int)sizeof ev->dir) {
         free(ev);
         return tx_fail(err, TACTUS_EUSAGE, "run directory path too long: %s", run_dir);
     }
-    if (tx_mkdirs(run_dir, 0755, err) != 0) {
+    /* The parent chain, then the run directory itself: created here (0700) for a new run, so
+     * a directory someone else made is never taken for ours unless it is empty. */
+    size_t len = strlen(ev->dir);
+    while (len > 1 && ev->dir[len - 1] == '/')
+        ev->dir[--len] = '\0';
+    const char *slash = strrchr(ev->dir, '/');
+    const char *leaf = slash ? slash + 1 : ev->dir;
+    ev->parent_fd = open_dirs_nofollow(ev->dir, slash ? (size_t)(slash - ev->dir) : 0, err);
+    if (ev->parent_fd < 0) {
         free(ev);
         return -1;
     }
-    chmod(run_dir, 0700);
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/stream.jsonl", run_dir);
-    int flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (resume ? 0 : O_EXCL);
-    ev->stream_fd = open(path, flags, 0600);
+    int created = mkdirat(ev->parent_fd, leaf, 0700) == 0;
+    ev->dir_fd = openat(ev->parent_fd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (ev->dir_fd < 0) {
+        int e = errno;
+        struct stat st;
+        int is_link =
+            fstatat(ev->parent_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+        tx_evidence_close(ev);
+        if (is_link)
+            return tx_fail(err, TACTUS_EUSAGE,
+                           "run directory %s is a symbolic link; the evidence is never written "
+                           "through a link",
+                           run_dir);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", run_dir, strerror(e));
+    }
+    if (!resume && !created && !dir_is_empty(ev->dir_fd)) {
+        tx_evidence_close(ev);
+        return tx_fail(err, TACTUS_EUSAGE,
+                       "cannot create %s/stream.jsonl: run directory already in use (it exists "
+                       "and is not empty)",
+                       run_dir);
+    }
+    fchmod(ev->dir_fd, 0700);
+    int flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | (resume ? 0 : O_EXCL);
+    ev->stream_fd = openat(ev->dir_fd, "stream.jsonl", flags, 0600);
     if (ev->stream_fd < 0) {
         int e = errno;
-        free(ev);
-        return tx_fail(err, e == EEXIST ? TACTUS_EUSAGE : TACTUS_ESYSTEM, "cannot create %s: %s",
-                       path, e == EEXIST ? "run directory already in use" : strerror(e));
+        tx_evidence_close(ev);
+        return tx_fail(err, e == EEXIST ? TACTUS_EUSAGE : TACTUS_ESYSTEM,
+                       "cannot create %s/stream.jsonl: %s", run_dir,
+                       e == EEXIST ? "run directory already in use" : strerror(e));
     }
     if (resume)
         ev->seq = count_lines(ev->stream_fd);
@@ -134,16 +231,18 @@ int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
 
 int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err)
 {
-    char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/%s", ev->dir, name);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ev->dir, name);
+    char tmp[NAME_MAX + 8];
+    if (snprintf(tmp, sizeof tmp, ".%s.tmp", name) >= (int)sizeof tmp || strchr(name, '/'))
+        return tx_fail(err, TACTUS_EUSAGE, "bad evidence file name %s", name);
     char *text = json_dumps(value, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
     if (text == NULL)
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory encoding %s", name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    unlinkat(ev->dir_fd, tmp, 0); /* a leftover of a crash; O_EXCL below must not meet it */
+    int fd = openat(ev->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
+        int e = errno;
         free(text);
-        return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", tmp, strerror(errno));
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s/%s: %s", ev->dir, tmp, strerror(e));
     }
     size_t len = strlen(text);
     int rc = tx_write_all(fd, text, len);
@@ -155,32 +254,26 @@ int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_
         rc = -1;
         saved = errno;
     }
-    if (rc != 0 || rename(tmp, path) != 0) {
+    if (rc != 0 || renameat(ev->dir_fd, tmp, ev->dir_fd, name) != 0) {
         if (rc == 0)
             saved = errno;
-        unlink(tmp);
-        return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s: %s", path, strerror(saved));
+        unlinkat(ev->dir_fd, tmp, 0);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s/%s: %s", ev->dir, name,
+                       strerror(saved));
     }
     return 0;
 }
 
 int tx_evidence_sync(tx_evidence *ev, tx_error *err)
 {
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/run.json", ev->dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(ev->dir_fd, "run.json", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     int rc = fd >= 0 ? fdatasync(fd) : 0; /* no run.json (library runs): nothing to flush */
     if (fd >= 0)
         close(fd);
     if (rc == 0)
-        rc = fsync_dir(ev->dir);
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", ev->dir);
-    char *slash = strrchr(parent, '/');
-    if (rc == 0 && slash != NULL && slash != parent) {
-        *slash = '\0';
-        rc = fsync_dir(parent);
-    }
+        rc = fsync(ev->dir_fd);
+    if (rc == 0)
+        rc = fsync(ev->parent_fd);
     if (rc != 0)
         return tx_fail(err, TACTUS_ESYSTEM, "cannot make %s durable: %s", ev->dir, strerror(errno));
     return 0;
@@ -191,11 +284,88 @@ const char *tx_evidence_dir(const tx_evidence *ev)
     return ev->dir;
 }
 
+int tx_evidence_dir_fd(const tx_evidence *ev)
+{
+    return ev->dir_fd;
+}
+
 void tx_evidence_close(tx_evidence *ev)
 {
     if (ev == NULL)
         return;
     if (ev->stream_fd >= 0)
         close(ev->stream_fd);
+    if (ev->dir_fd >= 0)
+        close(ev->dir_fd);
+    if (ev->parent_fd >= 0)
+        close(ev->parent_fd);
     free(ev);
+}
+
+/* The bytes a run record's MAC covers: the record without "mac", compact, keys sorted. */
+static char *record_text(const json_t *run)
+{
+    json_t *copy = json_deep_copy(run);
+    if (copy == NULL)
+        return NULL;
+    json_object_del(copy, "mac");
+    char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(copy);
+    return text;
+}
+
+/* "hmac-sha512-256:<hex>" of the record under key, into out (at least 96 bytes). */
+static int record_mac(const json_t *run, const unsigned char *key, char *out, size_t cap)
+{
+    char *text = record_text(run);
+    if (text == NULL)
+        return -1;
+    unsigned char mac[crypto_auth_BYTES];
+    crypto_auth(mac, (const unsigned char *)text, strlen(text), key);
+    free(text);
+    char hex[crypto_auth_BYTES * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    snprintf(out, cap, "hmac-sha512-256:%s", hex);
+    return 0;
+}
+
+int tx_run_record_seal(json_t *run, tx_error *err)
+{
+    unsigned char key[TX_RUN_KEY_BYTES];
+    char mac[128], home[4096];
+    tx_error home_err;
+    /* An embedding program without HOME or TACTUS_HOME has nowhere to keep a key: its records
+     * stay unsealed, and the CLI refuses to resume them ("carries no MAC"). */
+    if (tx_home_dir(home, sizeof home, &home_err) != 0)
+        return 0;
+    if (tx_home_run_key(key, 1, err) != 0)
+        return -1;
+    int rc = record_mac(run, key, mac, sizeof mac);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0 || json_object_set_new(run, "mac", json_string(mac)) != 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory sealing run.json");
+    return 0;
+}
+
+int tx_run_record_verify(const json_t *run, const char *run_id, tx_error *err)
+{
+    const char *given = json_string_value(json_object_get(run, "mac"));
+    const char *id = json_string_value(json_object_get(run, "run_id"));
+    unsigned char key[TX_RUN_KEY_BYTES];
+    char want[128];
+    if (given == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "its run.json carries no MAC");
+    tx_error key_err;
+    if (tx_home_run_key(key, 0, &key_err) != 0)
+        return tx_fail(err, TACTUS_EUSAGE, "%s", key_err.message);
+    int rc = record_mac(run, key, want, sizeof want);
+    sodium_memzero(key, sizeof key);
+    if (rc != 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory checking run.json");
+    if (strlen(given) != strlen(want) || sodium_memcmp(given, want, strlen(want)) != 0)
+        return tx_fail(err, TACTUS_EUSAGE,
+                       "its run.json does not carry this host's MAC (TACTUS_HOME/run.key)");
+    if (id == NULL || run_id == NULL || strcmp(id, run_id) != 0)
+        return tx_fail(err, TACTUS_EUSAGE, "its run.json belongs to run '%s'", id ? id : "?");
+    return 0;
 }

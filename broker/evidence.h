@@ -15,8 +15,11 @@
 typedef struct tx_evidence tx_evidence;
 
 /* Creates run_dir (and missing parents, mode 0755; the run dir itself 0700) and opens
- * stream.jsonl for appending. A new run (resume == 0) fails if run_dir already holds a stream
- * (run ids are unique); a resumed run appends to it and continues its sequence numbers. */
+ * stream.jsonl for appending. Every component is opened from the current directory (or "/")
+ * without following symbolic links: a link anywhere in the path is refused (TACTUS_EUSAGE)
+ * and the directory is kept open, so later writes cannot be redirected. A new run (resume ==
+ * 0) fails if run_dir exists and is not empty (run ids are unique; a directory someone else
+ * filled is never taken over); a resumed run appends to it and continues its numbering. */
 int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_error *err);
 
 /* Appends one event: adds "seq" (1, 2, ...) and "ts" (UTC, ISO 8601 with milliseconds) to a
@@ -38,8 +41,22 @@ int tx_evidence_sync(tx_evidence *ev, tx_error *err);
 /* The run directory's path. */
 const char *tx_evidence_dir(const tx_evidence *ev);
 
+/* The open run directory (owned by ev). */
+int tx_evidence_dir_fd(const tx_evidence *ev);
+
 /* Closes stream.jsonl and frees ev. NULL is allowed. */
 void tx_evidence_close(tx_evidence *ev);
+
+/*
+ * run.json is authenticated: tx_run_record_seal adds "mac", a crypto_auth (HMAC-SHA512-256)
+ * of the record (without "mac", compact, keys sorted) under this host's run key (TACTUS_HOME/
+ * run.key, created on first use). tx_run_record_verify checks it and that the record is run
+ * `run_id`'s; a record another host wrote, or one changed since, fails with TACTUS_EUSAGE and
+ * a message saying which. Without HOME or TACTUS_HOME (an embedding program) the record is
+ * left unsealed, so it can never be resumed by the CLI.
+ */
+int tx_run_record_seal(json_t *run, tx_error *err);
+int tx_run_record_verify(const json_t *run, const char *run_id, tx_error *err);
 
 /* Writes the current UTC time as "2026-11-23T16:32:26.123Z" into buf (at least 32 bytes). */
 void tx_utc_now(char *buf, size_t cap);

@@ -29,4 +29,14 @@ int tx_home_dir(char *buf, size_t cap, tx_error *err);
  */
 int tx_home_ensure(const char *home, tx_error *err);
 
+#define TX_RUN_KEY_BYTES 32 /* crypto_auth_KEYBYTES */
+
+/*
+ * The key that authenticates this host's run records (TACTUS_HOME/run.key: 32 random bytes,
+ * mode 0600, created on first use when `create`). A key that is a link, not this user's, or
+ * readable by others is refused. Returns 0, or -1 with err set (TACTUS_EUSAGE when there is
+ * no key and `create` is 0).
+ */
+int tx_home_run_key(unsigned char key[TX_RUN_KEY_BYTES], int create, tx_error *err);
+
 #endif

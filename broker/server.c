@@ -1279,6 +1279,7 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
     json_t *result = NULL;
     *etype = TX_FILES_FAILED;
     const char *run_dir = s->opts.evidence ? tx_evidence_dir(s->opts.evidence) : NULL;
+    const tx_files_guard guard = {cfg, s->opts.proc_dir, run_dir};
     if (run_dir != NULL && tx_files_within(".", path, run_dir)) {
         /* A --run-dir inside the workspace: the run's own journal and evidence. */
         snprintf(emsg, cap, "File: %.200s is protected: it is this run's directory", path);
@@ -1297,13 +1298,13 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
         unsigned char *decoded;
         size_t len;
         if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) == 0 &&
-            tx_files_write(".", path, bytes, len, etype, emsg, cap) == 0)
+            tx_files_write(".", &guard, path, bytes, len, etype, emsg, cap) == 0)
             result = json_true();
         free(decoded);
     } else if (strcmp(op, "read") == 0) {
-        result = tx_files_read(".", path, etype, emsg, cap);
+        result = tx_files_read(".", &guard, path, etype, emsg, cap);
     } else {
-        result = tx_files_stat(".", path, etype, emsg, cap);
+        result = tx_files_stat(".", &guard, path, etype, emsg, cap);
     }
     /* Not redacted: the workspace's files and these messages (paths the procedure chose) are the
      * procedure's own content; masking them would make the redactor an oracle it can query. The

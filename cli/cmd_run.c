@@ -5,6 +5,7 @@
  * sidecar FILE.tac.yml, then --limit flags. `--policy FILE` replaces both files: nothing inside
  * an untrusted tree is read as configuration then.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "evidence.h"
 #include "run.h"
 #include "util.h"
 
@@ -28,10 +30,12 @@ static const char run_help[] =
     "  --input FILE.json   input values from a JSON object (--param values override it)\n"
     "  --json              print exactly the result.json object on stdout\n"
     "  --quiet             no progress or log lines on stderr\n"
-    "  --run-id ID         use this run id ([A-Za-z0-9._-], at most 128 characters)\n"
+    "  --run-id ID         use this run id ([A-Za-z0-9._-], at most 128 characters);\n"
+    "                      an existing run is refused: continue it with tactus resume\n"
     "  --run-dir DIR       write the evidence to DIR instead of .tactus/runs/<run-id>\n"
     "  --policy FILE.yml   trusted configuration from outside the tree; ignores the sidecar\n"
-    "                      and .tactus/config.yml next to the procedure\n"
+    "                      and .tactus/config.yml next to the procedure; the user config\n"
+    "                      can only narrow it\n"
     "  --limit NAME=VALUE  override a limit (memory=64m, instructions=1000000, timeout=30, ...)\n"
     "  --no-sandbox        run the VM in a plain child process (no namespaces or seccomp)\n"
     "  --sandbox           run the VM in the native sandbox (the default)\n"
@@ -262,19 +266,76 @@ static void print_result(const json_t *result, const run_opts *o)
             json_string_value(json_object_get(error, "message")) ?: "(no message)");
 }
 
-/* True if .tactus/runs/<id> (or the --run-dir) already holds a run: its journal, or the
- * stream of a run that died before its journal existed. */
-static int run_exists(const char *run_dir)
+/* True if the run directory exists as anything but an empty directory: a new run never takes
+ * it over (tx_evidence_open refuses it too). */
+static int run_dir_in_use(const char *run_dir)
 {
-    char path[PATH_MAX + 32];
     struct stat st;
-    if (snprintf(path, sizeof path, "%s/journal.jsonl", run_dir) >= (int)sizeof path)
+    if (lstat(run_dir, &st) != 0)
         return 0;
-    if (stat(path, &st) == 0)
+    if (!S_ISDIR(st.st_mode))
         return 1;
-    if (snprintf(path, sizeof path, "%s/stream.jsonl", run_dir) >= (int)sizeof path)
-        return 0;
-    return stat(path, &st) == 0;
+    DIR *d = opendir(run_dir);
+    if (d == NULL)
+        return 1;
+    struct dirent *de;
+    int used = 0;
+    while (!used && (de = readdir(d)) != NULL)
+        used = strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return used;
+}
+
+/* `tactus run --run-id ID` of a run that exists: refused, naming the run and its status. */
+static int refuse_existing_run(const char *run_dir, const char *run_id)
+{
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/run.json", run_dir);
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *run = json_load_file(path, 0, NULL);
+    int has_record = run != NULL;
+    int ours = has_record && tx_run_record_verify(run, run_id, &err) == 0;
+    json_decref(run);
+    if (!ours) {
+        fprintf(stderr,
+                "tactus run: run %s exists (%s) but this host cannot vouch for it: %s; refusing "
+                "to use it (remove the directory to start the run again)\n",
+                run_id, run_dir, has_record ? err.message : "it holds no run.json");
+        return TACTUS_EUSAGE;
+    }
+    snprintf(path, sizeof path, "%s/result.json", run_dir);
+    json_t *result = json_load_file(path, 0, NULL);
+    const char *status = json_string_value(json_object_get(result, "status"));
+    fprintf(stderr,
+            "tactus run: run %s already exists (status %s): continue it with `tactus resume "
+            "%s`, or pick another --run-id\n",
+            run_id, status ? status : "incomplete", run_id);
+    json_decref(result);
+    return TACTUS_EUSAGE;
+}
+
+json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/run.json", dir);
+    json_error_t jerr;
+    json_t *run = json_load_file(path, 0, &jerr);
+    if (run == NULL) {
+        fprintf(stderr, "tactus %s: no run '%s' (%s: %s)\n", cmd, id, path, jerr.text);
+        return NULL;
+    }
+    tx_error err;
+    tx_error_clear(&err);
+    if (tx_run_record_verify(run, id, &err) != 0) {
+        fprintf(stderr,
+                "tactus %s: refusing run '%s': this host did not create it or it was changed "
+                "since: %s\n",
+                cmd, id, err.message);
+        json_decref(run);
+        return NULL;
+    }
+    return run;
 }
 
 /* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
@@ -318,10 +379,9 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     }
     if (run_id != NULL && check_dir == NULL) {
         snprintf(run_dir, sizeof run_dir, "%s/%s", runs_dir, run_id);
-        if (!resume && run_exists(run_dir)) {
-            resume = 1; /* tactus run --run-id ID of an existing run continues it */
-            if (!o->quiet)
-                fprintf(stderr, "tactus: run %s exists: resuming it\n", run_id);
+        if (!resume && run_dir_in_use(run_dir)) {
+            rc = refuse_existing_run(run_dir, run_id);
+            goto done;
         }
     }
 
@@ -453,27 +513,26 @@ static int locate_run(const char *cmd, const char **id, char *dir, size_t cap, r
  */
 static json_t *load_run_record(const char *cmd, const char *dir, const char *id, run_opts *o)
 {
-    char path[PATH_MAX + 16];
-    snprintf(path, sizeof path, "%s/run.json", dir);
-    json_error_t jerr;
-    json_t *run = json_load_file(path, 0, &jerr);
-    if (run == NULL) {
-        fprintf(stderr, "tactus %s: no run '%s' (%s: %s)\n", cmd, id, path, jerr.text);
+    json_t *run = tx_cli_run_record(cmd, dir, id);
+    if (run == NULL)
         return NULL;
-    }
     /* The path as given when the run started, if it still exists from here; else absolute. */
     const char *file = json_string_value(json_object_get(run, "procedure"));
     struct stat st;
     if (file == NULL || stat(file, &st) != 0)
         file = json_string_value(json_object_get(run, "procedure_path"));
     if (file == NULL) {
-        fprintf(stderr, "tactus %s: %s names no procedure\n", cmd, path);
+        fprintf(stderr, "tactus %s: %s/run.json names no procedure\n", cmd, dir);
         json_decref(run);
         return NULL;
     }
     o->file = file;
     o->run_id = id;
     o->policy = json_string_value(json_object_get(run, "policy"));
+    /* The isolation the run started with, unless the command line chooses. */
+    const char *isolation = json_string_value(json_object_get(run, "isolation"));
+    if (o->sandbox < 0 && isolation != NULL)
+        o->sandbox = strcmp(isolation, "sandbox") == 0;
     json_t *params = json_object_get(run, "params");
     if (json_is_object(params))
         json_object_update(o->params, params);
@@ -488,7 +547,9 @@ static const char resume_help[] =
     "the top and every recorded step returns its recorded result instead of running again.\n"
     "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
     "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
-    "The procedure file, input and --policy are the ones recorded in the run's run.json.\n"
+    "The procedure file, input, --policy and isolation are the ones recorded in the run's\n"
+    "run.json, which must carry this host's MAC (TACTUS_HOME/run.key): a run this host did\n"
+    "not create, or whose run.json was changed, is refused (exit 2).\n"
     "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n";
 
 int tx_cmd_resume(int argc, char **argv)

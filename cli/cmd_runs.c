@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "commands.h"
+#include "evidence.h"
 #include "run.h"
 
 static const char runs_help[] =
@@ -57,9 +59,19 @@ int tx_cmd_runs(int argc, char **argv)
             continue;
         }
         char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s/run.json", TX_RUNS_DIR, id);
+        json_t *record = json_load_file(path, 0, NULL);
+        tx_error verr;
+        tx_error_clear(&verr);
+        /* A directory this host cannot vouch for is listed as such, never with the status its
+         * (perhaps planted) result.json claims. */
+        int vouched = record != NULL && tx_run_record_verify(record, id, &verr) == 0;
+        json_decref(record);
         snprintf(path, sizeof path, "%s/%s/result.json", TX_RUNS_DIR, id);
-        json_t *r = json_load_file(path, 0, NULL);
+        json_t *r = vouched ? json_load_file(path, 0, NULL) : NULL;
         const char *status = r ? json_string_value(json_object_get(r, "status")) : NULL;
+        if (!vouched)
+            status = "unverified";
         const char *proc = r ? json_string_value(json_object_get(r, "procedure")) : NULL;
         const char *started = r ? json_string_value(json_object_get(r, "started_at")) : NULL;
         if (as_json)
@@ -117,6 +129,15 @@ int tx_cmd_show(int argc, char **argv)
         return 2;
     }
     char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", TX_RUNS_DIR, argv[1]);
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        /* Evidence this host cannot vouch for is not shown as if it were a run. */
+        json_t *run = tx_cli_run_record("show", path, argv[1]);
+        if (run == NULL)
+            return 2;
+        json_decref(run);
+    }
     snprintf(path, sizeof path, "%s/%s/result.json", TX_RUNS_DIR, argv[1]);
     if (cat_file(path) == 0)
         return 0;

@@ -815,6 +815,15 @@ static int parse_host_tool(ctx *c, const node *key, const node *n, tx_host_tool 
             break;
         case 3:
             rc = get_bool(c, v, &t->sandboxed);
+            /* Refused here, before anything runs: such a tool would get the workspace
+             * read-write with none of File's protections
+             * (docs/host-tools.md#tools-that-run-workspace-code). */
+            if (rc == 0 && t->sandboxed)
+                rc = fail_at(c, v->line,
+                             "'sandbox: true' is not supported by this build: a sandboxed tool "
+                             "would get the workspace read-write without File's protections; "
+                             "run the command under `tactus sandbox` yourself with the "
+                             "workspace read-only, or drop the key");
             break;
         case 4:
             rc = parse_secrets(c, v, t);
@@ -1062,11 +1071,44 @@ static int parse_sandbox(ctx *c, const node *n, cfg_delta *d)
     return 0;
 }
 
+/* `files: {read_credentials: [.npmrc, sub/.netrc]}`: credential files File may read, each a
+ * relative path inside the workspace without "..". */
+static int parse_files(ctx *c, const node *n, cfg_delta *d)
+{
+    static const char *const keys[] = {"read_credentials", NULL};
+    static const char what[] = "a relative path inside the workspace, like .npmrc";
+    if (expect_map(c, n, "a mapping like {read_credentials: [.npmrc]}") != 0)
+        return -1;
+    for (size_t i = 0; i + 1 < n->nitems; i += 2) {
+        const node *k = n->items[i], *v = n->items[i + 1];
+        size_t old = path_key(c, k->text);
+        if (key_index(c, k, keys) < 0)
+            return -1;
+        if (expect_list(c, v, "a list of paths like [.npmrc]") != 0)
+            return -1;
+        d->v.read_credentials = calloc(v->nitems + 1, sizeof *d->v.read_credentials);
+        if (d->v.read_credentials == NULL)
+            return fail_oom(c);
+        for (size_t j = 0; j < v->nitems; j++) {
+            size_t old_item = path_index(c, j);
+            char *p = NULL;
+            if (get_path(c, v->items[j], &p) != 0)
+                return -1;
+            d->v.read_credentials[d->v.nread_credentials++] = p;
+            if (p[0] == '/' || has_dotdot(p))
+                return fail_expected(c, v->items[j], what);
+            path_pop(c, old_item);
+        }
+        path_pop(c, old);
+    }
+    return 0;
+}
+
 /* The whole document. An empty one (no document, or an empty value) says nothing. */
 static int parse_top(ctx *c, const node *root, cfg_delta *d)
 {
-    static const char *const keys[] = {"tools",   "host_tools",         "checkpoint",
-                                       "sandbox", "strict_determinism", NULL};
+    static const char *const keys[] = {
+        "tools", "host_tools", "checkpoint", "sandbox", "strict_determinism", "files", NULL};
     if (root == NULL || is_null(root))
         return 0;
     if (expect_map(c, root, "a mapping of settings (tools:, host_tools:, sandbox:, ...)") != 0)
@@ -1091,6 +1133,9 @@ static int parse_top(ctx *c, const node *root, cfg_delta *d)
         case 4:
             rc = get_bool(c, v, &d->v.strict_determinism);
             d->set |= SET_STRICT;
+            break;
+        case 5:
+            rc = parse_files(c, v, d);
             break;
         default:
             break;
@@ -1153,6 +1198,13 @@ static int merge(ctx *c, tx_config *cfg, cfg_delta *d)
             return fail_oom(c);
         cfg->mounts = mounts;
     }
+    if (d->v.nread_credentials > 0) {
+        char **creds = grow_array(cfg->read_credentials,
+                                  cfg->nread_credentials + d->v.nread_credentials, sizeof *creds);
+        if (creds == NULL)
+            return fail_oom(c);
+        cfg->read_credentials = creds;
+    }
 
     for (size_t i = 0; i < d->v.ntools; i++) {
         if (tx_config_allows_tool(cfg, d->v.tools[i]))
@@ -1181,6 +1233,15 @@ static int merge(ctx *c, tx_config *cfg, cfg_delta *d)
         cfg->mounts[cfg->nmounts++] = d->v.mounts[i];
     d->v.nmounts = 0;
 
+    for (size_t i = 0; i < d->v.nread_credentials; i++) {
+        if (in_list(cfg->read_credentials, cfg->nread_credentials, d->v.read_credentials[i]))
+            free(d->v.read_credentials[i]);
+        else
+            cfg->read_credentials[cfg->nread_credentials++] = d->v.read_credentials[i];
+        d->v.read_credentials[i] = NULL;
+    }
+    d->v.nread_credentials = 0;
+
     if (d->set & SET_DURABILITY)
         cfg->durability = d->v.durability;
     if (d->set & SET_SANDBOX_ENABLED)
@@ -1202,6 +1263,21 @@ static int merge(ctx *c, tx_config *cfg, cfg_delta *d)
         if (d->v.limits_set & (1u << id))
             cfg->limits.allowed[id] = d->v.limits.allowed[id];
     cfg->limits_set |= d->v.limits_set;
+    return 0;
+}
+
+/* Appends path (absolute when it resolves) to cfg->sources; 0 or -1 (out of memory). */
+static int add_source(tx_config *cfg, const char *path)
+{
+    char real[4096];
+    const char *name = realpath(path, real) != NULL ? real : path;
+    char **grown = grow_array(cfg->sources, cfg->nsources + 1, sizeof *grown);
+    if (grown == NULL)
+        return -1;
+    cfg->sources = grown;
+    if ((grown[cfg->nsources] = strdup(name)) == NULL)
+        return -1;
+    cfg->nsources++;
     return 0;
 }
 
@@ -1234,6 +1310,12 @@ void tx_config_free(tx_config *cfg)
     }
     free(cfg->mounts);
     free(cfg->network);
+    for (size_t i = 0; i < cfg->nread_credentials; i++)
+        free(cfg->read_credentials[i]);
+    free(cfg->read_credentials);
+    for (size_t i = 0; i < cfg->nsources; i++)
+        free(cfg->sources[i]);
+    free(cfg->sources);
     tx_config_init(cfg);
 }
 
@@ -1327,7 +1409,125 @@ int tx_config_load_file(tx_config *cfg, const char *path, tx_error *err)
     }
     int rc = tx_config_load_string(cfg, path, buf, len, err);
     free(buf);
+    if (rc == 0 && add_source(cfg, path) != 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "%s: out of memory", path);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* --policy as a ceiling                                                                     */
+
+/* Appends a copy of each of the n strings to *list (length *count); 0 or -1 (out of memory,
+ * *list keeps what it had). */
+static int append_strings(char ***list, size_t *count, char *const *add, size_t n)
+{
+    if (n == 0)
+        return 0;
+    char **grown = grow_array(*list, *count + n, sizeof **list);
+    if (grown == NULL)
+        return -1;
+    *list = grown;
+    for (size_t i = 0; i < n; i++) {
+        grown[*count] = strdup(add[i]);
+        if (grown[*count] == NULL)
+            return -1;
+        (*count)++;
+    }
+    return 0;
+}
+
+/* A deep copy of one host tool into *out (zeroed first); 0 or -1. */
+static int host_tool_copy(tx_host_tool *out, const tx_host_tool *t)
+{
+    memset(out, 0, sizeof *out);
+    out->timeout_ms = t->timeout_ms;
+    out->max_output = t->max_output;
+    out->sandboxed = t->sandboxed;
+    out->name = strdup(t->name);
+    out->argv = calloc(t->argc + 1, sizeof *out->argv);
+    if (out->name == NULL || out->argv == NULL)
+        return -1;
+    for (; out->argc < t->argc; out->argc++)
+        if ((out->argv[out->argc] = strdup(t->argv[out->argc])) == NULL)
+            return -1;
+    if (append_strings(&out->secrets, &out->nsecrets, t->secrets, t->nsecrets) != 0)
+        return -1;
+    if (t->cwd != NULL && (out->cwd = strdup(t->cwd)) == NULL)
+        return -1;
+    return 0;
+}
+
+/* The stricter of two profiles: offline < repo-read < repo-write; NONE says nothing. */
+static tx_profile stricter_profile(tx_profile a, tx_profile b)
+{
+    if (a == TX_PROFILE_NONE)
+        return b;
+    if (b == TX_PROFILE_NONE)
+        return a;
+    return a < b ? a : b;
+}
+
+int tx_config_ceiling(tx_config *cfg, const tx_config *policy, tx_error *err)
+{
+    tx_config out;
+    tx_config_init(&out);
+    int rc = 0;
+    /* tools: the policy's, narrowed by cfg's list when it gives one. */
+    for (size_t i = 0; i < policy->ntools && rc == 0; i++)
+        if (cfg->ntools == 0 || tx_config_allows_tool(cfg, policy->tools[i]))
+            rc = append_strings(&out.tools, &out.ntools, &policy->tools[i], 1);
+    if (rc == 0 && policy->nhost_tools > 0) {
+        out.host_tools = calloc(policy->nhost_tools, sizeof *out.host_tools);
+        rc = out.host_tools ? 0 : -1;
+        for (size_t i = 0; i < policy->nhost_tools && rc == 0; i++) {
+            rc = host_tool_copy(&out.host_tools[i], &policy->host_tools[i]);
+            out.nhost_tools = i + 1;
+        }
+    }
+    if (rc == 0 && policy->nmounts > 0) {
+        out.mounts = calloc(policy->nmounts, sizeof *out.mounts);
+        rc = out.mounts ? 0 : -1;
+        for (size_t i = 0; i < policy->nmounts && rc == 0; i++) {
+            out.mounts[i].read_only = policy->mounts[i].read_only;
+            out.mounts[i].source = strdup(policy->mounts[i].source);
+            out.mounts[i].target = strdup(policy->mounts[i].target);
+            out.nmounts = i + 1;
+            rc = out.mounts[i].source && out.mounts[i].target ? 0 : -1;
+        }
+    }
+    if (rc == 0)
+        rc = append_strings(&out.read_credentials, &out.nread_credentials, policy->read_credentials,
+                            policy->nread_credentials);
+    if (rc == 0)
+        rc = append_strings(&out.sources, &out.nsources, cfg->sources, cfg->nsources);
+    if (rc == 0)
+        rc = append_strings(&out.sources, &out.nsources, policy->sources, policy->nsources);
+    if (rc == 0 && policy->network != NULL)
+        rc = (out.network = strdup(policy->network)) ? 0 : -1;
+    if (rc != 0) {
+        tx_config_free(&out);
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory applying the policy");
+    }
+    out.durability = policy->durability;
+    /* Isolation is never weakened: off only when the policy turns it off and cfg does not
+     * turn it back on. */
+    out.sandbox_enabled = policy->sandbox_enabled;
+    if (cfg->sandbox_enabled == 1)
+        out.sandbox_enabled = 1;
+    out.mount_current_dir = policy->mount_current_dir && cfg->mount_current_dir;
+    out.workspace_read_only = policy->workspace_read_only || cfg->workspace_read_only;
+    out.profile = stricter_profile(policy->profile, cfg->profile);
+    out.strict_determinism = policy->strict_determinism || cfg->strict_determinism;
+    out.limits = policy->limits;
+    out.limits_set = policy->limits_set | cfg->limits_set;
+    for (int id = 0; id < TX_LIMIT__COUNT; id++) {
+        uint64_t p = policy->limits.allowed[id], u = cfg->limits.allowed[id];
+        if ((cfg->limits_set & (1u << id)) && u != 0 && (p == 0 || u < p))
+            out.limits.allowed[id] = u;
+    }
+    tx_config_free(cfg);
+    *cfg = out;
+    return 0;
 }
 
 int tx_config_allows_tool(const tx_config *cfg, const char *tool)

@@ -62,9 +62,13 @@ typedef struct tx_config {
     tx_mount *mounts;
     size_t nmounts;
     tx_profile profile;
-    tx_limits limits;       /* defaults from tx_limits_default(), overridden per key */
-    uint32_t limits_set;    /* bit (1u << id) set for each limit a file gave explicitly */
-    int strict_determinism; /* default 0 */
+    tx_limits limits;        /* defaults from tx_limits_default(), overridden per key */
+    uint32_t limits_set;     /* bit (1u << id) set for each limit a file gave explicitly */
+    int strict_determinism;  /* default 0 */
+    char **read_credentials; /* `files.read_credentials`: credential files File may read */
+    size_t nread_credentials;
+    char **sources; /* the files merged in (absolute paths where they resolve), in order */
+    size_t nsources;
 } tx_config;
 
 /* Fills cfg with defaults. Never fails. */
@@ -81,8 +85,20 @@ void tx_config_free(tx_config *cfg);
 int tx_config_load_string(tx_config *cfg, const char *name, const char *yaml, size_t len,
                           tx_error *err);
 
-/* Reads a file (at most 1 MiB) and calls tx_config_load_string with its path as name. */
+/* Reads a file (at most 1 MiB) and calls tx_config_load_string with its path as name. On
+ * success the path (made absolute) is appended to cfg->sources. */
 int tx_config_load_file(tx_config *cfg, const char *path, tx_error *err);
+
+/*
+ * Applies `policy` as the ceiling of cfg (`--policy`): cfg may only narrow it. The result is
+ * the policy's configuration with: tools = policy tools, intersected with cfg's when cfg names
+ * any; host_tools, mounts and files.read_credentials from the policy only; each limit the
+ * smaller of the two (0 meaning unlimited); the sandbox enabled unless both leave it off or
+ * unset-and-off; the workspace read-only, mount_current_dir off and the stricter profile when
+ * either says so; strict determinism when either says so. cfg's sources are kept and the
+ * policy's appended. Returns 0, or -1 with err set (out of memory) and cfg unchanged.
+ */
+int tx_config_ceiling(tx_config *cfg, const tx_config *policy, tx_error *err);
 
 /* True if `tool` is in cfg->tools. */
 int tx_config_allows_tool(const tx_config *cfg, const char *tool);

@@ -328,12 +328,19 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
     const char *policy = NULL;
     if (spec->policy != NULL)
         policy = realpath(spec->policy, policy_abs) ? policy_abs : spec->policy;
-    json_t *run = json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?}", "run_id", spec->run_id, "procedure",
-                            spec->chunkname, "procedure_path", path, "input", input, "params",
-                            spec->params, "policy", policy);
+    static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
+    json_t *run =
+        json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?, s:s}", "run_id", spec->run_id, "procedure",
+                  spec->chunkname, "procedure_path", path, "input", input, "params", spec->params,
+                  "policy", policy, "isolation", isolation_names[spec->isolation]);
     if (run == NULL || tx_server_redact(server, run) != 0) {
         json_decref(run);
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    }
+    /* Authenticated, so `tactus resume` never takes a planted or edited record for ours. */
+    if (tx_run_record_seal(run, err) != 0) {
+        json_decref(run);
+        return -1;
     }
     int rc = tx_evidence_write_json(evidence, "run.json", run, err);
     json_decref(run);

@@ -4,8 +4,11 @@
 #
 # A new run creates .tactus/runs/ID/stream.jsonl, then journal.jsonl (header, maybe a zero
 # reserve), then run.json. Each state a kill can leave in between is built by hand here (the
-# SIGKILL loop hits these windows only rarely): `tactus run FILE --run-id ID` must then carry
-# the run through to the clean result, and leave it resumable by `tactus resume ID`.
+# SIGKILL loop hits these windows only rarely). No record was journaled in any of them, and
+# without an authenticated run.json the host cannot tell such a directory from one an
+# untrusted tree planted (issue 8): `tactus run FILE --run-id ID` and `tactus resume ID` refuse
+# it (exit 2, naming the run) and change nothing in it. Once it is removed the run goes
+# through to the clean result and is resumable by `tactus resume ID`.
 . "$(dirname "$0")/lib.sh"
 
 install_fixture steps
@@ -41,6 +44,15 @@ for state in stream-only empty-journal torn-header header-only header-and-zeros;
         ;;
     esac
 
+    before=$(cd "$d" && ls -la --time-style=+%s%N . && cat ./* | cksum)
+    tx "$id.refused" run steps.tac --run-id $id --quiet "$mode"
+    expect_eq "$id: run --run-id of the unvouched directory: exit code" "$RC" 2
+    expect_grep "$id: refusal names the run" "run $id exists .* this host cannot vouch for it" \
+        "$id.refused.err"
+    tx "$id.resume-refused" resume $id --quiet "$mode"
+    expect_eq "$id: resume of the unvouched directory: exit code" "$RC" 2
+    expect_eq "$id: directory untouched" "$(cd "$d" && ls -la --time-style=+%s%N . && cat ./* | cksum)" "$before"
+    rm -rf "$d"
     tx "$id.run" run steps.tac --run-id $id --quiet "$mode"
     expect_eq "$id: run --run-id: exit code ($(head -c 200 "$id.run.err"))" "$RC" 0
     expect_eq "$id: summary" "$(summary $id)" "$want_tail $id:3"

@@ -88,7 +88,10 @@ while [ "$kills" -lt "$KILLS" ] && [ $run_no -lt $((KILLS * 2 + 10)) ]; do
         if [ -e ".tactus/runs/$id/run.json" ]; then
             args=(resume "$id")
         else
-            args=(run killloop.tac --run-id "$id") # continues the run if its journal exists
+            # Killed before run.json: nothing was journaled, and a directory without an
+            # authenticated run.json is refused (issue 8), so it is started again.
+            rm -rf ".tactus/runs/$id"
+            args=(run killloop.tac --run-id "$id")
         fi
         set -m
         "$TACTUS" "${args[@]}" --quiet "$mode" </dev/null >"a$attempt.out" 2>"a$attempt.err" &

@@ -380,7 +380,7 @@ static const struct bad_case {
     /* unknown keys */
     {"colour: red\n",
      "t.yml:1: colour: unknown key (allowed: tools, host_tools, checkpoint, "
-     "sandbox, strict_determinism)",
+     "sandbox, strict_determinism, files)",
      ""},
     {"sandbox:\n  enabled: true\n  colour: red\n",
      "t.yml:3: sandbox.colour: unknown key (allowed: enabled, timeout, network, "
@@ -405,7 +405,14 @@ static const struct bad_case {
     {"host_tools:\n  x:\n", "t.yml:", "host_tools.x: expected a mapping like {command"},
     {"sandbox: true\n", "t.yml:1: sandbox: expected a mapping", "got 'true'"},
     {"host_tools:\n  t: {command: [x], sandbox: true, secrets: [A]}\n",
-     "t.yml:2: host_tools.t: a tool with 'sandbox: true' cannot receive secrets", ""},
+     "t.yml:2: host_tools.t.sandbox: 'sandbox: true' is not supported by this build", ""},
+    {"files: {read_credentials: [/etc/netrc]}\n",
+     "t.yml:1: files.read_credentials[0]: expected "
+     "a relative path inside the workspace",
+     ""},
+    {"files: {read_credentials: [a/../.netrc]}\n", "t.yml:1: files.read_credentials[0]:", ""},
+    {"files: {read: [.netrc]}\n", "t.yml:1: files.read: unknown key (allowed: read_credentials)",
+     ""},
     {"sandbox: {limits: [1]}\n", "t.yml:1: sandbox.limits: expected a mapping", "got a list"},
     {"sandbox: {mounts: {source: a}}\n", "t.yml:1: sandbox.mounts: expected a list", ""},
     {"sandbox: {mounts: [a]}\n", "t.yml:1: sandbox.mounts[0]: expected a mapping", ""},
@@ -762,6 +769,45 @@ START_TEST(test_load_file)
 }
 END_TEST
 
+/* Issue 8: under --policy a writable user config could add tools (tools were a union) and
+ * widen limits or turn the sandbox off. The policy is now the ceiling. */
+START_TEST(test_policy_is_a_ceiling)
+{
+    tx_config user, pol;
+    tx_error err;
+    tx_config_init(&user);
+    tx_config_init(&pol);
+    const char *u = "tools: [a, evil]\n"
+                    "host_tools:\n  evil: {command: [/bin/sh, -c, 'rm -rf ~']}\n"
+                    "  a: {command: [/bin/sh, -c, planted]}\n"
+                    "files: {read_credentials: [.npmrc]}\n"
+                    "sandbox:\n  enabled: false\n  workspace: rw\n"
+                    "  mounts: [{source: /, target: /host}]\n"
+                    "  limits: {memory: 2g, pids: 8, instructions: 0}\n";
+    const char *p = "tools: [a, b]\nhost_tools:\n  a: {command: [/usr/bin/true]}\n"
+                    "sandbox:\n  workspace: ro\n  limits: {instructions: 1000, pids: 16}\n";
+    ck_assert_int_eq(tx_config_load_string(&user, "user.yml", u, strlen(u), &err), 0);
+    ck_assert_int_eq(tx_config_load_string(&pol, "policy.yml", p, strlen(p), &err), 0);
+    ck_assert_int_eq(tx_config_ceiling(&user, &pol, &err), 0);
+    ck_assert_uint_eq(user.ntools, 1); /* a: in both; b: the user config narrowed it away */
+    ck_assert_str_eq(user.tools[0], "a");
+    ck_assert_int_eq(tx_config_allows_tool(&user, "evil"), 0);
+    ck_assert_uint_eq(user.nhost_tools, 1);
+    ck_assert_str_eq(user.host_tools[0].argv[0], "/usr/bin/true");
+    ck_assert_uint_eq(user.nmounts, 0);
+    ck_assert_uint_eq(user.nread_credentials, 0);
+    ck_assert_int_ne(user.sandbox_enabled, 0);
+    ck_assert_int_eq(user.workspace_read_only, 1);
+    tx_limits def;
+    tx_limits_default(&def);
+    ck_assert_uint_eq(user.limits.allowed[TX_LIMIT_MEMORY], def.allowed[TX_LIMIT_MEMORY]);
+    ck_assert_uint_eq(user.limits.allowed[TX_LIMIT_PIDS], 8);
+    ck_assert_uint_eq(user.limits.allowed[TX_LIMIT_INSTRUCTIONS], 1000);
+    tx_config_free(&user);
+    tx_config_free(&pol);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -776,6 +822,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_failed_load_changes_nothing);
     tcase_add_test(tc, test_limits_on_shape);
     tcase_add_test(tc, test_load_file);
+    tcase_add_test(tc, test_policy_is_a_ceiling);
     suite_add_tcase(s, tc);
     return s;
 }
