@@ -3,7 +3,7 @@
 # a host tool starts dies with the call, with the run, and with a killed broker. Each case does
 # what a hostile procedure or tool would do and checks the outcome and that no process is left.
 # $1 = tactus binary. Optional $2: one case to run (fifo, deadline, leftover, broker_kill,
-# sandboxed_tool, human, test_cmd).
+# human, test_cmd).
 set -u
 tactus=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 only=${2:-}
@@ -185,35 +185,6 @@ YML
         fi
     fi
 done
-# 5. A `sandbox: true` tool (run under `tactus sandbox`, in a PID namespace of its own) with
-#    the same background processes, in a 2 s run: timeout, and nothing of it left.
-if run_case sandboxed_tool; then
-    if [ "$modes" = --no-sandbox ]; then
-        say "note: sandboxed_tool skipped (no sandbox here)"
-    else
-        d="$work/sbtool"
-        mkdir -p "$d/$marker"
-        cp "$msleep" "$d/$marker/sleep"
-        m="/workspace/$marker/sleep"
-        cat >"$d/slow.sh" <<TOOL
-#!/bin/sh
-$m 300 &
-setsid $m 301 &
-( setsid sh -c '$m 302 & exit 0' & )
-$m 30
-echo '{}'
-TOOL
-        printf 'main = procedure("s", {}, function()\n  local r = Host.call("slow", {})\n  return r\nend)\n' >"$d/s.tac"
-        printf 'tools: [slow]\nhost_tools:\n  slow: {command: [/bin/sh, ./slow.sh], sandbox: true, timeout: 60}\nsandbox: {timeout: 2}\n' >"$d/s.tac.yml"
-        (cd "$d" && timeout 60 "$tactus" run s.tac --json --run-id sb >out.json 2>err.txt)
-        rc=$?
-        [ "$rc" -eq 4 ] || { bad "sandboxed_tool: exit $rc, expected 4 (timeout)"; cat "$d/out.json" "$d/err.txt"; }
-        grep -q '"where": *"host tool slow' "$d/.tactus/runs/sb/result.json" 2>/dev/null ||
-            bad "sandboxed_tool: result.json does not say where the run was"
-        none_left || bad "sandboxed_tool: the sandboxed tool's processes survived the run"
-    fi
-fi
-
 # 7. `tactus test` is its own broker: a double-forked daemon of a tool dies with the call too.
 if run_case test_cmd; then
     d="$work/testcmd"
