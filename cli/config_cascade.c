@@ -59,7 +59,7 @@ static int load_if_present(tx_config *cfg, const char *path, tx_error *err)
     struct stat st;
     if (stat(path, &st) != 0)
         return 0;
-    return tx_config_load_file(cfg, path, err);
+    return tx_config_load_found(cfg, path, err);
 }
 
 int tx_cli_load_config(const char *policy, const char *file, const char *proc_dir, tx_config *cfg,

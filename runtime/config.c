@@ -1357,6 +1357,9 @@ int tx_config_load_string(tx_config *cfg, const char *name, const char *yaml, si
     return rc;
 }
 
+/* Reads the configuration open on fd (which it closes) and merges it onto cfg as path. */
+static int load_fd(tx_config *cfg, const char *path, int fd, tx_error *err);
+
 int tx_config_load_file(tx_config *cfg, const char *path, tx_error *err)
 {
     char ebuf[128];
@@ -1366,6 +1369,45 @@ int tx_config_load_file(tx_config *cfg, const char *path, tx_error *err)
     if (fd < 0)
         return tx_fail(err, TACTUS_EUSAGE, "%s: cannot open: %s", path,
                        strerror_r(errno, ebuf, sizeof ebuf));
+    return load_fd(cfg, path, fd, err);
+}
+
+int tx_config_load_found(tx_config *cfg, const char *path, tx_error *err)
+{
+    char ebuf[128];
+    /* O_NONBLOCK: opening a FIFO planted under a configuration file's name must not wait for
+     * a writer; it is refused below, before anything is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return tx_fail(err, TACTUS_EUSAGE, "%s: cannot open: %s", path,
+                       strerror_r(errno, ebuf, sizeof ebuf));
+    struct stat st;
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &st) != 0 || flags < 0) {
+        int e = errno;
+        close(fd);
+        return tx_fail(err, TACTUS_EUSAGE, "%s: cannot read: %s", path,
+                       strerror_r(e, ebuf, sizeof ebuf));
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        close(fd);
+        return tx_fail(err, TACTUS_EUSAGE,
+                       "%s: not a regular file (a FIFO, socket or device is never read as "
+                       "configuration)",
+                       path);
+    }
+    if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        return tx_fail(err, TACTUS_EUSAGE, "%s: cannot read: %s", path,
+                       strerror_r(e, ebuf, sizeof ebuf));
+    }
+    return load_fd(cfg, path, fd, err);
+}
+
+static int load_fd(tx_config *cfg, const char *path, int fd, tx_error *err)
+{
+    char ebuf[128];
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;

@@ -89,6 +89,11 @@ int tx_config_load_string(tx_config *cfg, const char *name, const char *yaml, si
  * success the path (made absolute) is appended to cfg->sources. */
 int tx_config_load_file(tx_config *cfg, const char *path, tx_error *err);
 
+/* Like tx_config_load_file for a file the CLI found rather than one the user named (sidecars,
+ * project and user configuration): it must be a regular file; a FIFO, socket or device under
+ * that name is refused without blocking. */
+int tx_config_load_found(tx_config *cfg, const char *path, tx_error *err);
+
 /*
  * Applies `policy` as the ceiling of cfg (`--policy`): cfg may only narrow it. The result is
  * the policy's configuration with: tools = policy tools, intersected with cfg's when cfg names

@@ -88,6 +88,25 @@ for mode in $modes; do
         [ "$rc" -ne 124 ] || bad "fifo $mode: require of a FIFO hung the run"
         grep -q 'trap.lua is not a regular file' "$d/out.json" ||
             { bad "fifo $mode: no clear error (exit $rc)"; cat "$d/out.json" "$d/err.txt"; }
+        # The CLI's own reads: a FIFO planted as a sidecar, as the project configuration or
+        # as the procedure itself is refused at once, never waited on.
+        for planted in side.tac.yml .tactus/config.yml; do
+            p="$work/fifo-cfg$mode-$(echo "$planted" | tr /. __)"
+            mkdir -p "$p/.tactus"
+            printf 'main = procedure("s", {}, function() return {} end)\n' >"$p/side.tac"
+            mkfifo "$p/$planted"
+            (cd "$p" && timeout 30 "$tactus" run side.tac $mode >out.txt 2>err.txt)
+            rc=$?
+            [ "$rc" -eq 2 ] && grep -q "$planted: not a regular file" "$p/err.txt" ||
+                { bad "fifo $mode: planted FIFO $planted: exit $rc"; cat "$p/err.txt"; }
+        done
+        p="$work/fifo-src$mode"
+        mkdir -p "$p"
+        mkfifo "$p/src.tac"
+        (cd "$p" && timeout 30 "$tactus" run src.tac $mode >out.txt 2>err.txt)
+        rc=$?
+        [ "$rc" -eq 2 ] && grep -q "src.tac: not a regular file" "$p/err.txt" ||
+            { bad "fifo $mode: a FIFO as the procedure: exit $rc"; cat "$p/err.txt"; }
     fi
 
     # 2. A 30 s tool (with background, setsid and daemonized children) in a 2 s run.
