@@ -581,6 +581,10 @@ static int save_artifact(tx_server *s, const char *name, const unsigned char *by
     return 0;
 }
 
+static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const char *name,
+                               json_t *site, const char *args_digest, double ms, json_t *result,
+                               const char **etype, char *emsg, size_t cap);
+
 /*
  * The journal position a request claims (params "pos" and "site"): 0 when it has none, the next
  * position when it is that one with a site, -1 (BadRequest in emsg) otherwise.
@@ -626,23 +630,13 @@ static int request_content(json_t *params, const unsigned char **bytes, size_t *
     return 0;
 }
 
-/* files.save {name, content, base64?, pos?, site?}: saves one artifact, journaled like a host
- * call (a replay returns the recorded name and writes nothing). */
-static json_t *handle_files_save(tx_server *s, json_t *params, const char **etype, char *emsg,
-                                 size_t cap)
+/* Saves the artifact files.save asks for. Returns the result {name, bytes, sha256} (new
+ * reference), or NULL with etype/emsg set. */
+static json_t *save_requested_artifact(tx_server *s, json_t *params, const char *wanted,
+                                       const char **etype, char *emsg, size_t cap)
 {
-    const char *wanted = json_string_value(json_object_get(params, "name"));
-    json_t *site;
-    *etype = TX_ERR_BAD_REQUEST;
-    if (wanted == NULL || !json_is_string(json_object_get(params, "content"))) {
-        snprintf(emsg, cap, "files.save needs a name and a content string");
-        return NULL;
-    }
-    long pos = request_position(s, params, "files.save", &site, emsg, cap);
-    if (pos < 0)
-        return NULL;
+    *etype = TX_ERR_TOOL_FAILED;
     if (s->opts.evidence == NULL) {
-        *etype = TX_ERR_TOOL_FAILED;
         snprintf(emsg, cap, "artifacts need a run directory (this run writes no evidence)");
         return NULL;
     }
@@ -660,7 +654,6 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
                       ? tx_redact(s->redactor, (const char *)bytes, bin_len, &bin_len)
                       : NULL;
     const unsigned char *out = clean ? (const unsigned char *)clean : bytes;
-    *etype = TX_ERR_TOOL_FAILED;
     if (save_artifact(s, name, out, bin_len, used, sizeof used, emsg, cap) == 0) {
         unsigned char hash[crypto_hash_sha256_BYTES];
         char hex[crypto_hash_sha256_BYTES * 2 + 1], digest[80];
@@ -672,31 +665,44 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     }
     free(clean);
     free(decoded);
-    if (result == NULL)
+    return result;
+}
+
+/* files.save {name, content, base64?, pos?, site?}: saves one artifact, journaled like a host
+ * call (a replay returns the recorded name and writes nothing). A refusal once the position is
+ * known (bad name or extension, bad content, no run directory, a failed write) is journaled as
+ * the outcome too, so the runner's journal cursor and the broker's record count stay in step
+ * and a replay raises the same error at the same position. */
+static json_t *handle_files_save(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                 size_t cap)
+{
+    const char *wanted = json_string_value(json_object_get(params, "name"));
+    json_t *site;
+    *etype = TX_ERR_BAD_REQUEST;
+    if (wanted == NULL || !json_is_string(json_object_get(params, "content"))) {
+        snprintf(emsg, cap, "files.save needs a name and a content string");
         return NULL;
-    json_t *event = json_pack("{s:s, s:O}", "type", "artifact", "file", result);
-    tx_error err;
-    tx_error_clear(&err);
-    if (event != NULL)
-        tx_server_record(s, event, &err);
-    json_decref(event);
-    if (pos > 0) {
-        /* name: as the procedure asked (what a replay compares); the result has the name
-         * actually used. */
-        json_t *record =
-            json_pack("{s:I, s:s, s:s, s:O, s:n, s:O, s:n, s:f, s:f}", "pos", (json_int_t)pos,
-                      "kind", "artifact", "name", wanted, "site", site, "args", "result", result,
-                      "error", "t", wall_ms(), "ms", 0.0);
-        if (record == NULL || journal_append(s, record, &err) != 0) {
-            json_decref(record);
-            json_decref(result);
-            *etype = "JournalError";
-            snprintf(emsg, cap, "%s", record ? err.message : "out of memory");
-            return NULL;
-        }
-        json_decref(record);
     }
-    return json_pack("{s:o}", "result", result);
+    long pos = request_position(s, params, "files.save", &site, emsg, cap);
+    if (pos < 0)
+        return NULL;
+    json_t *result = save_requested_artifact(s, params, wanted, etype, emsg, cap);
+    if (result == NULL) {
+        redact_text(s, emsg, cap);
+    } else {
+        json_t *event = json_pack("{s:s, s:O}", "type", "artifact", "file", result);
+        tx_error err;
+        tx_error_clear(&err);
+        if (event != NULL)
+            tx_server_record(s, event, &err);
+        json_decref(event);
+    }
+    /* name: as the procedure asked (what a replay compares); the result has the name actually
+     * used. */
+    if (pos > 0)
+        result = journal_outcome(s, pos, "artifact", wanted, site, NULL, 0.0, result, etype, emsg,
+                                 cap);
+    return result ? json_pack("{s:o}", "result", result) : NULL;
 }
 
 /* human.ask {request}: asks on the terminal when the broker has one, else suspends. */
@@ -984,28 +990,34 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "args");
-    if (name == NULL || !tx_valid_tool_name(name)) {
-        *etype = TX_ERR_BAD_REQUEST;
+    json_t *site;
+    *etype = TX_ERR_BAD_REQUEST;
+    long pos = request_position(s, params, "tool.call", &site, emsg, cap);
+    if (pos < 0)
+        return NULL;
+    if (name == NULL) {
+        snprintf(emsg, cap, "tool.call needs a tool name string");
+        return NULL;
+    }
+    /* From here on a refusal at a position is journaled as the call's outcome, so the runner's
+     * cursor and the journal stay in step (and a replay raises the same error). */
+    if (!tx_valid_tool_name(name)) {
         snprintf(emsg, cap, "tool.call needs a tool name of 1-%d characters [A-Za-z0-9_.-]",
                  TOOL_NAME_MAX);
-        return NULL;
+        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, NULL, 0.0, NULL, etype,
+                                         emsg, cap)
+                       : NULL;
     }
     if (args == NULL || json_is_array(args)) {
         /* Lua's empty table arrives as []: treat it as the empty argument object. */
         args = json_object();
     } else if (!json_is_object(args)) {
-        *etype = TX_ERR_BAD_REQUEST;
         snprintf(emsg, cap, "tool.call args must be an object");
-        return NULL;
+        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, NULL, 0.0, NULL, etype,
+                                         emsg, cap)
+                       : NULL;
     } else {
         json_incref(args);
-    }
-    json_t *site;
-    long pos = request_position(s, params, "tool.call", &site, emsg, cap);
-    if (pos < 0) {
-        json_decref(args);
-        *etype = TX_ERR_BAD_REQUEST;
-        return NULL;
     }
     char key[256];
     json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");

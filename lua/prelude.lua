@@ -307,7 +307,8 @@ local function raise_recorded(rec)
   local message = type(e) == "table" and tostring(e.message) or tostring(e)
   -- The broker records a tool's or a file's error without the position the live run raised it
   -- at; that position is the record's site, so the replayed error reads the same.
-  if (rec.kind == "host_call" or rec.kind == "nondet") and type(rec.site) == "string"
+  if (rec.kind == "host_call" or rec.kind == "nondet" or rec.kind == "artifact")
+      and type(rec.site) == "string"
       and rec.site:find(":%d+$") then
     message = rec.site .. ": " .. message
   end
@@ -1172,10 +1173,16 @@ local function install(env, program)
       if utf8.len(content) == nil or content:find("\0", 1, true) then
         params.content, params.base64 = tx.base64(content), true
       end
+      -- Refused here, before a journal position is taken: a request the runner cannot send
+      -- would otherwise leave the position without a record (every later step "out of order").
+      -- Everything the broker refuses once it has the request is journaled as the outcome.
+      if #params.content + #name > 1044480 then
+        fail_at("ToolFailed", string_format("Artifact.save: %d bytes is too much for one artifact (at most 1020 KiB of text, 765 KiB of binary)", #content), 1)
+      end
       local function save(pos, site)
         params.pos, params.site = pos, site
         local ok, data, message = tx.call("files.save", params)
-        if not ok then fail_at(data, message, pos and 4 or 2) end
+        if not ok then fail_at(data, message, pos and 3 or 2) end
         return data.result
       end
       if journal.inside > 0 then
