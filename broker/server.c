@@ -700,8 +700,8 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     /* name: as the procedure asked (what a replay compares); the result has the name actually
      * used. */
     if (pos > 0)
-        result = journal_outcome(s, pos, "artifact", wanted, site, NULL, 0.0, result, etype, emsg,
-                                 cap);
+        result =
+            journal_outcome(s, pos, "artifact", wanted, site, NULL, 0.0, result, etype, emsg, cap);
     return result ? json_pack("{s:o}", "result", result) : NULL;
 }
 
