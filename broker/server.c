@@ -8,6 +8,7 @@
 #include "secrets.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -45,9 +46,38 @@ struct tx_server {
     int owns_journal;         /* journal was opened here (lazily) and is closed here */
     json_t *answer;           /* a resume's answer, recorded when the replay reaches the request */
     char deferred_error[512]; /* a journal.append notification that failed */
+    uint64_t memory_journal_bytes; /* encoded size of memory_journal's records */
+    uint64_t disk_other;           /* disk bytes besides journal and stream: files/, File.write */
+    int tripped;                   /* the broker-side limit that stopped the run, or -1 */
+    uint64_t trip_used;            /* its usage when it tripped */
+    char trip_message[512];
     held_secret *secrets;
     size_t nsecrets;
 };
+
+/* Bytes in <run_dir>/files/ (artifacts an earlier attempt of the run saved), counted towards
+ * the `disk` limit of a resumed run. At most 100000 entries are looked at. */
+static uint64_t files_dir_bytes(const char *run_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/files", run_dir);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    uint64_t total = 0;
+    struct dirent *e;
+    for (int n = 0; n < 100000 && (e = readdir(d)) != NULL; n++) {
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
 
 tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
 {
@@ -59,6 +89,9 @@ tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
     }
     s->opts = *opts;
     s->journal = opts->journal;
+    s->tripped = -1;
+    if (opts->evidence != NULL)
+        s->disk_other = files_dir_bytes(tx_evidence_dir(opts->evidence));
     const char *crash = getenv("TACTUS_CRASH_AT");
     if (crash != NULL && strncmp(crash, "before_return:", 14) == 0)
         s->crash_before_return = strtol(crash + 14, NULL, 10);
@@ -215,23 +248,105 @@ long tx_server_journal_count(const tx_server *s)
     return s->journal ? tx_journal_count(s->journal) : (long)json_array_size(s->memory_journal);
 }
 
-/* Borrowed record at 1-based pos, or NULL. */
-static json_t *journal_get(const tx_server *s, long pos)
+/* The record at 1-based pos (new reference), or NULL with err set. */
+static json_t *journal_read(const tx_server *s, long pos, tx_error *err)
 {
     if (s->journal)
-        return tx_journal_get(s->journal, pos);
-    return json_array_get(s->memory_journal, (size_t)(pos - 1));
+        return tx_journal_read(s->journal, pos, err);
+    json_t *rec = json_array_get(s->memory_journal, (size_t)(pos - 1));
+    if (rec == NULL)
+        tx_fail(err, TACTUS_EUSAGE, "the journal has no record %ld", pos);
+    return json_incref(rec);
 }
 
-/* Appends a record durably; on success also kills the process when a crash test asks for it
- * between the durable write and the reply. */
 tx_journal *tx_server_journal(const tx_server *s)
 {
     return s->journal;
 }
 
+/* ---- the broker's own limits: journal and disk (docs/limits.md) ------------------------- */
+
+static uint64_t limit_allowed(const tx_server *s, tx_limit_id id)
+{
+    return s->opts.config != NULL ? s->opts.config->limits.allowed[id] : 0;
+}
+
+/* Bytes the run has put on disk: the journal, stream.jsonl, files/ and File.write. */
+static uint64_t disk_used(const tx_server *s)
+{
+    uint64_t used = s->disk_other;
+    if (s->journal != NULL)
+        used += tx_journal_bytes(s->journal);
+    if (s->opts.evidence != NULL)
+        used += tx_evidence_stream_bytes(s->opts.evidence);
+    return used;
+}
+
+/* Stops the run on limit id at usage `used` (what = the write that would pass it). From here
+ * on the journal takes no record and every request is refused; the run's result becomes status
+ * `limit` naming it (tx_server_apply_limit). Returns -1 with err set (TACTUS_ELIMIT). */
+static int trip(tx_server *s, tx_limit_id id, uint64_t used, const char *what, tx_error *err)
+{
+    if (s->tripped < 0) {
+        s->tripped = (int)id;
+        s->trip_used = used;
+        snprintf(s->trip_message, sizeof s->trip_message,
+                 "%s limit exceeded (%llu bytes allowed): %.300s", tx_limit_name(id),
+                 (unsigned long long)limit_allowed(s, id), what);
+    }
+    return tx_fail(err, TACTUS_ELIMIT, "%s", s->trip_message);
+}
+
+/* Checks that `add` more bytes on disk stay within the `disk` limit; trips it otherwise. */
+static int disk_allows(tx_server *s, uint64_t add, const char *what, tx_error *err)
+{
+    uint64_t allowed = limit_allowed(s, TX_LIMIT_DISK);
+    if (s->tripped >= 0)
+        return tx_fail(err, TACTUS_ELIMIT, "the run was stopped: %s", s->trip_message);
+    if (allowed == 0 || disk_used(s) + add <= allowed)
+        return 0;
+    char buf[200];
+    snprintf(buf, sizeof buf, "%.120s would bring the run to %llu bytes on disk", what,
+             (unsigned long long)(disk_used(s) + add));
+    return trip(s, TX_LIMIT_DISK, disk_used(s) + add, buf, err);
+}
+
+/* Sets the journal's cap to what the journal and disk limits leave. */
+static void cap_journal(tx_server *s)
+{
+    uint64_t max = limit_allowed(s, TX_LIMIT_JOURNAL), disk = limit_allowed(s, TX_LIMIT_DISK);
+    if (disk > 0) {
+        uint64_t jb = tx_journal_bytes(s->journal), others = disk_used(s) - jb;
+        uint64_t room = disk > others ? disk - others : 0;
+        if (max == 0 || room < max)
+            max = room > 0 ? room : 1; /* 0 would mean no cap */
+    }
+    tx_journal_set_max_bytes(s->journal, max);
+}
+
+/* A journal append refused with TACTUS_ELIMIT: which of our limits it was (none when it was
+ * the journal's own hard cap). */
+static int classify_journal_limit(tx_server *s, uint64_t before, tx_error *err)
+{
+    uint64_t need = before + tx_journal_last_line(s->journal);
+    uint64_t jl = limit_allowed(s, TX_LIMIT_JOURNAL), dl = limit_allowed(s, TX_LIMIT_DISK);
+    char what[200];
+    snprintf(what, sizeof what, "record of %zu bytes would bring the journal to %llu bytes",
+             tx_journal_last_line(s->journal), (unsigned long long)need);
+    if (jl > 0 && need > jl)
+        return trip(s, TX_LIMIT_JOURNAL, need, what, err);
+    uint64_t others = disk_used(s) - before;
+    if (dl > 0 && others + need > dl)
+        return trip(s, TX_LIMIT_DISK, others + need, what, err);
+    return -1; /* err already says why */
+}
+
+/* Appends a record durably; on success also kills the process when a crash test asks for it
+ * between the durable write and the reply. */
 static int journal_append(tx_server *s, json_t *record, tx_error *err)
 {
+    if (s->tripped >= 0)
+        return tx_fail(err, TACTUS_ELIMIT, "the run was stopped: %s", s->trip_message);
     if (s->journal == NULL && s->opts.journal_path != NULL) {
         /* A new run's journal file is made with its first record: runs that journal nothing
          * create no file for it. */
@@ -251,10 +366,27 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
         return tx_fail(err, TACTUS_ENONDET,
                        "replay check: the procedure tried to record a new step");
     if (s->journal) {
-        if (tx_journal_append(s->journal, record, err) != 0)
+        uint64_t before = tx_journal_bytes(s->journal);
+        cap_journal(s);
+        if (tx_journal_append(s->journal, record, err) != 0) {
+            if (err->status == TACTUS_ELIMIT)
+                classify_journal_limit(s, before, err);
             return -1;
-    } else if (json_array_append(s->memory_journal, record) != 0) {
-        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        }
+    } else {
+        /* No run directory: the records live here, so the journal limit bounds this memory. */
+        uint64_t size = json_dumpb(record, NULL, 0, JSON_COMPACT) + 34, jl;
+        jl = limit_allowed(s, TX_LIMIT_JOURNAL);
+        if (jl > 0 && s->memory_journal_bytes + size > jl) {
+            char what[160];
+            snprintf(
+                what, sizeof what, "record of %llu bytes would bring the journal to %llu bytes",
+                (unsigned long long)size, (unsigned long long)(s->memory_journal_bytes + size));
+            return trip(s, TX_LIMIT_JOURNAL, s->memory_journal_bytes + size, what, err);
+        }
+        if (json_array_append(s->memory_journal, record) != 0)
+            return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        s->memory_journal_bytes += size;
     }
     long pos = (long)json_integer_value(json_object_get(record, "pos"));
     if (s->crash_before_return != 0 && pos == s->crash_before_return)
@@ -262,13 +394,53 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
     return 0;
 }
 
-json_t *tx_server_steps(const tx_server *s)
+/* steps.json, one record at a time (tx_evidence_next). */
+typedef struct steps_cursor {
+    const tx_server *s;
+    long pos, count;
+} steps_cursor;
+
+static int next_step(void *ud, json_t **out, tx_error *err)
 {
-    json_t *steps = json_array();
-    long n = tx_server_journal_count(s);
-    for (long pos = 1; steps != NULL && pos <= n; pos++)
-        json_array_append(steps, journal_get(s, pos));
-    return steps;
+    steps_cursor *c = ud;
+    if (c->pos > c->count)
+        return 0;
+    *out = journal_read(c->s, c->pos++, err);
+    return *out != NULL ? 1 : -1;
+}
+
+int tx_server_write_steps(const tx_server *s, tx_evidence *ev, tx_error *err)
+{
+    steps_cursor c = {s, 1, tx_server_journal_count(s)};
+    return tx_evidence_write_array(ev, "steps.json", next_step, &c, err);
+}
+
+int tx_server_apply_limit(const tx_server *s, json_t *result)
+{
+    if (s->tripped < 0 || !json_is_object(result))
+        return 0;
+    json_object_set_new(result, "status", json_string("limit"));
+    json_object_set_new(result, "output", json_null());
+    json_object_set_new(result, "error",
+                        json_pack("{s:s, s:s, s:s}", "type", "LimitExceeded", "message",
+                                  s->trip_message, "limit", tx_limit_name(s->tripped)));
+    return 1;
+}
+
+void tx_server_limits(const tx_server *s, json_t *limits)
+{
+    uint64_t journal = s->journal ? tx_journal_bytes(s->journal) : s->memory_journal_bytes;
+    uint64_t disk = disk_used(s);
+    if (s->tripped == TX_LIMIT_JOURNAL && s->trip_used > journal)
+        journal = s->trip_used;
+    if (s->tripped == TX_LIMIT_DISK && s->trip_used > disk)
+        disk = s->trip_used;
+    json_object_set_new(limits, "journal",
+                        json_pack("{s:I, s:I}", "used", (json_int_t)journal, "allowed",
+                                  (json_int_t)limit_allowed(s, TX_LIMIT_JOURNAL)));
+    json_object_set_new(limits, "disk",
+                        json_pack("{s:I, s:I}", "used", (json_int_t)disk, "allowed",
+                                  (json_int_t)limit_allowed(s, TX_LIMIT_DISK)));
 }
 
 static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet",   "sleep",
@@ -349,18 +521,40 @@ static json_t *handle_journal_read(tx_server *s, json_t *params, const char **et
      * formatting their floats was most of the cost of a long replay). */
     static const char *const fields[] = {"pos",    "kind",  "name",    "site",
                                          "result", "error", "pending", NULL};
+    tx_error err;
+    tx_error_clear(&err);
     for (; records != NULL && pos <= n && budget < (1u << 20); pos++) {
-        json_t *rec = journal_get(s, pos), *slim = json_object();
+        json_t *rec = journal_read(s, pos, &err);
+        if (rec == NULL) {
+            json_decref(records);
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", err.message);
+            return NULL;
+        }
+        json_t *slim = json_object();
         for (int i = 0; slim != NULL && fields[i]; i++) {
             json_t *v = json_object_get(rec, fields[i]);
             if (v != NULL && !json_is_null(v))
                 json_object_set(slim, fields[i], v);
         }
+        json_decref(rec);
         if (slim == NULL || json_array_append_new(records, slim) != 0)
             break;
         budget += json_dumpb(slim, NULL, 0, JSON_COMPACT);
     }
     return json_pack("{s:o, s:b}", "records", records, "more", pos <= n);
+}
+
+/* Drops the in-memory journal's records after `keep`. */
+static void memory_journal_keep(tx_server *s, long keep)
+{
+    while ((long)json_array_size(s->memory_journal) > keep) {
+        size_t last = json_array_size(s->memory_journal) - 1;
+        uint64_t size =
+            json_dumpb(json_array_get(s->memory_journal, last), NULL, 0, JSON_COMPACT) + 34;
+        s->memory_journal_bytes -= size < s->memory_journal_bytes ? size : s->memory_journal_bytes;
+        json_array_remove(s->memory_journal, last);
+    }
 }
 
 static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char **etype, char *emsg,
@@ -382,8 +576,7 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
             return NULL;
         }
     } else {
-        while ((long)json_array_size(s->memory_journal) > keep)
-            json_array_remove(s->memory_journal, json_array_size(s->memory_journal) - 1);
+        memory_journal_keep(s, keep);
     }
     return json_pack("{s:b}", "ok", 1);
 }
@@ -416,15 +609,29 @@ static json_t *answer_value(const char *kind, json_t *answer, char *emsg, size_t
     return NULL;
 }
 
-int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
+/* The journal's last record (new reference) when it is a pending Human.* request, else NULL
+ * with err set. */
+static json_t *pending_last(const tx_server *s, tx_error *err)
 {
     long n = tx_server_journal_count(s);
-    json_t *last = n > 0 ? journal_get(s, n) : NULL;
-    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
-        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
+    json_t *last = n > 0 ? journal_read(s, n, err) : NULL;
+    if (last == NULL || !json_is_true(json_object_get(last, "pending"))) {
+        json_decref(last);
+        tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
+        return NULL;
+    }
+    return last;
+}
+
+int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
+{
+    json_t *last = pending_last(s, err);
+    if (last == NULL)
+        return -1;
     const char *kind = json_string_value(json_object_get(last, "name"));
     char emsg[256];
     json_t *value = answer_value(kind ? kind : "input", answer, emsg, sizeof emsg);
+    json_decref(last);
     if (value == NULL)
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
     /* Checked now, written only when the replay reaches the request (journal.answer): a
@@ -439,18 +646,15 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
 static int apply_answer(tx_server *s, tx_error *err)
 {
     long n = tx_server_journal_count(s);
-    json_t *last = n > 0 ? journal_get(s, n) : NULL;
-    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
-        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
-    const char *kind = json_string_value(json_object_get(last, "name"));
+    json_t *record = pending_last(s, err);
+    if (record == NULL)
+        return -1;
+    const char *kind = json_string_value(json_object_get(record, "name"));
     char emsg[256];
     json_t *value = answer_value(kind ? kind : "input", s->answer, emsg, sizeof emsg);
-    if (value == NULL)
+    if (value == NULL) {
+        json_decref(record);
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
-    json_t *record = json_deep_copy(last);
-    if (record == NULL) {
-        json_decref(value);
-        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
     }
     json_object_del(record, "pending");
     json_object_set_new(record, "result", value);
@@ -460,7 +664,7 @@ static int apply_answer(tx_server *s, tx_error *err)
     if (s->journal)
         rc = tx_journal_truncate(s->journal, n - 1, err);
     else
-        json_array_remove(s->memory_journal, (size_t)(n - 1));
+        memory_journal_keep(s, n - 1);
     if (rc == 0)
         rc = journal_append(s, record, err);
     json_decref(record);
@@ -492,9 +696,16 @@ static json_t *handle_journal_answer(tx_server *s, json_t *params, const char **
         snprintf(emsg, cap, "%s", err.message);
         return NULL;
     }
-    json_t *rec = journal_get(s, n);
-    return json_pack("{s:b, s:O}", "answered", 1, "answer",
-                     json_object_get(rec, "result") ? json_object_get(rec, "result") : json_null());
+    json_t *rec = journal_read(s, n, &err);
+    if (rec == NULL) {
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", err.message);
+        return NULL;
+    }
+    json_t *answer = json_object_get(rec, "result");
+    json_t *data = json_pack("{s:b, s:O}", "answered", 1, "answer", answer ? answer : json_null());
+    json_decref(rec);
+    return data;
 }
 
 /* ---- artifacts: the run's files/ folder ------------------------------------------------- */
@@ -654,7 +865,13 @@ static json_t *save_requested_artifact(tx_server *s, json_t *params, const char 
                       ? tx_redact(s->redactor, (const char *)bytes, bin_len, &bin_len)
                       : NULL;
     const unsigned char *out = clean ? (const unsigned char *)clean : bytes;
-    if (save_artifact(s, name, out, bin_len, used, sizeof used, emsg, cap) == 0) {
+    tx_error derr;
+    tx_error_clear(&derr);
+    if (disk_allows(s, bin_len, "an artifact", &derr) != 0) {
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", derr.message);
+    } else if (save_artifact(s, name, out, bin_len, used, sizeof used, emsg, cap) == 0) {
+        s->disk_other += bin_len;
         unsigned char hash[crypto_hash_sha256_BYTES];
         char hex[crypto_hash_sha256_BYTES * 2 + 1], digest[80];
         crypto_hash_sha256(hash, out, bin_len);
@@ -1116,9 +1333,19 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
         const unsigned char *bytes;
         unsigned char *decoded;
         size_t len;
-        if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) == 0 &&
-            tx_files_write(".", path, bytes, len, etype, emsg, cap) == 0)
+        tx_error derr;
+        tx_error_clear(&derr);
+        if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) != 0) {
+            /* emsg says why */
+        } else if (disk_allows(s, len, "File.write", &derr) != 0) {
+            free(decoded);
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", derr.message);
+            return NULL; /* the run is over: nothing more is journaled */
+        } else if (tx_files_write(".", path, bytes, len, etype, emsg, cap) == 0) {
+            s->disk_other += len;
             result = json_true();
+        }
         free(decoded);
     } else if (strcmp(op, "read") == 0) {
         result = tx_files_read(".", path, etype, emsg, cap);
@@ -1265,6 +1492,12 @@ static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, cha
         snprintf(emsg, cap, "%s", err.message);
         return NULL;
     }
+    /* Checked after the write: an event is at most one frame, so the overshoot is bounded. */
+    if (s->tripped < 0 && disk_allows(s, 0, "an event", &err) != 0) {
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", err.message);
+        return NULL;
+    }
     return json_pack("{s:b}", "ok", 1);
 }
 
@@ -1344,6 +1577,12 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
     method_handler handler;
     if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
         /* refused: answered below */
+    } else if (s->tripped >= 0 && strcmp(req->method, TX_METHOD_RUN_FINISH) != 0 &&
+               strcmp(req->method, TX_METHOD_EVENTS_EMIT) != 0) {
+        /* JournalError ends the run in the runner, uncatchably; the result is rewritten to
+         * status limit by the trusted side (tx_server_apply_limit) whatever the runner says. */
+        etype = "JournalError";
+        snprintf(emsg, sizeof emsg, "the run was stopped: %.900s", s->trip_message);
     } else if (s->deferred_error[0] != '\0' && req->id != NULL &&
                strcmp(req->method, TX_METHOD_RUN_FINISH) != 0 &&
                strcmp(req->method, TX_METHOD_EVENTS_EMIT) != 0) {

@@ -401,6 +401,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         return NULL;
     }
     double duration = mono_ms() - t0;
+    /* A broker-side limit (journal, disk) decides the status, whatever the runner reported. */
+    tx_server_apply_limit(server, result);
 
     /* Enrich with what only the trusted side knows; the runner's word does not set these. */
     json_object_set_new(result, "run_id", json_string(run_id));
@@ -419,6 +421,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     json_object_set_new(limits, "timeout",
                         json_pack("{s:I, s:I}", "used", (json_int_t)duration, "allowed",
                                   (json_int_t)spec->config->limits.allowed[TX_LIMIT_TIMEOUT]));
+    tx_server_limits(server, limits);
     if (json_object_get(result, "error") == NULL)
         json_object_set_new(result, "error", json_null());
     if (tx_server_redact(server, result) != 0) {
@@ -443,7 +446,6 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         json_decref(finished);
     }
     if (evidence != NULL) {
-        json_t *steps = tx_server_steps(server);
         tx_error sync_err;
         tx_error_clear(&sync_err);
         /* A failed journal write already ended the run (status system); the evidence of that
@@ -451,10 +453,9 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_journal *in_use = tx_server_journal(server);
         if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0)
             fprintf(stderr, "tactus: %s\n", sync_err.message);
-        if (tx_evidence_write_json(evidence, "steps.json", steps, &ev_err) != 0 ||
+        if (tx_server_write_steps(server, evidence, &ev_err) != 0 ||
             tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0)
             fprintf(stderr, "tactus: %s\n", ev_err.message);
-        json_decref(steps);
     }
     tx_server_free(server);
     tx_journal_close(journal);
