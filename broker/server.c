@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <linux/openat2.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -51,6 +52,10 @@ struct tx_server {
     int tripped;                   /* the broker-side limit that stopped the run, or -1 */
     uint64_t trip_used;            /* its usage when it tripped */
     char trip_message[512];
+    /* What the last human.ask was given ({kind, answer} or {kind, suspend}), until the runner
+     * journals it: the one human record a runner may append. */
+    json_t *human_reply;
+    long inner_parent, inner_seq; /* the last idempotency key given inside a checkpoint */
     held_secret *secrets;
     size_t nsecrets;
 };
@@ -190,6 +195,7 @@ void tx_server_free(tx_server *s)
     json_decref(s->result);
     json_decref(s->memory_journal);
     json_decref(s->answer);
+    json_decref(s->human_reply);
     if (s->owns_journal)
         tx_journal_close(s->journal);
     for (size_t i = 0; i < s->nsecrets; i++) {
@@ -446,32 +452,106 @@ void tx_server_limits(const tx_server *s, json_t *limits)
 static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet",   "sleep",
                                            "human",      "procedure", "artifact", NULL};
 
-/* Checks a record the runner wants to append; the runner's word is checked, not trusted. */
-static int valid_record(const tx_server *s, json_t *rec, char *emsg, size_t cap)
+/* Records that a request was refused as one a runner may not make (the runner may be
+ * compromised: hostile code can send any frame), with the method and the reason. */
+static void record_forgery(tx_server *s, const char *method, const char *reason)
+{
+    json_t *event =
+        json_pack("{s:s, s:s, s:s}", "type", "request_refused", "method", method, "reason", reason);
+    tx_error err;
+    tx_error_clear(&err);
+    if (event != NULL)
+        tx_server_record(s, event, &err);
+    json_decref(event);
+}
+
+/* Refuses a request: BadRequest with "<method>: <reason>", and a request_refused event. */
+static json_t *refuse(tx_server *s, const char *method, const char **etype, char *emsg, size_t cap,
+                      const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    *etype = TX_ERR_BAD_REQUEST;
+    snprintf(emsg, cap, "%s: %s", method, reason);
+    record_forgery(s, method, reason);
+    return NULL;
+}
+
+/* A human record must be the one the broker's last human.ask reply describes: the same kind,
+ * pending exactly when the reply said suspend, and the answer it gave. Answers to a suspended
+ * request are written by the host (tactus resume, journal.answer), never by the runner. */
+static int human_record_matches(const tx_server *s, json_t *rec, char *why, size_t cap)
+{
+    const char *name = json_string_value(json_object_get(rec, "name"));
+    const char *asked = json_string_value(json_object_get(s->human_reply, "kind"));
+    int pending = json_is_true(json_object_get(rec, "pending"));
+    if (s->human_reply == NULL || name == NULL || asked == NULL || strcmp(name, asked) != 0) {
+        snprintf(why, cap,
+                 "a human record needs the human.ask it answers (answers are written by the host, "
+                 "through tactus resume)");
+        return 0;
+    }
+    json_t *answer = json_object_get(s->human_reply, "answer");
+    if (pending != json_is_true(json_object_get(s->human_reply, "suspend")) ||
+        (!pending && !json_equal(answer, json_object_get(rec, "result")))) {
+        snprintf(why, cap,
+                 "the human record is not what human.ask answered (answers are written by the "
+                 "host, through tactus resume)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Checks a record the runner wants to append; the runner's word is checked, not trusted. Only
+ * the kinds whose outcome the runner itself computes may come from it; what the broker produces
+ * (host calls, artifacts, File outcomes, human answers, argument digests) never does. Returns
+ * 1, or 0 with the reason in why. */
+static int valid_record(const tx_server *s, json_t *rec, char *why, size_t cap)
 {
     json_t *pos = json_object_get(rec, "pos");
     const char *kind = json_string_value(json_object_get(rec, "kind"));
     json_t *name = json_object_get(rec, "name"), *site = json_object_get(rec, "site");
     json_t *error = json_object_get(rec, "error"), *pending = json_object_get(rec, "pending");
+    json_t *args = json_object_get(rec, "args");
     long expected = tx_server_journal_count(s) + 1;
     if (!json_is_integer(pos) || json_integer_value(pos) != expected) {
-        snprintf(emsg, cap, "journal.append: expected position %ld", expected);
+        snprintf(why, cap, "expected position %ld", expected);
         return 0;
     }
     int known = 0;
     for (int i = 0; kind != NULL && record_kinds[i]; i++)
         known |= strcmp(kind, record_kinds[i]) == 0;
     if (!known) {
-        snprintf(emsg, cap, "journal.append: unknown record kind");
+        snprintf(why, cap, "unknown record kind");
         return 0;
     }
     if ((name != NULL && !json_is_string(name) && !json_is_null(name)) ||
         (site != NULL && !json_is_string(site)) ||
         (error != NULL && !json_is_object(error) && !json_is_null(error)) ||
         (pending != NULL && !json_is_boolean(pending))) {
-        snprintf(emsg, cap, "journal.append: malformed record");
+        snprintf(why, cap, "malformed record");
         return 0;
     }
+    const char *sname = json_string_value(name);
+    if (strcmp(kind, "host_call") == 0 || strcmp(kind, "artifact") == 0 ||
+        (strcmp(kind, "nondet") == 0 && sname != NULL && strncmp(sname, "File.", 5) == 0)) {
+        snprintf(why, cap, "%s records%s are journaled by the broker itself", kind,
+                 strcmp(kind, "nondet") == 0 ? " of File" : "");
+        return 0;
+    }
+    if (args != NULL && !json_is_null(args)) {
+        snprintf(why, cap, "argument digests are written by the broker, not the runner");
+        return 0;
+    }
+    if (json_is_true(pending) && strcmp(kind, "human") != 0) {
+        snprintf(why, cap, "only a human record can be pending");
+        return 0;
+    }
+    if (strcmp(kind, "human") == 0 && !human_record_matches(s, rec, why, cap))
+        return 0;
     return 1;
 }
 
@@ -479,17 +559,12 @@ static json_t *handle_journal_append(tx_server *s, json_t *params, const char **
                                      size_t cap)
 {
     json_t *rec = json_object_get(params, "record");
-    *etype = TX_ERR_BAD_REQUEST;
-    if (!json_is_object(rec) || !valid_record(s, rec, emsg, cap)) {
-        if (!json_is_object(rec))
-            snprintf(emsg, cap, "journal.append needs a record object");
-        return NULL;
-    }
-    const char *kind = json_string_value(json_object_get(rec, "kind"));
-    if (kind != NULL && (strcmp(kind, "host_call") == 0 || strcmp(kind, "artifact") == 0)) {
-        snprintf(emsg, cap, "journal.append: %s records are journaled by the broker itself", kind);
-        return NULL;
-    }
+    char why[300];
+    if (!json_is_object(rec))
+        return refuse(s, "journal.append", etype, emsg, cap, "needs a record object");
+    if (!valid_record(s, rec, why, sizeof why))
+        return refuse(s, "journal.append", etype, emsg, cap, "%s", why);
+    int human = strcmp(json_string_value(json_object_get(rec, "kind")), "human") == 0;
     json_t *copy = json_deep_copy(rec);
     tx_error err;
     tx_error_clear(&err);
@@ -500,6 +575,10 @@ static json_t *handle_journal_append(tx_server *s, json_t *params, const char **
         return NULL;
     }
     json_decref(copy);
+    if (human) {
+        json_decref(s->human_reply); /* used up: one record per answer */
+        s->human_reply = NULL;
+    }
     return json_pack("{s:b}", "ok", 1);
 }
 
@@ -569,6 +648,7 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
     }
     tx_error err;
     tx_error_clear(&err);
+    s->inner_parent = 0; /* a checkpoint at a position given up counts its calls afresh */
     if (s->journal) {
         if (tx_journal_truncate(s->journal, keep, &err) != 0) {
             *etype = "JournalError";
@@ -795,12 +875,15 @@ static int save_artifact(tx_server *s, const char *name, const unsigned char *by
 static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const char *name,
                                json_t *site, const char *args_digest, double ms, json_t *result,
                                const char **etype, char *emsg, size_t cap);
+static json_t *refuse(tx_server *s, const char *method, const char **etype, char *emsg, size_t cap,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void record_forgery(tx_server *s, const char *method, const char *reason);
 
 /*
  * The journal position a request claims (params "pos" and "site"): 0 when it has none, the next
  * position when it is that one with a site, -1 (BadRequest in emsg) otherwise.
  */
-static long request_position(const tx_server *s, json_t *params, const char *method, json_t **site,
+static long request_position(tx_server *s, json_t *params, const char *method, json_t **site,
                              char *emsg, size_t cap)
 {
     json_t *pos_v = json_object_get(params, "pos");
@@ -808,6 +891,10 @@ static long request_position(const tx_server *s, json_t *params, const char *met
     *site = json_object_get(params, "site");
     if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(*site))) {
         snprintf(emsg, cap, "%s: journal position %ld out of order", method, pos);
+        char why[96];
+        snprintf(why, sizeof why, "journal position %ld out of order (next is %ld)", pos,
+                 tx_server_journal_count(s) + 1);
+        record_forgery(s, method, why);
         return -1;
     }
     return pos;
@@ -922,9 +1009,8 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     return result ? json_pack("{s:o}", "result", result) : NULL;
 }
 
-/* human.ask {request}: asks on the terminal when the broker has one, else suspends. */
-static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype, char *emsg,
-                                size_t cap)
+/* Asks on the terminal when the broker has one, else suspends: {answer} or {suspend}. */
+static json_t *ask_human(tx_server *s, json_t *params, const char **etype, char *emsg, size_t cap)
 {
     json_t *request = json_object_get(params, "request");
     const char *kind = json_string_value(json_object_get(request, "kind"));
@@ -970,6 +1056,29 @@ static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype
     else
         answer = json_string(line);
     return json_pack("{s:o}", "answer", answer ? answer : json_null());
+}
+
+/* human.ask {request}: ask_human, remembering what was given so the runner can journal that
+ * and nothing else (human_record_matches). */
+static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                size_t cap)
+{
+    json_t *data = ask_human(s, params, etype, emsg, cap);
+    json_decref(s->human_reply);
+    s->human_reply = NULL;
+    if (data != NULL) {
+        const char *kind =
+            json_string_value(json_object_get(json_object_get(params, "request"), "kind"));
+        s->human_reply = json_deep_copy(data);
+        if (s->human_reply == NULL ||
+            json_object_set_new(s->human_reply, "kind", json_string(kind)) != 0) {
+            json_decref(data);
+            *etype = TX_ERR_INTERNAL;
+            snprintf(emsg, cap, "out of memory");
+            return NULL;
+        }
+    }
+    return data;
 }
 
 long tx_server_host_calls(const tx_server *s)
@@ -1202,6 +1311,28 @@ static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const c
     return result;
 }
 
+/*
+ * A Host.call inside a checkpoint carries the idempotency key <run>:<parent>.<seq>: parent is
+ * the running checkpoint, whose record is the journal's next position, and seq counts its calls
+ * from 1 in this process (a resumed attempt counts again from 1: the same keys, so a tool sees
+ * the retry). Anything else would let a runner reuse another call's key, so a tool that
+ * dedupes would skip a real call or replay a wrong one. Accepts and counts the key, or returns
+ * 0.
+ */
+static int inner_key_valid(tx_server *s, long pos, json_t *parent, json_t *seq)
+{
+    long next = tx_server_journal_count(s) + 1;
+    if (pos != 0 || !json_is_integer(parent) || !json_is_integer(seq) ||
+        json_integer_value(parent) != next)
+        return 0;
+    long want = s->inner_parent == next ? s->inner_seq + 1 : 1;
+    if (json_integer_value(seq) != want)
+        return 0;
+    s->inner_parent = next;
+    s->inner_seq = want;
+    return 1;
+}
+
 static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype, char *emsg,
                                 size_t cap)
 {
@@ -1238,6 +1369,16 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     }
     char key[256];
     json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");
+    if ((parent != NULL || seq != NULL) && !inner_key_valid(s, pos, parent, seq)) {
+        json_decref(args);
+        long next = tx_server_journal_count(s) + 1;
+        return refuse(s, "tool.call", etype, emsg, cap,
+                      "forged idempotency key: parent %lld, seq %lld is not the next call of the "
+                      "running checkpoint (parent %ld, seq %ld)",
+                      json_is_integer(parent) ? (long long)json_integer_value(parent) : -1LL,
+                      json_is_integer(seq) ? (long long)json_integer_value(seq) : -1LL, next,
+                      s->inner_parent == next ? s->inner_seq + 1 : 1);
+    }
     if (pos > 0)
         snprintf(key, sizeof key, "%s:%ld", s->opts.run_id, pos);
     else if (json_is_integer(parent) && json_is_integer(seq))
