@@ -6,6 +6,7 @@
 #include "hosttools.h"
 #include "redact.h"
 #include "secrets.h"
+#include "term.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -1022,7 +1023,8 @@ static json_t *ask_human(tx_server *s, json_t *params, const char **etype, char 
     }
     if (!s->opts.interactive || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
         return json_pack("{s:b}", "suspend", 1);
-    fprintf(stderr, "\n[human] %s\n", message ? message : "");
+    fputc('\n', stderr);
+    tx_term_line(stderr, "[human] %s", message ? message : ""); /* the procedure's text */
     if (strcmp(kind, "approve") == 0)
         fprintf(stderr, "approve? [y/n] ");
     else
