@@ -1093,6 +1093,46 @@ START_TEST(test_crash_env_parsing)
 }
 END_TEST
 
+/* The cap (the journal and disk limits): a refused record writes nothing, is named, and the
+ * journal stays usable; records are read back from the file and checked again. */
+START_TEST(test_max_bytes_and_read_back)
+{
+    tmp t;
+    tmp_make(&t);
+    tx_journal *j = open_ok(t.path, &META, TX_DURABILITY_NONE, NULL);
+    append_std(j, 1);
+    uint64_t used = tx_journal_bytes(j);
+    ck_assert_uint_gt(used, 0);
+    tx_journal_set_max_bytes(j, used + 10);
+    json_t *r = rec(2, "big", json_string("this record is longer than ten bytes"));
+    tx_error err;
+    tx_error_clear(&err);
+    ck_assert_int_eq(tx_journal_append(j, r, &err), -1);
+    ck_assert_int_eq(err.status, TACTUS_ELIMIT);
+    ck_assert_ptr_nonnull(strstr(err.message, "past the"));
+    ck_assert_uint_eq(tx_journal_last_line(j) > 10, 1);
+    ck_assert_int_eq(tx_journal_count(j), 1);
+    ck_assert_uint_eq(tx_journal_bytes(j), used);
+    tx_journal_set_max_bytes(j, 0);
+    ck_assert_int_eq(tx_journal_append(j, r, &err), 0);
+    json_decref(r);
+    json_t *back = get(j, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(back, "name")), "big");
+    json_decref(back);
+    /* A record changed under the journal after it was checked is an error, not a value. */
+    int fd = open(t.path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "X", 1, (off_t)used + 2), 1);
+    close(fd);
+    tx_error_clear(&err);
+    ck_assert_ptr_null(tx_journal_read(j, 2, &err));
+    ck_assert_int_eq(err.status, TACTUS_ESYSTEM);
+    ck_assert_ptr_nonnull(strstr(err.message, "changed on disk"));
+    tx_journal_close(j);
+    tmp_remove(&t);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
     Suite *s = suite_create("journal");
@@ -1115,6 +1155,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, test_batch_and_none_modes_persist);
     tcase_add_test(tc, test_crash_points);
     tcase_add_test(tc, test_crash_env_parsing);
+    tcase_add_test(tc, test_max_bytes_and_read_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -495,6 +495,47 @@ START_TEST(runner_cannot_forge_idempotency_keys)
 }
 END_TEST
 
+/* Without a run directory the records live in the broker's memory: the journal limit bounds
+ * them, and tripping it stops the run with status limit, whatever the runner reports. */
+START_TEST(memory_journal_is_limited)
+{
+    fixture f;
+    setup(&f, NULL);
+    f.cfg.limits.allowed[TX_LIMIT_JOURNAL] = 4096;
+    int refused = 0;
+    for (int pos = 1; pos <= 100 && !refused; pos++) {
+        json_t *params =
+            json_pack("{s:{s:i, s:s, s:n, s:s, s:n, s:s, s:n, s:i, s:i}}", "record", "pos", pos,
+                      "kind", "checkpoint", "name", "site", "x.tac:1", "args", "result",
+                      "0123456789012345678901234567890123456789", "error", "t", 1, "ms", 0);
+        json_t *r = call(&f, "journal.append", params);
+        if (!is_done(r)) {
+            refused = pos;
+            ck_assert_str_eq(error_type(r), "JournalError");
+            ck_assert_ptr_nonnull(strstr(error_message(r), "journal limit exceeded"));
+        }
+        json_decref(r);
+    }
+    ck_assert_int_gt(refused, 1);
+    ck_assert_int_eq(tx_server_journal_count(f.s), refused - 1);
+    json_t *r = call(&f, "tool.call", json_pack("{s:s}", "name", "host.ping"));
+    ck_assert_ptr_nonnull(strstr(error_message(r), "the run was stopped"));
+    json_decref(r);
+    json_t *result = json_pack("{s:s, s:i}", "status", "ok", "output", 1);
+    ck_assert_int_eq(tx_server_apply_limit(f.s, result), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(result, "status")), "limit");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(result, "error"), "limit")),
+                     "journal");
+    json_t *limits = json_object();
+    tx_server_limits(f.s, limits);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(limits, "journal"), "allowed")), 4096);
+    json_decref(limits);
+    json_decref(result);
+    teardown(&f);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -507,6 +548,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, runner_cannot_forge_journal_records);
     tcase_add_test(tc, runner_cannot_forge_human_answers);
     tcase_add_test(tc, runner_cannot_forge_idempotency_keys);
+    tcase_add_test(tc, memory_journal_is_limited);
     suite_add_tcase(s, tc);
     return s;
 }
