@@ -496,8 +496,9 @@ static int human_record_matches(const tx_server *s, json_t *rec, char *why, size
         return 0;
     }
     json_t *answer = json_object_get(s->human_reply, "answer");
+    int any = json_is_true(json_object_get(s->human_reply, "default"));
     if (pending != json_is_true(json_object_get(s->human_reply, "suspend")) ||
-        (!pending && !json_equal(answer, json_object_get(rec, "result")))) {
+        (!pending && !any && !json_equal(answer, json_object_get(rec, "result")))) {
         snprintf(why, cap,
                  "the human record is not what human.ask answered (answers are written by the "
                  "host, through tactus resume)");
@@ -1011,7 +1012,8 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
 }
 
 /* Asks on the terminal when the broker has one, else suspends: {answer} or {suspend}. */
-static json_t *ask_human(tx_server *s, json_t *params, const char **etype, char *emsg, size_t cap)
+static json_t *ask_human(tx_server *s, json_t *params, int *from_default, const char **etype,
+                         char *emsg, size_t cap)
 {
     json_t *request = json_object_get(params, "request");
     const char *kind = json_string_value(json_object_get(request, "kind"));
@@ -1040,8 +1042,10 @@ static json_t *ask_human(tx_server *s, json_t *params, const char **etype, char 
         if (ready == 0) {
             json_t *def = json_object_get(request, "default");
             fprintf(stderr, "\n[human] no answer within %g s\n", secs);
-            if (def != NULL && !json_is_null(def))
+            if (def != NULL && !json_is_null(def)) {
+                *from_default = 1;
                 return json_pack("{s:O}", "answer", def);
+            }
             return json_pack("{s:b}", "suspend", 1);
         }
     }
@@ -1065,13 +1069,18 @@ static json_t *ask_human(tx_server *s, json_t *params, const char **etype, char 
 static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype, char *emsg,
                                 size_t cap)
 {
-    json_t *data = ask_human(s, params, etype, emsg, cap);
+    int from_default = 0;
+    json_t *data = ask_human(s, params, &from_default, etype, emsg, cap);
     json_decref(s->human_reply);
     s->human_reply = NULL;
     if (data != NULL) {
         const char *kind =
             json_string_value(json_object_get(json_object_get(params, "request"), "kind"));
         s->human_reply = json_deep_copy(data);
+        /* Nobody answered in time: the answer is the procedure's own default, so the record
+         * may hold it in whatever form the runner's encoding gives it. */
+        if (s->human_reply != NULL && from_default)
+            json_object_set_new(s->human_reply, "default", json_true());
         if (s->human_reply == NULL ||
             json_object_set_new(s->human_reply, "kind", json_string(kind)) != 0) {
             json_decref(data);
