@@ -36,11 +36,20 @@ typedef struct held_secret {
     size_t len;
 } held_secret;
 
+/* The journal of a run without a directory: its records as compact JSON text back to back,
+ * bounded by the journal limit (a parsed copy would cost many times the bytes). */
+typedef struct mem_journal {
+    char *text;
+    size_t len, cap;
+    size_t *ends; /* ends[i]: offset just past record i + 1 */
+    long count, ends_cap;
+} mem_journal;
+
 struct tx_server {
     tx_server_opts opts;
-    json_t *result;           /* from run.finish */
-    json_t *memory_journal;   /* the journal when the run has no directory: an array */
-    long crash_before_return; /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
+    json_t *result;             /* from run.finish */
+    mem_journal memory_journal; /* the journal when the run has no directory */
+    long crash_before_return;   /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
@@ -48,10 +57,9 @@ struct tx_server {
     int owns_journal;         /* journal was opened here (lazily) and is closed here */
     json_t *answer;           /* a resume's answer, recorded when the replay reaches the request */
     char deferred_error[512]; /* a journal.append notification that failed */
-    uint64_t memory_journal_bytes; /* encoded size of memory_journal's records */
-    uint64_t disk_other;           /* disk bytes besides journal and stream: files/, File.write */
-    int tripped;                   /* the broker-side limit that stopped the run, or -1 */
-    uint64_t trip_used;            /* its usage when it tripped */
+    uint64_t disk_other;      /* disk bytes besides journal and stream: files/, File.write */
+    int tripped;              /* the broker-side limit that stopped the run, or -1 */
+    uint64_t trip_used;       /* its usage when it tripped */
     char trip_message[512];
     /* What the last human.ask was given ({kind, answer} or {kind, suspend}), until the runner
      * journals it: the one human record a runner may append. */
@@ -88,7 +96,7 @@ static uint64_t files_dir_bytes(const char *run_dir)
 tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
 {
     tx_server *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->memory_journal = json_array()) == NULL) {
+    if (s == NULL) {
         free(s);
         tx_fail(err, TACTUS_ESYSTEM, "out of memory");
         return NULL;
@@ -194,7 +202,8 @@ void tx_server_free(tx_server *s)
     if (s == NULL)
         return;
     json_decref(s->result);
-    json_decref(s->memory_journal);
+    free(s->memory_journal.text);
+    free(s->memory_journal.ends);
     json_decref(s->answer);
     json_decref(s->human_reply);
     if (s->owns_journal)
@@ -252,7 +261,7 @@ static double wall_ms(void)
 
 long tx_server_journal_count(const tx_server *s)
 {
-    return s->journal ? tx_journal_count(s->journal) : (long)json_array_size(s->memory_journal);
+    return s->journal ? tx_journal_count(s->journal) : s->memory_journal.count;
 }
 
 /* The record at 1-based pos (new reference), or NULL with err set. */
@@ -260,10 +269,17 @@ static json_t *journal_read(const tx_server *s, long pos, tx_error *err)
 {
     if (s->journal)
         return tx_journal_read(s->journal, pos, err);
-    json_t *rec = json_array_get(s->memory_journal, (size_t)(pos - 1));
-    if (rec == NULL)
+    const mem_journal *m = &s->memory_journal;
+    if (pos < 1 || pos > m->count) {
         tx_fail(err, TACTUS_EUSAGE, "the journal has no record %ld", pos);
-    return json_incref(rec);
+        return NULL;
+    }
+    size_t from = pos > 1 ? m->ends[pos - 2] : 0;
+    json_error_t jerr;
+    json_t *rec = json_loadb(m->text + from, m->ends[pos - 1] - from, JSON_ALLOW_NUL, &jerr);
+    if (rec == NULL)
+        tx_fail(err, TACTUS_ESYSTEM, "the in-memory journal's record %ld: %s", pos, jerr.text);
+    return rec;
 }
 
 tx_journal *tx_server_journal(const tx_server *s)
@@ -348,6 +364,44 @@ static int classify_journal_limit(tx_server *s, uint64_t before, tx_error *err)
     return -1; /* err already says why */
 }
 
+/* Appends a record to the in-memory journal, within the journal limit. */
+static int mem_journal_append(tx_server *s, json_t *record, tx_error *err)
+{
+    mem_journal *m = &s->memory_journal;
+    size_t size = json_dumpb(record, NULL, 0, JSON_COMPACT);
+    uint64_t jl = limit_allowed(s, TX_LIMIT_JOURNAL);
+    if (size == 0)
+        return tx_fail(err, TACTUS_EUSAGE, "journal record cannot be encoded as JSON");
+    if (jl > 0 && m->len + size > jl) {
+        char what[160];
+        snprintf(what, sizeof what, "record of %zu bytes would bring the journal to %zu bytes",
+                 size, m->len + size);
+        return trip(s, TX_LIMIT_JOURNAL, m->len + size, what, err);
+    }
+    if (m->count == m->ends_cap) {
+        long cap = m->ends_cap ? m->ends_cap * 2 : 64;
+        size_t *ends = realloc(m->ends, (size_t)cap * sizeof *ends);
+        if (ends == NULL)
+            return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        m->ends = ends;
+        m->ends_cap = cap;
+    }
+    if (m->len + size > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + size)
+            cap *= 2;
+        char *text = realloc(m->text, cap);
+        if (text == NULL)
+            return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        m->text = text;
+        m->cap = cap;
+    }
+    json_dumpb(record, m->text + m->len, size, JSON_COMPACT);
+    m->len += size;
+    m->ends[m->count++] = m->len;
+    return 0;
+}
+
 /* Appends a record durably; on success also kills the process when a crash test asks for it
  * between the durable write and the reply. */
 static int journal_append(tx_server *s, json_t *record, tx_error *err)
@@ -382,18 +436,8 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
         }
     } else {
         /* No run directory: the records live here, so the journal limit bounds this memory. */
-        uint64_t size = json_dumpb(record, NULL, 0, JSON_COMPACT) + 34, jl;
-        jl = limit_allowed(s, TX_LIMIT_JOURNAL);
-        if (jl > 0 && s->memory_journal_bytes + size > jl) {
-            char what[160];
-            snprintf(
-                what, sizeof what, "record of %llu bytes would bring the journal to %llu bytes",
-                (unsigned long long)size, (unsigned long long)(s->memory_journal_bytes + size));
-            return trip(s, TX_LIMIT_JOURNAL, s->memory_journal_bytes + size, what, err);
-        }
-        if (json_array_append(s->memory_journal, record) != 0)
-            return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
-        s->memory_journal_bytes += size;
+        if (mem_journal_append(s, record, err) != 0)
+            return -1;
     }
     long pos = (long)json_integer_value(json_object_get(record, "pos"));
     if (s->crash_before_return != 0 && pos == s->crash_before_return)
@@ -436,7 +480,7 @@ int tx_server_apply_limit(const tx_server *s, json_t *result)
 
 void tx_server_limits(const tx_server *s, json_t *limits)
 {
-    uint64_t journal = s->journal ? tx_journal_bytes(s->journal) : s->memory_journal_bytes;
+    uint64_t journal = s->journal ? tx_journal_bytes(s->journal) : s->memory_journal.len;
     uint64_t disk = disk_used(s);
     if (s->tripped == TX_LIMIT_JOURNAL && s->trip_used > journal)
         journal = s->trip_used;
@@ -629,12 +673,10 @@ static json_t *handle_journal_read(tx_server *s, json_t *params, const char **et
 /* Drops the in-memory journal's records after `keep`. */
 static void memory_journal_keep(tx_server *s, long keep)
 {
-    while ((long)json_array_size(s->memory_journal) > keep) {
-        size_t last = json_array_size(s->memory_journal) - 1;
-        uint64_t size =
-            json_dumpb(json_array_get(s->memory_journal, last), NULL, 0, JSON_COMPACT) + 34;
-        s->memory_journal_bytes -= size < s->memory_journal_bytes ? size : s->memory_journal_bytes;
-        json_array_remove(s->memory_journal, last);
+    mem_journal *m = &s->memory_journal;
+    if (keep >= 0 && keep < m->count) {
+        m->count = keep;
+        m->len = keep > 0 ? m->ends[keep - 1] : 0;
     }
 }
 
