@@ -654,6 +654,15 @@ local function install(env, program)
       local r = call_live(nil, nil, 1)
       return r
     end
+    -- Arguments the runner cannot send are refused here, before a journal position is taken
+    -- (a refusal in tx.call would leave the position without a record); the encoding is never
+    -- smaller than the request's compact one.
+    local encodable, encoded = pcall(tx.json_encode, args or {})
+    if not encodable then fail_at("ValueError", "Host.call: " .. tostring(encoded), level) end
+    if #encoded + #name > 1044480 then
+      fail_at("ValueError", string_format("Host.call: arguments are %d bytes; the largest allowed is 1048576", #encoded), level)
+    end
+    encoded = nil
     local r = journaled("host_call", name, level + 1, function(pos, site)
       local v = call_live(pos, site, 3)
       return v

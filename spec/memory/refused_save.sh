@@ -3,7 +3,8 @@
 # journal in step (docs/security.md, "Exhaustion, the terminal and a compromised runner").
 #
 # Artifact.save with a refused extension, with no name and with too much content, and Host.call
-# with a malformed tool name are each caught by the procedure; the checkpoint and the Host.call
+# with a malformed tool name, with arguments too large for one request and with arguments that
+# cannot be sent (a function) are each caught by the procedure; the checkpoint and the Host.call
 # after them must succeed (not fail "journal position ... out of order"), and a resume must
 # replay every step, the refusals included, to the same outcome.
 . "$(dirname "$0")/../durability/lib.sh"
@@ -16,12 +17,14 @@ Procedure {
     local ok2, e2 = pcall(Artifact.save, "", "no name")
     local ok3, e3 = pcall(Artifact.save, "big.txt", string.rep("a", 2000000))
     local ok4, e4 = pcall(Host.call, "bad name!", {})
+    local ok5 = pcall(Host.call, "host.ping", { x = string.rep("b", 2000000) })
+    local ok6 = pcall(Host.call, "host.ping", { f = print })
     local c = Step.checkpoint(function() return 41 + 1 end)
     local h = Host.call("host.ping", { n = c })
     local saved = Artifact.save("after.txt", "kept")
     Log.info("refusals", { e1 = e1, e2 = e2, e3 = e3, e4 = e4 })
     local approved = Human.approve({ message = "go on?" })
-    local refused = not ok1 and not ok2 and not ok3 and not ok4
+    local refused = not ok1 and not ok2 and not ok3 and not ok4 and not ok5 and not ok6
     return { summary = string.format("%s %s %d %s %s", tostring(refused), saved, h.echo.n,
       tostring(approved), e1 .. " / " .. e4) }
   end,
@@ -35,7 +38,8 @@ for mode in $MODES; do
     expect_eq "$id: suspends at the approval ($(head -c 300 "$id.run.err"))" "$RC" 5
     j=$(journal_of "$id")
     # evil.sh, the nameless save and the bad tool name are journaled refusals; the oversized
-    # save is refused in the runner before it takes a position.
+    # save and the unsendable Host.call arguments are refused in the runner before they take a
+    # position.
     expect_eq "$id: journal kinds" "$(kinds "$j")" \
         "artifact artifact host_call checkpoint host_call artifact approve "
     expect_eq "$id: positions" "$(positions "$j" | tr '\n' ' ')" "1 2 3 4 5 6 7 "
