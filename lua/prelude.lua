@@ -941,7 +941,17 @@ local function install(env, program)
     if nested and journal.inside == 0 then
       -- The callee's own operations are journaled as it runs; its result closes the call.
       result = journaled("procedure", label, 3, function(pos, site)
-        tx.journal_append({ pos = pos, kind = "procedure", name = label, site = site, result = result, t = tx.now() * 1000, ms = 0 })
+        local record = { pos = pos, kind = "procedure", name = label, site = site, result = result, t = tx.now() * 1000, ms = 0 }
+        local ok, err = pcall(tx.journal_append, record)
+        if not ok then
+          -- A result that cannot be journaled fails the call, and that failure is recorded in
+          -- its place (as for a checkpoint), so the journal and the runner stay in step.
+          local message = string_format("procedure '%s': its result cannot be journaled: %s", label, tostring(err))
+          error_kinds[message] = "ValueError"
+          record.result, record.error = nil, { type = "ValueError", message = message }
+          tx.journal_append(record)
+          error(message, 0)
+        end
         return result
       end)
     end
@@ -1120,6 +1130,9 @@ local function install(env, program)
     if journal.inside > 0 then
       fail_at("ValueError", "Human." .. kind .. " cannot be used inside a checkpoint (an answer must be journaled on its own)", level)
     end
+    -- A request the runner cannot send is refused before a journal position is taken.
+    local sendable, why = pcall(tx.json_encode, request)
+    if not sendable then fail_at("ValueError", "Human." .. kind .. ": " .. tostring(why), level) end
     local answer = journaled("human", kind, level + 1, function(pos, site)
       local started = tx.now()
       local reply = tx.human_ask(request)

@@ -57,4 +57,30 @@ for mode in $MODES; do
     expect_eq "$id: replayed errors" "$(summary "$id" | cut -d' ' -f5-)" "$live"
     check "$id: no second after.txt" test ! -e "$(rundir "$id")/files/after-1.txt"
 done
+
+# The same for a sub-procedure whose result cannot be journaled and a Human request that cannot
+# be sent: caught, they leave the journal and the runner in step, live and on resume.
+cat >others.tac <<'TAC'
+sub = Procedure { name = "sub", function(input) return { f = print } end }
+Procedure {
+  function(input)
+    local ok1, e1 = pcall(sub, {})
+    local ok2, e2 = pcall(Human.input, { message = "x", default = print })
+    local c = Step.checkpoint(function() return 2 end)
+    local h = Host.call("host.ping", { n = c })
+    return { summary = string.format("%s %s %d", tostring(ok1), tostring(ok2), h.echo.n) }
+  end,
+}
+TAC
+echo 'tools: [host.ping]' >others.tac.yml
+for mode in $MODES; do
+    id=others${mode//-/_}
+    tx "$id.run" run others.tac --run-id "$id" --quiet "$mode"
+    expect_eq "$id: exit ($(head -c 300 "$id.run.err"))" "$RC" 0
+    expect_eq "$id: summary" "$(summary "$id")" "false false 2"
+    expect_eq "$id: journal kinds" "$(kinds "$(journal_of "$id")")" "procedure checkpoint host_call "
+    tx "$id.resume" resume "$id" --quiet "$mode"
+    expect_eq "$id: resume exit ($(head -c 300 "$id.resume.err"))" "$RC" 0
+    expect_eq "$id: replayed summary" "$(summary "$id")" "false false 2"
+done
 finish
