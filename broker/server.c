@@ -501,6 +501,8 @@ static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet", 
  * compromised: hostile code can send any frame), with the method and the reason. */
 static void record_forgery(tx_server *s, const char *method, const char *reason)
 {
+    if (s->tripped >= 0)
+        return; /* the run is over: nothing more of it goes on disk */
     json_t *event =
         json_pack("{s:s, s:s, s:s}", "type", "request_refused", "method", method, "reason", reason);
     tx_error err;
@@ -508,6 +510,8 @@ static void record_forgery(tx_server *s, const char *method, const char *reason)
     if (event != NULL)
         tx_server_record(s, event, &err);
     json_decref(event);
+    /* A runner that only sends refused requests still fills the disk: they count. */
+    (void)disk_allows(s, 0, "refusal events", &err);
 }
 
 /* Refuses a request: BadRequest with "<method>: <reason>", and a request_refused event. */
@@ -1698,6 +1702,8 @@ static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, cha
 /* Records a refused token (never the token itself). */
 static void record_refusal(tx_server *s, const char *method, const char *why)
 {
+    if (s->tripped >= 0)
+        return; /* the run is over: nothing more of it goes on disk */
     json_t *event =
         json_pack("{s:s, s:s, s:s}", "type", "token_refused", "method", method, "reason", why);
     tx_error err;
@@ -1705,6 +1711,7 @@ static void record_refusal(tx_server *s, const char *method, const char *why)
     if (event != NULL)
         tx_server_record(s, event, &err);
     json_decref(event);
+    (void)disk_allows(s, 0, "refusal events", &err); /* they count towards the disk limit */
 }
 
 /* Checks the phase gate for a request; returns 1 to go on, 0 with etype/emsg set to refuse. */
@@ -1769,14 +1776,14 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
     char emsg[1024] = "";
     json_t *data = NULL;
     method_handler handler;
-    if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
-        /* refused: answered below */
-    } else if (s->tripped >= 0 && strcmp(req->method, TX_METHOD_RUN_FINISH) != 0 &&
-               strcmp(req->method, TX_METHOD_EVENTS_EMIT) != 0) {
+    if (s->tripped >= 0 && strcmp(req->method, TX_METHOD_RUN_FINISH) != 0) {
         /* JournalError ends the run in the runner, uncatchably; the result is rewritten to
-         * status limit by the trusted side (tx_server_apply_limit) whatever the runner says. */
+         * status limit by the trusted side (tx_server_apply_limit) whatever the runner says.
+         * Nothing else is written for the run, events included. */
         etype = "JournalError";
         snprintf(emsg, sizeof emsg, "the run was stopped: %.900s", s->trip_message);
+    } else if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
+        /* refused: answered below */
     } else if (s->deferred_error[0] != '\0' && req->id != NULL &&
                strcmp(req->method, TX_METHOD_RUN_FINISH) != 0 &&
                strcmp(req->method, TX_METHOD_EVENTS_EMIT) != 0) {

@@ -536,6 +536,41 @@ START_TEST(memory_journal_is_limited)
 }
 END_TEST
 
+/* A runner that only sends refused requests, or floods events, still fills the run directory:
+ * the disk limit counts what they write and stops the run; after that nothing more is written. */
+START_TEST(refusal_floods_hit_the_disk_limit)
+{
+    run_fixture f;
+    run_setup(&f);
+    f.cfg.limits.allowed[TX_LIMIT_DISK] = 8192;
+    char path[160];
+    snprintf(path, sizeof path, "%s/stream.jsonl", f.run);
+    int stopped = 0;
+    for (int i = 0; i < 1000 && !stopped; i++) {
+        json_t *r = wire(&f, human_answer_forgery);
+        stopped = strcmp(error_type(r), "JournalError") == 0;
+        json_decref(r);
+    }
+    ck_assert_msg(stopped, "a flood of refusals never tripped the disk limit");
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_le(st.st_size, 8192 + 1024);
+    off_t size = st.st_size;
+    json_t *r = wire(&f, "{\"id\":9,\"method\":\"events.emit\",\"params\":{\"event\":{\"type\":"
+                         "\"log\",\"level\":\"info\",\"message\":\"more\"}}}");
+    ck_assert_str_eq(error_type(r), "JournalError");
+    json_decref(r);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, size);
+    json_t *result = json_pack("{s:s}", "status", "ok");
+    ck_assert_int_eq(tx_server_apply_limit(f.s, result), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(result, "error"), "limit")),
+                     "disk");
+    json_decref(result);
+    run_teardown(&f);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -549,6 +584,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, runner_cannot_forge_human_answers);
     tcase_add_test(tc, runner_cannot_forge_idempotency_keys);
     tcase_add_test(tc, memory_journal_is_limited);
+    tcase_add_test(tc, refusal_floods_hit_the_disk_limit);
     suite_add_tcase(s, tc);
     return s;
 }
