@@ -478,6 +478,11 @@ int tx_server_apply_limit(const tx_server *s, json_t *result)
     return 1;
 }
 
+int tx_server_stopped(const tx_server *s)
+{
+    return s->tripped >= 0;
+}
+
 void tx_server_limits(const tx_server *s, json_t *limits)
 {
     uint64_t journal = s->journal ? tx_journal_bytes(s->journal) : s->memory_journal.len;

@@ -83,6 +83,10 @@ int tx_server_write_steps(const tx_server *s, tx_evidence *ev, tx_error *err);
  * `limit` with an error naming it, whatever the runner reported, and returns 1; else 0. */
 int tx_server_apply_limit(const tx_server *s, json_t *result);
 
+/* True once a broker-side limit stopped the run: every request but run.finish is refused, and
+ * the supervisor may end a runner that does not stop. */
+int tx_server_stopped(const tx_server *s);
+
 /* Adds limits.journal and limits.disk ({used, allowed}) to a result's `limits` object. */
 void tx_server_limits(const tx_server *s, json_t *limits);
 

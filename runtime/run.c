@@ -150,11 +150,16 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
      * per side. */
     struct timeval slice = {0, 100000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+    double stop_at = 0; /* a broker-side limit stopped the run: the runner gets 2 s to finish */
     while (!finished) {
         if (deadline != 0 && deadline - mono_ms() <= 0) {
             timed_out = 1;
             break;
         }
+        if (stop_at == 0 && tx_server_stopped(server))
+            stop_at = mono_ms() + 2000;
+        if (stop_at != 0 && mono_ms() >= stop_at)
+            break; /* a runner that does not end when told is killed (reaped below) */
         const char *payload = NULL;
         size_t len = 0;
         int rc = tx_frame_recv_until(fd, &reader, &payload, &len, &err);
