@@ -39,4 +39,27 @@ expect_grep "forge: stream keeps the message" \
 expect_grep "forge: result keeps the error" \
     '\\u001B\[1A\\u001B\[2K\\rtactus: ok in 3 ms \(run forge\)\\nreal error hidden' \
     "$(rundir forge)/result.json"
+
+# A suspended run's request is shown by `tactus runs`, and `tactus show` prints result.json,
+# where JSON leaves C1 controls as they are: both go through the same escaper.
+cat >wait.tac <<'TAC'
+Procedure {
+  function(input)
+    Human.approve({ message = "\27[2K\rtactus: ok \xc2\x9b[31m" })
+  end,
+}
+TAC
+tx wait run wait.tac --run-id wait "$mode"
+expect_eq "wait: suspended ($(head -c 300 wait.err))" "$RC" 5
+check "wait: no ESC, CR or C1 on stderr" bash -c "! LC_ALL=C grep -q $'\x1b\\|\r\\|\xc2\x9b' wait.err"
+tx runs runs
+expect_eq "runs: exit" "$RC" 0
+check "runs: no ESC, CR or C1" bash -c "! LC_ALL=C grep -q $'\x1b\\|\r\\|\xc2\x9b' runs.out"
+expect_grep "runs: the request, escaped" \
+    '^    .*\\x1b\[2K\\rtactus: ok \\u\{009b\}\[31m \(tactus resume wait ' runs.out
+check "result.json keeps the C1 character" bash -c "LC_ALL=C grep -q $'\xc2\x9b' '$(rundir wait)/result.json'"
+tx show show wait
+expect_eq "show: exit" "$RC" 0
+check "show: no raw C1" bash -c "! LC_ALL=C grep -q $'\xc2\x9b' show.out"
+expect_grep "show: C1 spelled out" '\\u\{009b\}' show.out
 finish
