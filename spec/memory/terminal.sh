@@ -62,4 +62,16 @@ tx show show wait
 expect_eq "show: exit" "$RC" 0
 check "show: no raw C1" bash -c "! LC_ALL=C grep -q $'\xc2\x9b' show.out"
 expect_grep "show: C1 spelled out" '\\u\{009b\}' show.out
+
+# tactus test prints scenario names, steps and failure messages: the procedure's text too.
+{
+    printf 'Procedure { function(input) error("\\27[2K\\rPASS everything") end }\n'
+    printf 'specifications([[\nFeature: f\n  Scenario: name \033[8mhidden\n'
+    printf '    When the procedure runs\n    Then the procedure should complete successfully\n]])\n'
+} >spec.tac
+tx spec test spec.tac
+expect_eq "test: exit ($(head -c 300 spec.err))" "$RC" 1
+check "test: no ESC or CR on stdout" bash -c "! LC_ALL=C grep -q $'\x1b\\|\r' spec.out"
+expect_grep "test: the scenario name, escaped" '^FAIL name \\x1b\[8mhidden$' spec.out
+expect_grep "test: the message, escaped" '\\x1b\[2K\\rPASS everything' spec.out
 finish
