@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct tx_evidence {
     int parent_fd; /* its parent, for making its entry durable */
     int stream_fd;
     long long seq;
+    uint64_t stream_bytes; /* size of stream.jsonl: what earlier attempts left plus our lines */
 };
 
 void tx_utc_now(char *buf, size_t cap)
@@ -196,6 +198,9 @@ int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_erro
     }
     if (resume)
         ev->seq = count_lines(ev->stream_fd);
+    struct stat st;
+    if (fstat(ev->stream_fd, &st) == 0 && st.st_size > 0)
+        ev->stream_bytes = (uint64_t)st.st_size;
     *out = ev;
     return 0;
 }
@@ -223,6 +228,8 @@ int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
     withnl[len] = '\n';
     int rc = tx_write_all(ev->stream_fd, withnl, len + 1);
     free(withnl);
+    if (rc == 0)
+        ev->stream_bytes += len + 1;
     if (rc != 0)
         return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s/stream.jsonl: %s", ev->dir,
                        strerror(errno));
@@ -262,6 +269,103 @@ int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_
                        strerror(saved));
     }
     return 0;
+}
+
+/* Writes all of buf to fd; returns 0 or -1 with errno set. */
+static int put(int fd, const char *buf, size_t len)
+{
+    return tx_write_all(fd, buf, len);
+}
+
+/* Writes one array element: v as JSON_INDENT(2) would print it one level down (each of its
+ * lines indented by two more spaces). JSON text has no raw newline inside a string, so every
+ * '\n' of the encoding is a line break. */
+static int put_element(int fd, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t len = strlen(text), lines = 1;
+    for (const char *p = text; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    char *out = malloc(len + 2 * lines);
+    if (out == NULL) {
+        free(text);
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t n = 0;
+    out[n++] = ' ';
+    out[n++] = ' ';
+    for (const char *p = text; *p != '\0'; p++) {
+        out[n++] = *p;
+        if (*p == '\n') {
+            out[n++] = ' ';
+            out[n++] = ' ';
+        }
+    }
+    free(text);
+    int rc = put(fd, out, n);
+    free(out);
+    return rc;
+}
+
+int tx_evidence_write_array(tx_evidence *ev, const char *name, tx_evidence_next next, void *ud,
+                            tx_error *err)
+{
+    char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", ev->dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", ev->dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot create %s: %s", tmp, strerror(errno));
+    int rc = 0, saved = 0;
+    long n = 0;
+    tx_error next_err;
+    tx_error_clear(&next_err);
+    for (;;) {
+        json_t *v = NULL;
+        int got = next(ud, &v, &next_err);
+        if (got <= 0) {
+            if (got < 0)
+                rc = -2;
+            break;
+        }
+        rc = put(fd, n == 0 ? "[\n" : ",\n", 2);
+        if (rc == 0)
+            rc = put_element(fd, v);
+        json_decref(v);
+        n++;
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0)
+        rc = n == 0 ? put(fd, "[]\n", 3) : put(fd, "\n]\n", 3);
+    if (rc == -1)
+        saved = errno;
+    if (close(fd) != 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        if (rc == -2)
+            return tx_fail(err, next_err.status ? next_err.status : TACTUS_ESYSTEM,
+                           "cannot write %s: %s", path, next_err.message);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s: %s", path, strerror(saved));
+    }
+    return 0;
+}
+
+uint64_t tx_evidence_stream_bytes(const tx_evidence *ev)
+{
+    return ev->stream_bytes;
 }
 
 int tx_evidence_sync(tx_evidence *ev, tx_error *err)

@@ -9,6 +9,7 @@
 #define TX_EVIDENCE_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "tx_error.h"
 
@@ -29,6 +30,23 @@ int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err);
 /* Atomically replaces <run_dir>/<name> with the JSON value (pretty-printed). Readers never see
  * a half-written file; the file is not flushed to disk (see tx_evidence_sync). */
 int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err);
+
+/* Produces the next element of an array being written: 1 with *out a new reference, 0 at the
+ * end, -1 with err set to give up. */
+typedef int (*tx_evidence_next)(void *ud, json_t **out, tx_error *err);
+
+/*
+ * Atomically replaces <run_dir>/<name> with a JSON array of the elements next() produces, in
+ * the layout tx_evidence_write_json gives an array, written one element at a time: only one
+ * element is ever in memory (steps.json of a long journal). A failing next() leaves the old
+ * file in place and is the error.
+ */
+int tx_evidence_write_array(tx_evidence *ev, const char *name, tx_evidence_next next, void *ud,
+                            tx_error *err);
+
+/* Bytes in stream.jsonl (including what earlier attempts of the run wrote): the `disk` limit
+ * counts them. */
+uint64_t tx_evidence_stream_bytes(const tx_evidence *ev);
 
 /*
  * Makes the run directory's entry, the directory and run.json durable. The broker calls it

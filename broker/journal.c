@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,11 +44,15 @@ struct tx_journal {
     tx_durability durability;
     json_t *header; /* the header object; meta's strings point into it */
     tx_journal_meta meta;
-    json_t **recs;   /* recs[i] is record pos i + 1 (owned references) */
+    /* No record is kept in memory, only where each one ends: a run's journal may be far larger
+     * than the broker should hold, and replay reads records back from the file one at a time
+     * (tx_journal_read). */
     off_t *ends;     /* ends[i] is the offset just past line i (line 0 is the header) */
-    long count, cap; /* records held; slots in recs (ends has cap + 1) */
+    long count, cap; /* records in the file; slots in ends (cap + 1) */
     char *line;      /* append buffer, reused so the hot path does not allocate */
     size_t line_cap;
+    uint64_t max_bytes;     /* tx_journal_set_max_bytes; 0: only TX_JOURNAL_MAX_BYTES */
+    size_t last_line;       /* length of the line the last append formatted */
     long unsynced;          /* batch mode: records written since the last fdatasync */
     int name_unsynced;      /* created, header written, directory entry not yet fsync'd */
     int64_t unsynced_since; /* CLOCK_MONOTONIC ns of the oldest of those */
@@ -312,10 +317,6 @@ static int ensure_cap(tx_journal *j, long n, tx_error *err)
     long cap = j->cap ? j->cap : 256;
     while (cap < n)
         cap *= 2;
-    json_t **recs = realloc(j->recs, (size_t)cap * sizeof *recs);
-    if (recs == NULL)
-        return tx_fail(err, TACTUS_ESYSTEM, "journal %s: out of memory", j->path);
-    j->recs = recs;
     off_t *ends = realloc(j->ends, (size_t)(cap + 1) * sizeof *ends);
     if (ends == NULL)
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s: out of memory", j->path);
@@ -494,10 +495,14 @@ static int check_line(const char *seg, size_t len, long idx, json_t **val, int *
     return 0;
 }
 
-/* Reads the whole file into a malloc'd buffer (*buf, *size). */
-static int read_file(tx_journal *j, char **buf, size_t *size, tx_error *err)
+/* Maps the whole file read-only (*buf, *size; *buf is NULL for an empty file). The mapping,
+ * unlike a copy, lets load() hand back the pages it has verified (release_before), so opening a
+ * long journal does not hold all of it in memory. */
+static int map_file(tx_journal *j, char **buf, size_t *size, tx_error *err)
 {
     struct stat st;
+    *buf = NULL;
+    *size = 0;
     if (fstat(j->fd, &st) != 0)
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s: %s", j->path, strerror(errno));
     if (!S_ISREG(st.st_mode))
@@ -505,26 +510,27 @@ static int read_file(tx_journal *j, char **buf, size_t *size, tx_error *err)
     if (st.st_size > TX_JOURNAL_MAX_BYTES)
         return tx_fail(err, TACTUS_ELIMIT, "journal %s is %lld bytes; at most %ld are read",
                        j->path, (long long)st.st_size, TX_JOURNAL_MAX_BYTES);
-    size_t n = (size_t)st.st_size, got = 0;
-    char *b = malloc(n + 1);
-    if (b == NULL)
-        return tx_fail(err, TACTUS_ESYSTEM, "journal %s: out of memory", j->path);
-    while (got < n) {
-        ssize_t r = pread(j->fd, b + got, n - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(b);
-            return tx_fail(err, TACTUS_ESYSTEM, "journal %s: read: %s", j->path, strerror(e));
-        }
-        if (r == 0)
-            break; /* shorter than fstat said: nobody else writes (we hold the lock) */
-        got += (size_t)r;
-    }
-    *buf = b;
-    *size = got;
+    if (st.st_size == 0)
+        return 0;
+    /* Nobody else writes the file (we hold the lock), so it cannot shrink under the map. */
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, j->fd, 0);
+    if (m == MAP_FAILED)
+        return tx_fail(err, TACTUS_ESYSTEM, "journal %s: cannot map it: %s", j->path,
+                       strerror(errno));
+    *buf = m;
+    *size = (size_t)st.st_size;
     return 0;
+}
+
+/* Drops the mapped pages wholly before offset off: load() never looks back. */
+static void release_before(char *buf, size_t off, size_t *released)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t upto = off / page * page;
+    if (buf != NULL && upto >= *released + ((size_t)8 << 20)) {
+        (void)madvise(buf + *released, upto - *released, MADV_DONTNEED);
+        *released = upto;
+    }
 }
 
 static int all_zero(const char *p, size_t n)
@@ -540,8 +546,8 @@ static int load(tx_journal *j, const tx_journal_meta *create_meta, tx_journal_re
                 tx_error *err)
 {
     char *buf = NULL;
-    size_t size = 0;
-    if (read_file(j, &buf, &size, err) != 0)
+    size_t size = 0, released = 0;
+    if (map_file(j, &buf, &size, err) != 0)
         return -1;
     size_t off = 0;
     long idx = 0; /* line number - 1; also the pos of the record on it */
@@ -575,12 +581,13 @@ static int load(tx_journal *j, const tx_journal_meta *create_meta, tx_journal_re
             j->header = v;
             set_meta(j);
         } else {
-            j->recs[idx - 1] = v;
+            json_decref(v); /* verified; read back from the file when replay needs it */
             j->count = idx;
         }
         j->ends[idx] = (off_t)end;
         off = end;
         idx++;
+        release_before(buf, off, &released);
     }
 
     j->phys = (off_t)size;
@@ -658,7 +665,8 @@ no_header:
             "journal %s has no complete header (%zu bytes; a crash during creation?)", j->path,
             size);
 out:
-    free(buf);
+    if (buf != NULL)
+        munmap(buf, size);
     return rc;
 }
 
@@ -764,11 +772,54 @@ long tx_journal_count(const tx_journal *j)
     return j->count;
 }
 
-json_t *tx_journal_get(const tx_journal *j, long pos)
+json_t *tx_journal_read(const tx_journal *j, long pos, tx_error *err)
 {
-    if (pos < 1 || pos > j->count)
+    if (pos < 1 || pos > j->count) {
+        tx_fail(err, TACTUS_EUSAGE, "journal %s has no record %ld (it holds %ld)", j->path, pos,
+                j->count);
         return NULL;
-    return j->recs[pos - 1];
+    }
+    off_t from = j->ends[pos - 1];
+    size_t len = (size_t)(j->ends[pos] - from), got = 0;
+    char *buf = malloc(len);
+    if (buf == NULL) {
+        tx_fail(err, TACTUS_ESYSTEM, "journal %s: out of memory reading record %ld", j->path, pos);
+        return NULL;
+    }
+    while (got < len) {
+        ssize_t n = pread(j->fd, buf + got, len - got, from + (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    json_t *v = NULL;
+    int sum_ok;
+    char why[256] = "the file is shorter than when it was written";
+    if (got == len && buf[len - 1] == '\n')
+        (void)check_line(buf, len - 1, pos, &v, &sum_ok, why, sizeof why);
+    free(buf);
+    if (v == NULL)
+        tx_fail(err, TACTUS_ESYSTEM,
+                "journal %s: record %ld changed on disk since it was checked: %s", j->path, pos,
+                why);
+    return v;
+}
+
+uint64_t tx_journal_bytes(const tx_journal *j)
+{
+    return (uint64_t)j->ends[j->count];
+}
+
+void tx_journal_set_max_bytes(tx_journal *j, uint64_t max)
+{
+    j->max_bytes = max;
+}
+
+size_t tx_journal_last_line(const tx_journal *j)
+{
+    return j->last_line;
 }
 
 /* ---- writing --------------------------------------------------------------------------- */
@@ -811,7 +862,13 @@ int tx_journal_append(tx_journal *j, json_t *record, tx_error *err)
     size_t len;
     if (format_line(j, record, &len, err) != 0)
         return -1;
+    j->last_line = len;
     off_t old = j->ends[j->count], phys_old = j->phys, need = old + (off_t)len;
+    if (j->max_bytes > 0 && (uint64_t)need > j->max_bytes)
+        return tx_fail(err, TACTUS_ELIMIT,
+                       "journal %s: record %ld (%zu bytes) would grow the journal to %lld bytes, "
+                       "past the %llu allowed",
+                       j->path, pos, len, (long long)need, (unsigned long long)j->max_bytes);
     if ((uint64_t)need > (uint64_t)TX_JOURNAL_MAX_BYTES)
         return tx_fail(err, TACTUS_ELIMIT,
                        "journal %s: record %ld would grow the journal past %ld bytes", j->path, pos,
@@ -876,7 +933,6 @@ int tx_journal_append(tx_journal *j, json_t *record, tx_error *err)
     if (j->crash_point != CRASH_NONE)
         crash_if(j, CRASH_AFTER_SYNC, pos);
 
-    j->recs[pos - 1] = json_incref(record);
     j->ends[pos] = old + (off_t)len;
     j->count = pos;
     return 0;
@@ -916,8 +972,6 @@ int tx_journal_truncate(tx_journal *j, long keep, tx_error *err)
     if (ftruncate(j->fd, j->ends[keep]) != 0) /* fails as a whole: nothing changed */
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s: cannot truncate to %ld records: %s",
                        j->path, keep, strerror(errno));
-    for (long i = keep; i < j->count; i++)
-        json_decref(j->recs[i]);
     j->count = keep;
     j->phys = j->ends[keep];
     if (j->durability != TX_DURABILITY_NONE) {
@@ -948,10 +1002,7 @@ void tx_journal_close(tx_journal *j)
             (void)fdatasync(j->fd);
         close(j->fd); /* releases the flock */
     }
-    for (long i = 0; i < j->count; i++)
-        json_decref(j->recs[i]);
     json_decref(j->header);
-    free(j->recs);
     free(j->ends);
     free(j->line);
     free(j->path);

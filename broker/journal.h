@@ -24,6 +24,7 @@
 #define TX_JOURNAL_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "tx_error.h"
@@ -85,7 +86,8 @@ typedef struct tx_journal_report {
  * - a header whose run_id differs from create_meta->run_id is an error (TACTUS_EUSAGE). Digests
  *   and version are not compared: use tx_journal_meta_get().
  *
- * All records are parsed and kept in memory for replay. `durability` governs appends (see
+ * Every record is parsed and checked, then dropped: only the offset index stays in memory,
+ * and the file is mapped, not copied, while it is read. `durability` governs appends (see
  * tx_journal_append). `report` may be NULL. TACTUS_CRASH_AT is read here (see below); a
  * malformed value is TACTUS_EUSAGE. On success *out owns the journal (free with
  * tx_journal_close); on failure *out is NULL and nothing stays open or locked.
@@ -99,17 +101,29 @@ const tx_journal_meta *tx_journal_meta_get(const tx_journal *j);
 /* Number of records (the header is not a record). */
 long tx_journal_count(const tx_journal *j);
 
-/* The record at pos (1-based), borrowed: valid until it is truncated away or the journal is
- * closed, and must not be modified. NULL when pos is out of range. */
-json_t *tx_journal_get(const tx_journal *j, long pos);
+/* The record at pos (1-based), read back from the file and checked again (its checksum and
+ * shape): a new reference the caller owns. The journal keeps no record in memory, only the
+ * offset where each one ends, so this costs a pread and a parse. NULL with err set when pos is
+ * out of range (TACTUS_EUSAGE) or the line no longer verifies (TACTUS_ESYSTEM). */
+json_t *tx_journal_read(const tx_journal *j, long pos, tx_error *err);
+
+/* Bytes of header and records in the file (not counting the zero reserve). */
+uint64_t tx_journal_bytes(const tx_journal *j);
+
+/* Caps the journal's size in bytes (the run's `journal` limit, or what the `disk` limit
+ * leaves): an append that would grow it past max is refused with TACTUS_ELIMIT, writes nothing
+ * and leaves the journal usable. 0 (the default) leaves only TX_JOURNAL_MAX_BYTES. */
+void tx_journal_set_max_bytes(tx_journal *j, uint64_t max);
+
+/* Length of the line the last tx_journal_append formatted (the one a limit refused, say). */
+size_t tx_journal_last_line(const tx_journal *j);
 
 /*
- * Appends `record` (borrowed; the journal takes its own reference, so the caller must not
- * modify it afterwards). Its "pos" must be tx_journal_count(j) + 1 and it must have exactly the
- * fields listed at the top of this file with these types: pos integer, kind non-empty string,
- * name/site/args string or null, result any JSON, error object or null, t and ms numbers,
- * pending (optional) boolean. A bad record is TACTUS_EUSAGE naming the field, writes nothing
- * and leaves the journal usable.
+ * Appends `record` (borrowed; only its encoded line is kept, in the file). Its "pos" must be
+ * tx_journal_count(j) + 1 and it must have exactly the fields listed at the top of this file with
+ * these types: pos integer, kind non-empty string, name/site/args string or null, result any JSON,
+ * error object or null, t and ms numbers, pending (optional) boolean. A bad record is TACTUS_EUSAGE
+ * naming the field, writes nothing and leaves the journal usable.
  *
  * The line goes out in one write(2) (continued only if the kernel writes short). Then
  *   TX_DURABILITY_FSYNC: fdatasync before returning: on success the record is on disk;
@@ -135,7 +149,7 @@ int tx_journal_sync(tx_journal *j, tx_error *err);
  * Checkpoint.clear_after(keep): keeps records 1..keep and forgets the rest, by ftruncate at the
  * end of record `keep` followed by fdatasync (skipped in none mode). ftruncate keeps the inode,
  * so the lock stays valid, and a crash leaves either the old or the new length. keep must be in
- * 0..count (TACTUS_EUSAGE otherwise). Borrowed pointers to dropped records become invalid.
+ * 0..count (TACTUS_EUSAGE otherwise).
  */
 int tx_journal_truncate(tx_journal *j, long keep, tx_error *err);
 

@@ -6,10 +6,13 @@
 #include "hosttools.h"
 #include "redact.h"
 #include "secrets.h"
+#include "term.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <linux/openat2.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -33,11 +36,20 @@ typedef struct held_secret {
     size_t len;
 } held_secret;
 
+/* The journal of a run without a directory: its records as compact JSON text back to back,
+ * bounded by the journal limit (a parsed copy would cost many times the bytes). */
+typedef struct mem_journal {
+    char *text;
+    size_t len, cap;
+    size_t *ends; /* ends[i]: offset just past record i + 1 */
+    long count, ends_cap;
+} mem_journal;
+
 struct tx_server {
     tx_server_opts opts;
-    json_t *result;           /* from run.finish */
-    json_t *memory_journal;   /* the journal when the run has no directory: an array */
-    long crash_before_return; /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
+    json_t *result;             /* from run.finish */
+    mem_journal memory_journal; /* the journal when the run has no directory */
+    long crash_before_return;   /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
@@ -45,6 +57,14 @@ struct tx_server {
     int owns_journal;         /* journal was opened here (lazily) and is closed here */
     json_t *answer;           /* a resume's answer, recorded when the replay reaches the request */
     char deferred_error[512]; /* a journal.append notification that failed */
+    uint64_t disk_other;      /* disk bytes besides journal and stream: files/, File.write */
+    int tripped;              /* the broker-side limit that stopped the run, or -1 */
+    uint64_t trip_used;       /* its usage when it tripped */
+    char trip_message[512];
+    /* What the last human.ask was given ({kind, answer} or {kind, suspend}), until the runner
+     * journals it: the one human record a runner may append. */
+    json_t *human_reply;
+    long inner_parent, inner_seq; /* the last idempotency key given inside a checkpoint */
     held_secret *secrets;
     size_t nsecrets;
     tx_redactor **tool_masks; /* per host tool (config index): its own secrets, built lazily */
@@ -53,16 +73,43 @@ struct tx_server {
     char deadline_where[256]; /* what the broker was doing when the deadline passed; "" */
 };
 
+/* Bytes in <run_dir>/files/ (artifacts an earlier attempt of the run saved), counted towards
+ * the `disk` limit of a resumed run. At most 100000 entries are looked at. */
+static uint64_t files_dir_bytes(const char *run_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/files", run_dir);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    uint64_t total = 0;
+    struct dirent *e;
+    for (int n = 0; n < 100000 && (e = readdir(d)) != NULL; n++) {
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
 tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
 {
     tx_server *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->memory_journal = json_array()) == NULL) {
+    if (s == NULL) {
         free(s);
         tx_fail(err, TACTUS_ESYSTEM, "out of memory");
         return NULL;
     }
     s->opts = *opts;
     s->journal = opts->journal;
+    s->tripped = -1;
+    if (opts->evidence != NULL)
+        s->disk_other = files_dir_bytes(tx_evidence_dir(opts->evidence));
     const char *crash = getenv("TACTUS_CRASH_AT");
     if (crash != NULL && strncmp(crash, "before_return:", 14) == 0)
         s->crash_before_return = strtol(crash + 14, NULL, 10);
@@ -171,8 +218,10 @@ void tx_server_free(tx_server *s)
     if (s == NULL)
         return;
     json_decref(s->result);
-    json_decref(s->memory_journal);
+    free(s->memory_journal.text);
+    free(s->memory_journal.ends);
     json_decref(s->answer);
+    json_decref(s->human_reply);
     if (s->owns_journal)
         tx_journal_close(s->journal);
     for (size_t i = 0; i < s->nsecrets; i++) {
@@ -268,26 +317,153 @@ static double wall_ms(void)
 
 long tx_server_journal_count(const tx_server *s)
 {
-    return s->journal ? tx_journal_count(s->journal) : (long)json_array_size(s->memory_journal);
+    return s->journal ? tx_journal_count(s->journal) : s->memory_journal.count;
 }
 
-/* Borrowed record at 1-based pos, or NULL. */
-static json_t *journal_get(const tx_server *s, long pos)
+/* The record at 1-based pos (new reference), or NULL with err set. */
+static json_t *journal_read(const tx_server *s, long pos, tx_error *err)
 {
     if (s->journal)
-        return tx_journal_get(s->journal, pos);
-    return json_array_get(s->memory_journal, (size_t)(pos - 1));
+        return tx_journal_read(s->journal, pos, err);
+    const mem_journal *m = &s->memory_journal;
+    if (pos < 1 || pos > m->count) {
+        tx_fail(err, TACTUS_EUSAGE, "the journal has no record %ld", pos);
+        return NULL;
+    }
+    size_t from = pos > 1 ? m->ends[pos - 2] : 0;
+    json_error_t jerr;
+    json_t *rec = json_loadb(m->text + from, m->ends[pos - 1] - from, JSON_ALLOW_NUL, &jerr);
+    if (rec == NULL)
+        tx_fail(err, TACTUS_ESYSTEM, "the in-memory journal's record %ld: %s", pos, jerr.text);
+    return rec;
 }
 
-/* Appends a record durably; on success also kills the process when a crash test asks for it
- * between the durable write and the reply. */
 tx_journal *tx_server_journal(const tx_server *s)
 {
     return s->journal;
 }
 
+/* ---- the broker's own limits: journal and disk (docs/limits.md) ------------------------- */
+
+static uint64_t limit_allowed(const tx_server *s, tx_limit_id id)
+{
+    return s->opts.config != NULL ? s->opts.config->limits.allowed[id] : 0;
+}
+
+/* Bytes the run has put on disk: the journal, stream.jsonl, files/ and File.write. */
+static uint64_t disk_used(const tx_server *s)
+{
+    uint64_t used = s->disk_other;
+    if (s->journal != NULL)
+        used += tx_journal_bytes(s->journal);
+    if (s->opts.evidence != NULL)
+        used += tx_evidence_stream_bytes(s->opts.evidence);
+    return used;
+}
+
+/* Stops the run on limit id at usage `used` (what = the write that would pass it). From here
+ * on the journal takes no record and every request is refused; the run's result becomes status
+ * `limit` naming it (tx_server_apply_limit). Returns -1 with err set (TACTUS_ELIMIT). */
+static int trip(tx_server *s, tx_limit_id id, uint64_t used, const char *what, tx_error *err)
+{
+    if (s->tripped < 0) {
+        s->tripped = (int)id;
+        s->trip_used = used;
+        snprintf(s->trip_message, sizeof s->trip_message,
+                 "%s limit exceeded (%llu bytes allowed): %.300s", tx_limit_name(id),
+                 (unsigned long long)limit_allowed(s, id), what);
+    }
+    return tx_fail(err, TACTUS_ELIMIT, "%s", s->trip_message);
+}
+
+/* Checks that `add` more bytes on disk stay within the `disk` limit; trips it otherwise. */
+static int disk_allows(tx_server *s, uint64_t add, const char *what, tx_error *err)
+{
+    uint64_t allowed = limit_allowed(s, TX_LIMIT_DISK);
+    if (s->tripped >= 0)
+        return tx_fail(err, TACTUS_ELIMIT, "the run was stopped: %s", s->trip_message);
+    if (allowed == 0 || disk_used(s) + add <= allowed)
+        return 0;
+    char buf[200];
+    snprintf(buf, sizeof buf, "%.120s would bring the run to %llu bytes on disk", what,
+             (unsigned long long)(disk_used(s) + add));
+    return trip(s, TX_LIMIT_DISK, disk_used(s) + add, buf, err);
+}
+
+/* Sets the journal's cap to what the journal and disk limits leave. */
+static void cap_journal(tx_server *s)
+{
+    uint64_t max = limit_allowed(s, TX_LIMIT_JOURNAL), disk = limit_allowed(s, TX_LIMIT_DISK);
+    if (disk > 0) {
+        uint64_t jb = tx_journal_bytes(s->journal), others = disk_used(s) - jb;
+        uint64_t room = disk > others ? disk - others : 0;
+        if (max == 0 || room < max)
+            max = room > 0 ? room : 1; /* 0 would mean no cap */
+    }
+    tx_journal_set_max_bytes(s->journal, max);
+}
+
+/* A journal append refused with TACTUS_ELIMIT: which of our limits it was (none when it was
+ * the journal's own hard cap). */
+static int classify_journal_limit(tx_server *s, uint64_t before, tx_error *err)
+{
+    uint64_t need = before + tx_journal_last_line(s->journal);
+    uint64_t jl = limit_allowed(s, TX_LIMIT_JOURNAL), dl = limit_allowed(s, TX_LIMIT_DISK);
+    char what[200];
+    snprintf(what, sizeof what, "record of %zu bytes would bring the journal to %llu bytes",
+             tx_journal_last_line(s->journal), (unsigned long long)need);
+    if (jl > 0 && need > jl)
+        return trip(s, TX_LIMIT_JOURNAL, need, what, err);
+    uint64_t others = disk_used(s) - before;
+    if (dl > 0 && others + need > dl)
+        return trip(s, TX_LIMIT_DISK, others + need, what, err);
+    return -1; /* err already says why */
+}
+
+/* Appends a record to the in-memory journal, within the journal limit. */
+static int mem_journal_append(tx_server *s, json_t *record, tx_error *err)
+{
+    mem_journal *m = &s->memory_journal;
+    size_t size = json_dumpb(record, NULL, 0, JSON_COMPACT);
+    uint64_t jl = limit_allowed(s, TX_LIMIT_JOURNAL);
+    if (size == 0)
+        return tx_fail(err, TACTUS_EUSAGE, "journal record cannot be encoded as JSON");
+    if (jl > 0 && m->len + size > jl) {
+        char what[160];
+        snprintf(what, sizeof what, "record of %zu bytes would bring the journal to %zu bytes",
+                 size, m->len + size);
+        return trip(s, TX_LIMIT_JOURNAL, m->len + size, what, err);
+    }
+    if (m->count == m->ends_cap) {
+        long cap = m->ends_cap ? m->ends_cap * 2 : 64;
+        size_t *ends = realloc(m->ends, (size_t)cap * sizeof *ends);
+        if (ends == NULL)
+            return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        m->ends = ends;
+        m->ends_cap = cap;
+    }
+    if (m->len + size > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + size)
+            cap *= 2;
+        char *text = realloc(m->text, cap);
+        if (text == NULL)
+            return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        m->text = text;
+        m->cap = cap;
+    }
+    json_dumpb(record, m->text + m->len, size, JSON_COMPACT);
+    m->len += size;
+    m->ends[m->count++] = m->len;
+    return 0;
+}
+
+/* Appends a record durably; on success also kills the process when a crash test asks for it
+ * between the durable write and the reply. */
 static int journal_append(tx_server *s, json_t *record, tx_error *err)
 {
+    if (s->tripped >= 0)
+        return tx_fail(err, TACTUS_ELIMIT, "the run was stopped: %s", s->trip_message);
     if (s->journal == NULL && s->opts.journal_path != NULL) {
         /* A new run's journal file is made with its first record: runs that journal nothing
          * create no file for it. */
@@ -307,10 +483,17 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
         return tx_fail(err, TACTUS_ENONDET,
                        "replay check: the procedure tried to record a new step");
     if (s->journal) {
-        if (tx_journal_append(s->journal, record, err) != 0)
+        uint64_t before = tx_journal_bytes(s->journal);
+        cap_journal(s);
+        if (tx_journal_append(s->journal, record, err) != 0) {
+            if (err->status == TACTUS_ELIMIT)
+                classify_journal_limit(s, before, err);
             return -1;
-    } else if (json_array_append(s->memory_journal, record) != 0) {
-        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+        }
+    } else {
+        /* No run directory: the records live here, so the journal limit bounds this memory. */
+        if (mem_journal_append(s, record, err) != 0)
+            return -1;
     }
     long pos = (long)json_integer_value(json_object_get(record, "pos"));
     if (s->crash_before_return != 0 && pos == s->crash_before_return)
@@ -318,51 +501,176 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
     return 0;
 }
 
-json_t *tx_server_steps(const tx_server *s)
+/* steps.json, one record at a time (tx_evidence_next). */
+typedef struct steps_cursor {
+    const tx_server *s;
+    long pos, count;
+} steps_cursor;
+
+static int next_step(void *ud, json_t **out, tx_error *err)
 {
-    json_t *steps = json_array();
-    long n = tx_server_journal_count(s);
-    for (long pos = 1; steps != NULL && pos <= n; pos++)
-        json_array_append(steps, journal_get(s, pos));
+    steps_cursor *c = ud;
+    if (c->pos > c->count)
+        return 0;
+    *out = journal_read(c->s, c->pos++, err);
+    if (*out == NULL)
+        return -1;
     /* Evidence: the journal holds what the procedure supplied exactly; this copy is masked. */
-    json_t *clean = steps ? json_deep_copy(steps) : NULL;
-    json_decref(steps);
-    if (clean != NULL && tx_server_redact(s, clean) != 0) {
-        json_decref(clean);
-        clean = NULL;
+    if (tx_server_redact(c->s, *out) != 0) {
+        json_decref(*out);
+        *out = NULL;
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory redacting steps.json");
     }
-    return clean;
+    return 1;
+}
+
+int tx_server_write_steps(const tx_server *s, tx_evidence *ev, tx_error *err)
+{
+    steps_cursor c = {s, 1, tx_server_journal_count(s)};
+    return tx_evidence_write_array(ev, "steps.json", next_step, &c, err);
+}
+
+int tx_server_apply_limit(const tx_server *s, json_t *result)
+{
+    if (s->tripped < 0 || !json_is_object(result))
+        return 0;
+    json_object_set_new(result, "status", json_string("limit"));
+    json_object_set_new(result, "output", json_null());
+    json_object_set_new(result, "error",
+                        json_pack("{s:s, s:s, s:s}", "type", "LimitExceeded", "message",
+                                  s->trip_message, "limit", tx_limit_name(s->tripped)));
+    return 1;
+}
+
+int tx_server_stopped(const tx_server *s)
+{
+    return s->tripped >= 0;
+}
+
+void tx_server_limits(const tx_server *s, json_t *limits)
+{
+    uint64_t journal = s->journal ? tx_journal_bytes(s->journal) : s->memory_journal.len;
+    uint64_t disk = disk_used(s);
+    if (s->tripped == TX_LIMIT_JOURNAL && s->trip_used > journal)
+        journal = s->trip_used;
+    if (s->tripped == TX_LIMIT_DISK && s->trip_used > disk)
+        disk = s->trip_used;
+    json_object_set_new(limits, "journal",
+                        json_pack("{s:I, s:I}", "used", (json_int_t)journal, "allowed",
+                                  (json_int_t)limit_allowed(s, TX_LIMIT_JOURNAL)));
+    json_object_set_new(limits, "disk",
+                        json_pack("{s:I, s:I}", "used", (json_int_t)disk, "allowed",
+                                  (json_int_t)limit_allowed(s, TX_LIMIT_DISK)));
 }
 
 static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet",   "sleep",
                                            "human",      "procedure", "artifact", NULL};
 
-/* Checks a record the runner wants to append; the runner's word is checked, not trusted. */
-static int valid_record(const tx_server *s, json_t *rec, char *emsg, size_t cap)
+/* Records that a request was refused as one a runner may not make (the runner may be
+ * compromised: hostile code can send any frame), with the method and the reason. */
+static void record_forgery(tx_server *s, const char *method, const char *reason)
+{
+    if (s->tripped >= 0)
+        return; /* the run is over: nothing more of it goes on disk */
+    json_t *event =
+        json_pack("{s:s, s:s, s:s}", "type", "request_refused", "method", method, "reason", reason);
+    tx_error err;
+    tx_error_clear(&err);
+    if (event != NULL)
+        tx_server_record(s, event, &err);
+    json_decref(event);
+    /* A runner that only sends refused requests still fills the disk: they count. */
+    (void)disk_allows(s, 0, "refusal events", &err);
+}
+
+/* Refuses a request: BadRequest with "<method>: <reason>", and a request_refused event. */
+static json_t *refuse(tx_server *s, const char *method, const char **etype, char *emsg, size_t cap,
+                      const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    *etype = TX_ERR_BAD_REQUEST;
+    snprintf(emsg, cap, "%s: %s", method, reason);
+    record_forgery(s, method, reason);
+    return NULL;
+}
+
+/* A human record must be the one the broker's last human.ask reply describes: the same kind,
+ * pending exactly when the reply said suspend, and the answer it gave. Answers to a suspended
+ * request are written by the host (tactus resume, journal.answer), never by the runner. */
+static int human_record_matches(const tx_server *s, json_t *rec, char *why, size_t cap)
+{
+    const char *name = json_string_value(json_object_get(rec, "name"));
+    const char *asked = json_string_value(json_object_get(s->human_reply, "kind"));
+    int pending = json_is_true(json_object_get(rec, "pending"));
+    if (s->human_reply == NULL || name == NULL || asked == NULL || strcmp(name, asked) != 0) {
+        snprintf(why, cap,
+                 "a human record needs the human.ask it answers (answers are written by the host, "
+                 "through tactus resume)");
+        return 0;
+    }
+    json_t *answer = json_object_get(s->human_reply, "answer");
+    int any = json_is_true(json_object_get(s->human_reply, "default"));
+    if (pending != json_is_true(json_object_get(s->human_reply, "suspend")) ||
+        (!pending && !any && !json_equal(answer, json_object_get(rec, "result")))) {
+        snprintf(why, cap,
+                 "the human record is not what human.ask answered (answers are written by the "
+                 "host, through tactus resume)");
+        return 0;
+    }
+    return 1;
+}
+
+/* Checks a record the runner wants to append; the runner's word is checked, not trusted. Only
+ * the kinds whose outcome the runner itself computes may come from it; what the broker produces
+ * (host calls, artifacts, File outcomes, human answers, argument digests) never does. Returns
+ * 1, or 0 with the reason in why. */
+static int valid_record(const tx_server *s, json_t *rec, char *why, size_t cap)
 {
     json_t *pos = json_object_get(rec, "pos");
     const char *kind = json_string_value(json_object_get(rec, "kind"));
     json_t *name = json_object_get(rec, "name"), *site = json_object_get(rec, "site");
     json_t *error = json_object_get(rec, "error"), *pending = json_object_get(rec, "pending");
+    json_t *args = json_object_get(rec, "args");
     long expected = tx_server_journal_count(s) + 1;
     if (!json_is_integer(pos) || json_integer_value(pos) != expected) {
-        snprintf(emsg, cap, "journal.append: expected position %ld", expected);
+        snprintf(why, cap, "expected position %ld", expected);
         return 0;
     }
     int known = 0;
     for (int i = 0; kind != NULL && record_kinds[i]; i++)
         known |= strcmp(kind, record_kinds[i]) == 0;
     if (!known) {
-        snprintf(emsg, cap, "journal.append: unknown record kind");
+        snprintf(why, cap, "unknown record kind");
         return 0;
     }
     if ((name != NULL && !json_is_string(name) && !json_is_null(name)) ||
         (site != NULL && !json_is_string(site)) ||
         (error != NULL && !json_is_object(error) && !json_is_null(error)) ||
         (pending != NULL && !json_is_boolean(pending))) {
-        snprintf(emsg, cap, "journal.append: malformed record");
+        snprintf(why, cap, "malformed record");
         return 0;
     }
+    const char *sname = json_string_value(name);
+    if (strcmp(kind, "host_call") == 0 || strcmp(kind, "artifact") == 0 ||
+        (strcmp(kind, "nondet") == 0 && sname != NULL && strncmp(sname, "File.", 5) == 0)) {
+        snprintf(why, cap, "%s records%s are journaled by the broker itself", kind,
+                 strcmp(kind, "nondet") == 0 ? " of File" : "");
+        return 0;
+    }
+    if (args != NULL && !json_is_null(args)) {
+        snprintf(why, cap, "argument digests are written by the broker, not the runner");
+        return 0;
+    }
+    if (json_is_true(pending) && strcmp(kind, "human") != 0) {
+        snprintf(why, cap, "only a human record can be pending");
+        return 0;
+    }
+    if (strcmp(kind, "human") == 0 && !human_record_matches(s, rec, why, cap))
+        return 0;
     return 1;
 }
 
@@ -370,20 +678,15 @@ static json_t *handle_journal_append(tx_server *s, json_t *params, const char **
                                      size_t cap)
 {
     json_t *rec = json_object_get(params, "record");
-    *etype = TX_ERR_BAD_REQUEST;
-    if (!json_is_object(rec) || !valid_record(s, rec, emsg, cap)) {
-        if (!json_is_object(rec))
-            snprintf(emsg, cap, "journal.append needs a record object");
-        return NULL;
-    }
-    const char *kind = json_string_value(json_object_get(rec, "kind"));
-    if (kind != NULL && (strcmp(kind, "host_call") == 0 || strcmp(kind, "artifact") == 0)) {
-        snprintf(emsg, cap, "journal.append: %s records are journaled by the broker itself", kind);
-        return NULL;
-    }
+    char why[300];
+    if (!json_is_object(rec))
+        return refuse(s, "journal.append", etype, emsg, cap, "needs a record object");
+    if (!valid_record(s, rec, why, sizeof why))
+        return refuse(s, "journal.append", etype, emsg, cap, "%s", why);
+    int human = strcmp(json_string_value(json_object_get(rec, "kind")), "human") == 0;
     /* Kept exactly as the runner sent it: a replay (journal.read, Checkpoint.get) must return
      * what the procedure supplied, not whether it matched a secret. The evidence copy
-     * (steps.json) is redacted instead, see tx_server_steps. */
+     * (steps.json) is redacted instead, see next_step. */
     json_t *copy = json_deep_copy(rec);
     tx_error err;
     tx_error_clear(&err);
@@ -394,6 +697,10 @@ static json_t *handle_journal_append(tx_server *s, json_t *params, const char **
         return NULL;
     }
     json_decref(copy);
+    if (human) {
+        json_decref(s->human_reply); /* used up: one record per answer */
+        s->human_reply = NULL;
+    }
     return json_pack("{s:b}", "ok", 1);
 }
 
@@ -415,18 +722,38 @@ static json_t *handle_journal_read(tx_server *s, json_t *params, const char **et
      * formatting their floats was most of the cost of a long replay). */
     static const char *const fields[] = {"pos",    "kind",  "name",    "site",
                                          "result", "error", "pending", NULL};
+    tx_error err;
+    tx_error_clear(&err);
     for (; records != NULL && pos <= n && budget < (1u << 20); pos++) {
-        json_t *rec = journal_get(s, pos), *slim = json_object();
+        json_t *rec = journal_read(s, pos, &err);
+        if (rec == NULL) {
+            json_decref(records);
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", err.message);
+            return NULL;
+        }
+        json_t *slim = json_object();
         for (int i = 0; slim != NULL && fields[i]; i++) {
             json_t *v = json_object_get(rec, fields[i]);
             if (v != NULL && !json_is_null(v))
                 json_object_set(slim, fields[i], v);
         }
+        json_decref(rec);
         if (slim == NULL || json_array_append_new(records, slim) != 0)
             break;
         budget += json_dumpb(slim, NULL, 0, JSON_COMPACT);
     }
     return json_pack("{s:o, s:b}", "records", records, "more", pos <= n);
+}
+
+/* Drops the in-memory journal's records after `keep`. */
+static void memory_journal_keep(tx_server *s, long keep)
+{
+    mem_journal *m = &s->memory_journal;
+    if (keep >= 0 && keep < m->count) {
+        m->count = keep;
+        m->len = keep > 0 ? m->ends[keep - 1] : 0;
+    }
 }
 
 static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char **etype, char *emsg,
@@ -441,6 +768,7 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
     }
     tx_error err;
     tx_error_clear(&err);
+    s->inner_parent = 0; /* a checkpoint at a position given up counts its calls afresh */
     if (s->journal) {
         if (tx_journal_truncate(s->journal, keep, &err) != 0) {
             *etype = "JournalError";
@@ -448,8 +776,7 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
             return NULL;
         }
     } else {
-        while ((long)json_array_size(s->memory_journal) > keep)
-            json_array_remove(s->memory_journal, json_array_size(s->memory_journal) - 1);
+        memory_journal_keep(s, keep);
     }
     return json_pack("{s:b}", "ok", 1);
 }
@@ -482,15 +809,29 @@ static json_t *answer_value(const char *kind, json_t *answer, char *emsg, size_t
     return NULL;
 }
 
-int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
+/* The journal's last record (new reference) when it is a pending Human.* request, else NULL
+ * with err set. */
+static json_t *pending_last(const tx_server *s, tx_error *err)
 {
     long n = tx_server_journal_count(s);
-    json_t *last = n > 0 ? journal_get(s, n) : NULL;
-    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
-        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
+    json_t *last = n > 0 ? journal_read(s, n, err) : NULL;
+    if (last == NULL || !json_is_true(json_object_get(last, "pending"))) {
+        json_decref(last);
+        tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
+        return NULL;
+    }
+    return last;
+}
+
+int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
+{
+    json_t *last = pending_last(s, err);
+    if (last == NULL)
+        return -1;
     const char *kind = json_string_value(json_object_get(last, "name"));
     char emsg[256];
     json_t *value = answer_value(kind ? kind : "input", answer, emsg, sizeof emsg);
+    json_decref(last);
     if (value == NULL)
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
     /* Checked now, written only when the replay reaches the request (journal.answer): a
@@ -505,18 +846,15 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
 static int apply_answer(tx_server *s, tx_error *err)
 {
     long n = tx_server_journal_count(s);
-    json_t *last = n > 0 ? journal_get(s, n) : NULL;
-    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
-        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", s->opts.run_id);
-    const char *kind = json_string_value(json_object_get(last, "name"));
+    json_t *record = pending_last(s, err);
+    if (record == NULL)
+        return -1;
+    const char *kind = json_string_value(json_object_get(record, "name"));
     char emsg[256];
     json_t *value = answer_value(kind ? kind : "input", s->answer, emsg, sizeof emsg);
-    if (value == NULL)
+    if (value == NULL) {
+        json_decref(record);
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
-    json_t *record = json_deep_copy(last);
-    if (record == NULL) {
-        json_decref(value);
-        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
     }
     json_object_del(record, "pending");
     json_object_set_new(record, "result", value);
@@ -526,7 +864,7 @@ static int apply_answer(tx_server *s, tx_error *err)
     if (s->journal)
         rc = tx_journal_truncate(s->journal, n - 1, err);
     else
-        json_array_remove(s->memory_journal, (size_t)(n - 1));
+        memory_journal_keep(s, n - 1);
     if (rc == 0)
         rc = journal_append(s, record, err);
     json_decref(record);
@@ -558,9 +896,16 @@ static json_t *handle_journal_answer(tx_server *s, json_t *params, const char **
         snprintf(emsg, cap, "%s", err.message);
         return NULL;
     }
-    json_t *rec = journal_get(s, n);
-    return json_pack("{s:b, s:O}", "answered", 1, "answer",
-                     json_object_get(rec, "result") ? json_object_get(rec, "result") : json_null());
+    json_t *rec = journal_read(s, n, &err);
+    if (rec == NULL) {
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", err.message);
+        return NULL;
+    }
+    json_t *answer = json_object_get(rec, "result");
+    json_t *data = json_pack("{s:b, s:O}", "answered", 1, "answer", answer ? answer : json_null());
+    json_decref(rec);
+    return data;
 }
 
 /* ---- artifacts: the run's files/ folder ------------------------------------------------- */
@@ -657,11 +1002,18 @@ static int save_artifact(tx_server *s, const char *name, const unsigned char *by
     return 0;
 }
 
+static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const char *name,
+                               json_t *site, const char *args_digest, double ms, json_t *result,
+                               const char **etype, char *emsg, size_t cap);
+static json_t *refuse(tx_server *s, const char *method, const char **etype, char *emsg, size_t cap,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void record_forgery(tx_server *s, const char *method, const char *reason);
+
 /*
  * The journal position a request claims (params "pos" and "site"): 0 when it has none, the next
  * position when it is that one with a site, -1 (BadRequest in emsg) otherwise.
  */
-static long request_position(const tx_server *s, json_t *params, const char *method, json_t **site,
+static long request_position(tx_server *s, json_t *params, const char *method, json_t **site,
                              char *emsg, size_t cap)
 {
     json_t *pos_v = json_object_get(params, "pos");
@@ -669,6 +1021,10 @@ static long request_position(const tx_server *s, json_t *params, const char *met
     *site = json_object_get(params, "site");
     if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(*site))) {
         snprintf(emsg, cap, "%s: journal position %ld out of order", method, pos);
+        char why[96];
+        snprintf(why, sizeof why, "journal position %ld out of order (next is %ld)", pos,
+                 tx_server_journal_count(s) + 1);
+        record_forgery(s, method, why);
         return -1;
     }
     return pos;
@@ -702,23 +1058,15 @@ static int request_content(json_t *params, const unsigned char **bytes, size_t *
     return 0;
 }
 
-/* files.save {name, content, base64?, pos?, site?}: saves one artifact, journaled like a host
- * call (a replay returns the recorded name and writes nothing). */
-static json_t *handle_files_save(tx_server *s, json_t *params, const char **etype, char *emsg,
-                                 size_t cap)
+/* Saves the artifact files.save asks for. Returns the result {name, bytes, sha256} (new
+ * reference), or NULL with etype/emsg set. *stored is set to {redacted, bytes, sha256} of the
+ * copy in files/ when redaction changed it (for the evidence only), else left NULL. */
+static json_t *save_requested_artifact(tx_server *s, json_t *params, const char *wanted,
+                                       json_t **stored, const char **etype, char *emsg, size_t cap)
 {
-    const char *wanted = json_string_value(json_object_get(params, "name"));
-    json_t *site;
-    *etype = TX_ERR_BAD_REQUEST;
-    if (wanted == NULL || !json_is_string(json_object_get(params, "content"))) {
-        snprintf(emsg, cap, "files.save needs a name and a content string");
-        return NULL;
-    }
-    long pos = request_position(s, params, "files.save", &site, emsg, cap);
-    if (pos < 0)
-        return NULL;
+    *stored = NULL;
+    *etype = TX_ERR_TOOL_FAILED;
     if (s->opts.evidence == NULL) {
-        *etype = TX_ERR_TOOL_FAILED;
         snprintf(emsg, cap, "artifacts need a run directory (this run writes no evidence)");
         return NULL;
     }
@@ -741,52 +1089,74 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
             : NULL;
     const unsigned char *out = clean ? (const unsigned char *)clean : bytes;
     char digest[80], stored_digest[80];
-    *etype = TX_ERR_TOOL_FAILED;
+    tx_error derr;
+    tx_error_clear(&derr);
     if (s->redactor && tx_redactor_count(s->redactor) > 0 && clean == NULL) {
         snprintf(emsg, cap, "out of memory redacting artifact %.100s", name);
+    } else if (disk_allows(s, bin_len, "an artifact", &derr) != 0) {
+        /* Charged by the supplied size, not the stored one: whether the limit trips must not
+         * depend on whether a secret was masked. */
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", derr.message);
     } else if (save_artifact(s, name, out, stored_len, used, sizeof used, emsg, cap) == 0) {
+        s->disk_other += bin_len;
         sha256_digest(bytes, bin_len, digest, sizeof digest);
         sha256_digest(out, stored_len, stored_digest, sizeof stored_digest);
+        if (hits > 0)
+            /* Only the evidence says the stored copy differs; the runner never reads it. */
+            *stored = json_pack("{s:b, s:I, s:s}", "redacted", 1, "bytes", (json_int_t)stored_len,
+                                "sha256", stored_digest);
         result = json_pack("{s:s, s:I, s:s}", "name", used, "bytes", (json_int_t)bin_len, "sha256",
                            digest);
     }
     free(clean);
     free(decoded);
-    if (result == NULL)
-        return NULL;
-    json_t *event = json_pack("{s:s, s:O}", "type", "artifact", "file", result);
-    if (event != NULL && hits > 0)
-        /* Only the evidence says the stored copy differs; the runner never reads it. */
-        json_object_set_new(event, "stored",
-                            json_pack("{s:b, s:I, s:s}", "redacted", 1, "bytes",
-                                      (json_int_t)stored_len, "sha256", stored_digest));
-    tx_error err;
-    tx_error_clear(&err);
-    if (event != NULL)
-        tx_server_record(s, event, &err);
-    json_decref(event);
-    if (pos > 0) {
-        /* name: as the procedure asked (what a replay compares); the result has the name
-         * actually used. */
-        json_t *record =
-            json_pack("{s:I, s:s, s:s, s:O, s:n, s:O, s:n, s:f, s:f}", "pos", (json_int_t)pos,
-                      "kind", "artifact", "name", wanted, "site", site, "args", "result", result,
-                      "error", "t", wall_ms(), "ms", 0.0);
-        if (record == NULL || journal_append(s, record, &err) != 0) {
-            json_decref(record);
-            json_decref(result);
-            *etype = "JournalError";
-            snprintf(emsg, cap, "%s", record ? err.message : "out of memory");
-            return NULL;
-        }
-        json_decref(record);
-    }
-    return json_pack("{s:o}", "result", result);
+    return result;
 }
 
-/* human.ask {request}: asks on the terminal when the broker has one, else suspends. */
-static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype, char *emsg,
-                                size_t cap)
+/* files.save {name, content, base64?, pos?, site?}: saves one artifact, journaled like a host
+ * call (a replay returns the recorded name and writes nothing). A refusal once the position is
+ * known (bad name or extension, bad content, no run directory, a failed write) is journaled as
+ * the outcome too, so the runner's journal cursor and the broker's record count stay in step
+ * and a replay raises the same error at the same position. */
+static json_t *handle_files_save(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                 size_t cap)
+{
+    const char *wanted = json_string_value(json_object_get(params, "name"));
+    json_t *site;
+    *etype = TX_ERR_BAD_REQUEST;
+    if (wanted == NULL || !json_is_string(json_object_get(params, "content"))) {
+        snprintf(emsg, cap, "files.save needs a name and a content string");
+        return NULL;
+    }
+    long pos = request_position(s, params, "files.save", &site, emsg, cap);
+    if (pos < 0)
+        return NULL;
+    json_t *stored = NULL;
+    json_t *result = save_requested_artifact(s, params, wanted, &stored, etype, emsg, cap);
+    /* A refusal is about the procedure's own name and bytes: never masked (an oracle). */
+    if (result != NULL) {
+        json_t *event = json_pack("{s:s, s:O}", "type", "artifact", "file", result);
+        if (event != NULL && stored != NULL)
+            json_object_set(event, "stored", stored);
+        tx_error err;
+        tx_error_clear(&err);
+        if (event != NULL)
+            tx_server_record(s, event, &err);
+        json_decref(event);
+    }
+    json_decref(stored);
+    /* name: as the procedure asked (what a replay compares); the result has the name actually
+     * used. */
+    if (pos > 0)
+        result =
+            journal_outcome(s, pos, "artifact", wanted, site, NULL, 0.0, result, etype, emsg, cap);
+    return result ? json_pack("{s:o}", "result", result) : NULL;
+}
+
+/* Asks on the terminal when the broker has one, else suspends: {answer} or {suspend}. */
+static json_t *ask_human(tx_server *s, json_t *params, int *from_default, const char **etype,
+                         char *emsg, size_t cap)
 {
     json_t *request = json_object_get(params, "request");
     const char *kind = json_string_value(json_object_get(request, "kind"));
@@ -798,7 +1168,8 @@ static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype
     }
     if (!s->opts.interactive || !isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
         return json_pack("{s:b}", "suspend", 1);
-    fprintf(stderr, "\n[human] %s\n", message ? message : "");
+    fputc('\n', stderr);
+    tx_term_line(stderr, "[human] %s", message ? message : ""); /* the procedure's text */
     if (strcmp(kind, "approve") == 0)
         fprintf(stderr, "approve? [y/n] ");
     else
@@ -833,8 +1204,10 @@ static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype
         if (ready == 0) {
             json_t *def = json_object_get(request, "default");
             fprintf(stderr, "\n[human] no answer within %g s\n", secs);
-            if (def != NULL && !json_is_null(def))
+            if (def != NULL && !json_is_null(def)) {
+                *from_default = 1;
                 return json_pack("{s:O}", "answer", def);
+            }
             return json_pack("{s:b}", "suspend", 1);
         }
     }
@@ -851,6 +1224,34 @@ static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype
     else
         answer = json_string(line);
     return json_pack("{s:o}", "answer", answer ? answer : json_null());
+}
+
+/* human.ask {request}: ask_human, remembering what was given so the runner can journal that
+ * and nothing else (human_record_matches). */
+static json_t *handle_human_ask(tx_server *s, json_t *params, const char **etype, char *emsg,
+                                size_t cap)
+{
+    int from_default = 0;
+    json_t *data = ask_human(s, params, &from_default, etype, emsg, cap);
+    json_decref(s->human_reply);
+    s->human_reply = NULL;
+    if (data != NULL) {
+        const char *kind =
+            json_string_value(json_object_get(json_object_get(params, "request"), "kind"));
+        s->human_reply = json_deep_copy(data);
+        /* Nobody answered in time: the answer is the procedure's own default, so the record
+         * may hold it in whatever form the runner's encoding gives it. */
+        if (s->human_reply != NULL && from_default)
+            json_object_set_new(s->human_reply, "default", json_true());
+        if (s->human_reply == NULL ||
+            json_object_set_new(s->human_reply, "kind", json_string(kind)) != 0) {
+            json_decref(data);
+            *etype = TX_ERR_INTERNAL;
+            snprintf(emsg, cap, "out of memory");
+            return NULL;
+        }
+    }
+    return data;
 }
 
 long tx_server_host_calls(const tx_server *s)
@@ -1146,36 +1547,74 @@ static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const c
     return result;
 }
 
+/*
+ * A Host.call inside a checkpoint carries the idempotency key <run>:<parent>.<seq>: parent is
+ * the running checkpoint, whose record is the journal's next position, and seq counts its calls
+ * from 1 in this process (a resumed attempt counts again from 1: the same keys, so a tool sees
+ * the retry). Anything else would let a runner reuse another call's key, so a tool that
+ * dedupes would skip a real call or replay a wrong one. Accepts and counts the key, or returns
+ * 0.
+ */
+static int inner_key_valid(tx_server *s, long pos, json_t *parent, json_t *seq)
+{
+    long next = tx_server_journal_count(s) + 1;
+    if (pos != 0 || !json_is_integer(parent) || !json_is_integer(seq) ||
+        json_integer_value(parent) != next)
+        return 0;
+    long want = s->inner_parent == next ? s->inner_seq + 1 : 1;
+    if (json_integer_value(seq) != want)
+        return 0;
+    s->inner_parent = next;
+    s->inner_seq = want;
+    return 1;
+}
+
 static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype, char *emsg,
                                 size_t cap)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "args");
-    if (name == NULL || !tx_valid_tool_name(name)) {
-        *etype = TX_ERR_BAD_REQUEST;
+    json_t *site;
+    *etype = TX_ERR_BAD_REQUEST;
+    long pos = request_position(s, params, "tool.call", &site, emsg, cap);
+    if (pos < 0)
+        return NULL;
+    if (name == NULL) {
+        snprintf(emsg, cap, "tool.call needs a tool name string");
+        return NULL;
+    }
+    /* From here on a refusal at a position is journaled as the call's outcome, so the runner's
+     * cursor and the journal stay in step (and a replay raises the same error). */
+    if (!tx_valid_tool_name(name)) {
         snprintf(emsg, cap, "tool.call needs a tool name of 1-%d characters [A-Za-z0-9_.-]",
                  TOOL_NAME_MAX);
-        return NULL;
+        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, NULL, 0.0, NULL, etype,
+                                         emsg, cap)
+                       : NULL;
     }
     if (args == NULL || json_is_array(args)) {
         /* Lua's empty table arrives as []: treat it as the empty argument object. */
         args = json_object();
     } else if (!json_is_object(args)) {
-        *etype = TX_ERR_BAD_REQUEST;
         snprintf(emsg, cap, "tool.call args must be an object");
-        return NULL;
+        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, NULL, 0.0, NULL, etype,
+                                         emsg, cap)
+                       : NULL;
     } else {
         json_incref(args);
     }
-    json_t *site;
-    long pos = request_position(s, params, "tool.call", &site, emsg, cap);
-    if (pos < 0) {
-        json_decref(args);
-        *etype = TX_ERR_BAD_REQUEST;
-        return NULL;
-    }
     char key[256];
     json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");
+    if ((parent != NULL || seq != NULL) && !inner_key_valid(s, pos, parent, seq)) {
+        json_decref(args);
+        long next = tx_server_journal_count(s) + 1;
+        return refuse(s, "tool.call", etype, emsg, cap,
+                      "forged idempotency key: parent %lld, seq %lld is not the next call of the "
+                      "running checkpoint (parent %ld, seq %ld)",
+                      json_is_integer(parent) ? (long long)json_integer_value(parent) : -1LL,
+                      json_is_integer(seq) ? (long long)json_integer_value(seq) : -1LL, next,
+                      s->inner_parent == next ? s->inner_seq + 1 : 1);
+    }
     if (pos > 0)
         snprintf(key, sizeof key, "%s:%ld", s->opts.run_id, pos);
     else if (json_is_integer(parent) && json_is_integer(seq))
@@ -1297,9 +1736,19 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
         const unsigned char *bytes;
         unsigned char *decoded;
         size_t len;
-        if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) == 0 &&
-            tx_files_write(".", &guard, path, bytes, len, etype, emsg, cap) == 0)
+        tx_error derr;
+        tx_error_clear(&derr);
+        if (request_content(params, &bytes, &len, &decoded, "File.write", emsg, cap) != 0) {
+            /* emsg says why */
+        } else if (disk_allows(s, len, "File.write", &derr) != 0) {
+            free(decoded);
+            *etype = "JournalError";
+            snprintf(emsg, cap, "%s", derr.message);
+            return NULL; /* the run is over: nothing more is journaled */
+        } else if (tx_files_write(".", &guard, path, bytes, len, etype, emsg, cap) == 0) {
+            s->disk_other += len;
             result = json_true();
+        }
         free(decoded);
     } else if (strcmp(op, "read") == 0) {
         result = tx_files_read(".", &guard, path, etype, emsg, cap);
@@ -1473,12 +1922,20 @@ static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, cha
         snprintf(emsg, cap, "%s", err.message);
         return NULL;
     }
+    /* Checked after the write: an event is at most one frame, so the overshoot is bounded. */
+    if (s->tripped < 0 && disk_allows(s, 0, "an event", &err) != 0) {
+        *etype = "JournalError";
+        snprintf(emsg, cap, "%s", err.message);
+        return NULL;
+    }
     return json_pack("{s:b}", "ok", 1);
 }
 
 /* Records a refused token (never the token itself). */
 static void record_refusal(tx_server *s, const char *method, const char *why)
 {
+    if (s->tripped >= 0)
+        return; /* the run is over: nothing more of it goes on disk */
     json_t *event =
         json_pack("{s:s, s:s, s:s}", "type", "token_refused", "method", method, "reason", why);
     tx_error err;
@@ -1486,6 +1943,7 @@ static void record_refusal(tx_server *s, const char *method, const char *why)
     if (event != NULL)
         tx_server_record(s, event, &err);
     json_decref(event);
+    (void)disk_allows(s, 0, "refusal events", &err); /* they count towards the disk limit */
 }
 
 /* Checks the phase gate for a request; returns 1 to go on, 0 with etype/emsg set to refuse. */
@@ -1550,7 +2008,13 @@ json_t *tx_server_handle(tx_server *s, const tx_request *req)
     char emsg[1024] = "";
     json_t *data = NULL;
     method_handler handler;
-    if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
+    if (s->tripped >= 0 && strcmp(req->method, TX_METHOD_RUN_FINISH) != 0) {
+        /* JournalError ends the run in the runner, uncatchably; the result is rewritten to
+         * status limit by the trusted side (tx_server_apply_limit) whatever the runner says.
+         * Nothing else is written for the run, events included. */
+        etype = "JournalError";
+        snprintf(emsg, sizeof emsg, "the run was stopped: %.900s", s->trip_message);
+    } else if (!phase_allows(s, req, &etype, emsg, sizeof emsg)) {
         /* refused: answered below */
     } else if (s->deferred_error[0] != '\0' && req->id != NULL &&
                strcmp(req->method, TX_METHOD_RUN_FINISH) != 0 &&

@@ -87,8 +87,20 @@ const char *tx_server_deadline_hit(const tx_server *s);
 /* The result the runner delivered with run.finish (new reference), or NULL if none came. */
 json_t *tx_server_take_result(tx_server *s);
 
-/* The journal as the steps.json array: a redacted copy (new reference; NULL if out of memory). */
-json_t *tx_server_steps(const tx_server *s);
+/* Writes <run dir>/steps.json, the journal as a JSON array, one record at a time from the
+ * journal file (tx_evidence_write_array): the broker never holds every record at once. */
+int tx_server_write_steps(const tx_server *s, tx_evidence *ev, tx_error *err);
+
+/* When a broker-side limit (`journal`, `disk`) stopped the run, rewrites `result` to status
+ * `limit` with an error naming it, whatever the runner reported, and returns 1; else 0. */
+int tx_server_apply_limit(const tx_server *s, json_t *result);
+
+/* True once a broker-side limit stopped the run: every request but run.finish is refused, and
+ * the supervisor may end a runner that does not stop. */
+int tx_server_stopped(const tx_server *s);
+
+/* Adds limits.journal and limits.disk ({used, allowed}) to a result's `limits` object. */
+void tx_server_limits(const tx_server *s, json_t *limits);
 
 /*
  * Takes a human's answer for a resumed run: the journal's last record must be a pending Human.*

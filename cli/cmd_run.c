@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "term.h"
 #include "config.h"
 #include "evidence.h"
 #include "run.h"
@@ -59,9 +60,9 @@ typedef struct run_opts {
 
 static int usage_error(const char *cmd, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "tactus %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see tactus %s --help)\n", cmd);
+    char what[512];
+    snprintf(what, sizeof what, fmt, arg);
+    tx_term_line(stderr, "tactus %s: %s (see tactus %s --help)", cmd, what, cmd);
     return TACTUS_EUSAGE;
 }
 
@@ -172,7 +173,7 @@ static int load_config(run_opts *o, const char *proc_dir)
     tx_error_clear(&err);
     tx_config_init(&cfg);
     if (tx_cli_load_config(o->policy, o->file, proc_dir, &cfg, &err) != 0) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_term_line(stderr, "tactus: %s", err.message);
         tx_config_free(&cfg);
         return TACTUS_EUSAGE;
     }
@@ -184,7 +185,10 @@ static int load_config(run_opts *o, const char *proc_dir)
     return 0;
 }
 
-/* Prints run events for people, on stderr. */
+/* Prints run events for people, on stderr. Everything in them may come from the procedure,
+ * so each line is escaped as a whole (tx_term_line): a message cannot end its line, start a
+ * forged "tactus: ok" one, or send the terminal an escape sequence. stream.jsonl keeps the
+ * exact text. */
 static void print_event(void *ud, const char *event_json)
 {
     (void)ud;
@@ -198,24 +202,23 @@ static void print_event(void *ud, const char *event_json)
         const char *level = json_string_value(json_object_get(e, "level"));
         const char *msg = json_string_value(json_object_get(e, "message"));
         json_t *ctx = json_object_get(e, "context");
-        fprintf(stderr, "[%s] %s", level ? level : "info", msg ? msg : "");
-        if (json_is_object(ctx) && json_object_size(ctx) > 0) {
-            char *c = json_dumps(ctx, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (c != NULL)
-                fprintf(stderr, " %s", c);
-            free(c);
-        }
-        fputc('\n', stderr);
+        char *c = NULL;
+        if (json_is_object(ctx) && json_object_size(ctx) > 0)
+            c = json_dumps(ctx, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        tx_term_line(stderr, "[%s] %s%s%s", level ? level : "info", msg ? msg : "", c ? " " : "",
+                     c ? c : "");
+        free(c);
     } else if (strcmp(type, "run_started") == 0) {
-        fprintf(stderr, "tactus: running %s (run %s)\n",
-                json_string_value(json_object_get(e, "procedure")),
-                json_string_value(json_object_get(e, "run_id")));
+        tx_term_line(stderr, "tactus: running %s (run %s)",
+                     json_string_value(json_object_get(e, "procedure")) ?: "?",
+                     json_string_value(json_object_get(e, "run_id")) ?: "?");
     } else if (strcmp(type, "host_call") == 0) {
-        fprintf(stderr, "tactus: Host.call %s -> %s\n",
-                json_string_value(json_object_get(e, "name")),
-                json_string_value(json_object_get(e, "outcome")));
+        tx_term_line(stderr, "tactus: Host.call %s -> %s",
+                     json_string_value(json_object_get(e, "name")) ?: "?",
+                     json_string_value(json_object_get(e, "outcome")) ?: "?");
     } else if (strcmp(type, "stage") == 0) {
-        fprintf(stderr, "tactus: stage %s\n", json_string_value(json_object_get(e, "stage")));
+        tx_term_line(stderr, "tactus: stage %s",
+                     json_string_value(json_object_get(e, "stage")) ?: "?");
     }
     json_decref(e);
 }
@@ -226,13 +229,13 @@ static json_t *read_input_file(const char *path)
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL) {
         if (jerr.line > 0)
-            fprintf(stderr, "tactus: %s:%d: invalid JSON: %s\n", path, jerr.line, jerr.text);
+            tx_term_line(stderr, "tactus: %s:%d: invalid JSON: %s", path, jerr.line, jerr.text);
         else
-            fprintf(stderr, "tactus: %s: %s\n", path, jerr.text);
+            tx_term_line(stderr, "tactus: %s: %s", path, jerr.text);
         return NULL;
     }
     if (!json_is_object(v)) {
-        fprintf(stderr, "tactus: %s: the input must be a JSON object\n", path);
+        tx_term_line(stderr, "tactus: %s: the input must be a JSON object", path);
         json_decref(v);
         return NULL;
     }
@@ -250,20 +253,23 @@ static void print_result(const json_t *result, const run_opts *o)
         return;
     }
     if (status != NULL && strcmp(status, "ok") == 0) {
+        /* For people: JSON escapes control characters in strings, not DEL or C1 ones. */
         char *text = json_dumps(json_object_get(result, "output"),
                                 JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-        if (text != NULL)
-            printf("%s\n", text);
+        if (text != NULL) {
+            tx_term_put(stdout, text, TX_TERM_KEEP_NEWLINES);
+            fputc('\n', stdout);
+        }
         free(text);
         if (!o->quiet)
-            fprintf(stderr, "tactus: ok in %lld ms (run %s)\n",
-                    (long long)json_integer_value(json_object_get(result, "duration_ms")),
-                    json_string_value(json_object_get(result, "run_id")));
+            tx_term_line(stderr, "tactus: ok in %lld ms (run %s)",
+                         (long long)json_integer_value(json_object_get(result, "duration_ms")),
+                         json_string_value(json_object_get(result, "run_id")) ?: "?");
         return;
     }
     json_t *error = json_object_get(result, "error");
-    fprintf(stderr, "tactus: %s: %s\n", status ? status : "failed",
-            json_string_value(json_object_get(error, "message")) ?: "(no message)");
+    tx_term_line(stderr, "tactus: %s: %s", status ? status : "failed",
+                 json_string_value(json_object_get(error, "message")) ?: "(no message)");
 }
 
 /* True if the run directory exists as anything but an empty directory: a new run never takes
@@ -355,7 +361,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
         return rc;
     rc = TACTUS_EUSAGE;
     if (tx_read_source(o->file, &source, &len, &err) != 0) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_term_line(stderr, "tactus: %s", err.message);
         goto done;
     }
     /* Sandboxed unless --no-sandbox or `sandbox: {enabled: false}` says otherwise. */
@@ -372,7 +378,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
         const char *base = strrchr(o->run_dir, '/');
         snprintf(run_id_buf, sizeof run_id_buf, "%s", base ? base + 1 : o->run_dir);
         if (o->run_id != NULL && strcmp(o->run_id, run_id_buf) != 0) {
-            fprintf(stderr, "tactus run: --run-id and --run-dir name different runs\n");
+            tx_term_line(stderr, "tactus run: --run-id and --run-dir name different runs");
             goto done;
         }
         run_id = run_id_buf;
@@ -406,7 +412,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     spec.on_event = o->quiet ? NULL : print_event;
     result = tx_run(&spec, &err);
     if (result == NULL) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_term_line(stderr, "tactus: %s", err.message);
         rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
         goto done;
     }
@@ -522,7 +528,7 @@ static json_t *load_run_record(const char *cmd, const char *dir, const char *id,
     if (file == NULL || stat(file, &st) != 0)
         file = json_string_value(json_object_get(run, "procedure_path"));
     if (file == NULL) {
-        fprintf(stderr, "tactus %s: %s/run.json names no procedure\n", cmd, dir);
+        tx_term_line(stderr, "tactus %s: %s/run.json names no procedure", cmd, dir);
         json_decref(run);
         return NULL;
     }
@@ -577,7 +583,7 @@ int tx_cmd_resume(int argc, char **argv)
                 json_error_t jerr;
                 json_t *v = json_loads(argv[++i], JSON_DECODE_ANY, &jerr);
                 if (v == NULL) {
-                    fprintf(stderr, "tactus resume: --answer-json: %s\n", jerr.text);
+                    tx_term_line(stderr, "tactus resume: --answer-json: %s", jerr.text);
                     goto done;
                 }
                 answer = json_pack("{s:o}", "json", v);
@@ -623,7 +629,7 @@ static int inspect(int argc, char **argv, int show_info)
         goto done;
     rc = TACTUS_EUSAGE;
     if (tx_read_source(o.file, &source, &len, &err) != 0) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_term_line(stderr, "tactus: %s", err.message);
         goto done;
     }
     tx_run_spec spec;
@@ -639,15 +645,15 @@ static int inspect(int argc, char **argv, int show_info)
     spec.validate_only = 1;
     result = tx_run(&spec, &err);
     if (result == NULL) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_term_line(stderr, "tactus: %s", err.message);
         rc = TACTUS_ESYSTEM;
         goto done;
     }
     const char *status = json_string_value(json_object_get(result, "status"));
     if (status == NULL || strcmp(status, "ok") != 0) {
         json_t *error = json_object_get(result, "error");
-        fprintf(stderr, "tactus: %s is not valid: %s\n", o.file,
-                json_string_value(json_object_get(error, "message")) ?: "(no message)");
+        tx_term_line(stderr, "tactus: %s is not valid: %s", o.file,
+                     json_string_value(json_object_get(error, "message")) ?: "(no message)");
         rc = TACTUS_EPROC;
         goto done;
     }
@@ -666,11 +672,11 @@ static int inspect(int argc, char **argv, int show_info)
         free(text);
     } else {
         json_t *procs = json_object_get(decl, "procedures");
-        printf("%s: valid (%zu procedure%s%s, %lld specification block%s)\n", o.file,
-               json_object_size(procs), json_object_size(procs) == 1 ? "" : "s",
-               json_is_true(json_object_get(decl, "script_mode")) ? ", script mode" : "",
-               (long long)json_integer_value(json_object_get(decl, "specifications")),
-               json_integer_value(json_object_get(decl, "specifications")) == 1 ? "" : "s");
+        tx_term_line(stdout, "%s: valid (%zu procedure%s%s, %lld specification block%s)", o.file,
+                     json_object_size(procs), json_object_size(procs) == 1 ? "" : "s",
+                     json_is_true(json_object_get(decl, "script_mode")) ? ", script mode" : "",
+                     (long long)json_integer_value(json_object_get(decl, "specifications")),
+                     json_integer_value(json_object_get(decl, "specifications")) == 1 ? "" : "s");
     }
     rc = 0;
 done:
@@ -732,7 +738,7 @@ int tx_cmd_replay(int argc, char **argv)
     input = json_incref(json_object_get(run, "input"));
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 0, NULL, dir);
     if (rc == 0 && !o.json)
-        fprintf(stderr, "tactus replay: run %s matches its journal\n", id);
+        tx_term_line(stderr, "tactus replay: run %s matches its journal", id);
 done:
     json_decref(input);
     json_decref(run);

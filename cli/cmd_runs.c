@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "term.h"
 #include "commands.h"
 #include "evidence.h"
 #include "run.h"
@@ -79,13 +80,14 @@ int tx_cmd_runs(int argc, char **argv)
                                                   status ? status : "incomplete", "procedure", proc,
                                                   "started_at", started));
         else
-            printf("%-32s %-14s %-24s %s\n", id, status ? status : "incomplete",
-                   started ? started : "-", proc ? proc : "-");
+            tx_term_line(stdout, "%-32s %-14s %-24s %s", id, status ? status : "incomplete",
+                         started ? started : "-", proc ? proc : "-");
         if (!as_json && status != NULL && strcmp(status, "suspended") == 0) {
             const char *waiting =
                 json_string_value(json_object_get(json_object_get(r, "error"), "message"));
-            printf("    %s (tactus resume %s --approve | --reject | --answer TEXT)\n",
-                   waiting ? waiting : "waiting", id);
+            /* The message is the procedure's: escaped like everything it says (term.h). */
+            tx_term_line(stdout, "    %s (tactus resume %s --approve | --reject | --answer TEXT)",
+                         waiting ? waiting : "waiting", id);
         }
         json_decref(r);
         free(names[i]);
@@ -101,15 +103,22 @@ int tx_cmd_runs(int argc, char **argv)
     return 0;
 }
 
+/* Prints a run's JSON file for people, line by line through the terminal escaper: JSON escapes
+ * C0 controls but may carry DEL, C1 controls and bidi overrides from the procedure as they are. */
 static int cat_file(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return -1;
-    char buf[8192];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        fwrite(buf, 1, n, stdout);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        char *safe = tx_term_escape(line, (size_t)n, TX_TERM_KEEP_NEWLINES);
+        fputs(safe != NULL ? safe : "(line withheld: out of memory)\n", stdout);
+        free(safe);
+    }
+    free(line);
     fclose(f);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "term.h"
 #include "commands.h"
 #include "config.h"
 #include "run.h"
@@ -36,8 +37,9 @@ static void print_report(const json_t *report)
     json_array_foreach(json_object_get(report, "scenarios"), i, sc)
     {
         int passed = json_is_true(json_object_get(sc, "passed"));
-        printf("%s %s\n", passed ? "PASS" : "FAIL",
-               json_string_value(json_object_get(sc, "name")) ?: "(unnamed)");
+        /* Names, step texts and messages are the procedure's: escaped (term.h). */
+        tx_term_line(stdout, "%s %s", passed ? "PASS" : "FAIL",
+                     json_string_value(json_object_get(sc, "name")) ?: "(unnamed)");
         size_t k;
         json_t *st;
         json_array_foreach(json_object_get(sc, "steps"), k, st)
@@ -45,13 +47,13 @@ static void print_report(const json_t *report)
             const char *status = json_string_value(json_object_get(st, "status"));
             if (passed || status == NULL || strcmp(status, "passed") == 0)
                 continue;
-            printf("    %s %s %s (line %lld)\n", status,
-                   json_string_value(json_object_get(st, "keyword")),
-                   json_string_value(json_object_get(st, "text")),
-                   (long long)json_integer_value(json_object_get(st, "line")));
+            tx_term_line(stdout, "    %s %s %s (line %lld)", status,
+                         json_string_value(json_object_get(st, "keyword")) ?: "",
+                         json_string_value(json_object_get(st, "text")) ?: "",
+                         (long long)json_integer_value(json_object_get(st, "line")));
             const char *msg = json_string_value(json_object_get(st, "message"));
             if (msg != NULL)
-                printf("        %s\n", msg);
+                tx_term_line(stdout, "        %s", msg);
         }
     }
     printf("%lld scenarios: %lld passed, %lld failed\n",
@@ -151,16 +153,16 @@ int tx_cmd_test(int argc, char **argv)
     spec.test_filter = filter;
     result = tx_run(&spec, &err);
     if (result == NULL) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_term_line(stderr, "tactus: %s", err.message);
         rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
         goto done;
     }
     const char *status = json_string_value(json_object_get(result, "status"));
     json_t *report = json_object_get(result, "output");
     if (status == NULL || strcmp(status, "ok") != 0 || !json_is_object(report)) {
-        fprintf(stderr, "tactus test: %s: %s\n", status ? status : "failed",
-                json_string_value(json_object_get(json_object_get(result, "error"), "message"))
-                    ?: "(no message)");
+        tx_term_line(stderr, "tactus test: %s: %s", status ? status : "failed",
+                     json_string_value(json_object_get(json_object_get(result, "error"), "message"))
+                         ?: "(no message)");
         rc = (int)tx_status_from_string(status);
         goto done;
     }

@@ -307,7 +307,8 @@ local function raise_recorded(rec)
   local message = type(e) == "table" and tostring(e.message) or tostring(e)
   -- The broker records a tool's or a file's error without the position the live run raised it
   -- at; that position is the record's site, so the replayed error reads the same.
-  if (rec.kind == "host_call" or rec.kind == "nondet") and type(rec.site) == "string"
+  if (rec.kind == "host_call" or rec.kind == "nondet" or rec.kind == "artifact")
+      and type(rec.site) == "string"
       and rec.site:find(":%d+$") then
     message = rec.site .. ": " .. message
   end
@@ -653,6 +654,15 @@ local function install(env, program)
       local r = call_live(nil, nil, 1)
       return r
     end
+    -- Arguments the runner cannot send are refused here, before a journal position is taken
+    -- (a refusal in tx.call would leave the position without a record); the encoding is never
+    -- smaller than the request's compact one.
+    local encodable, encoded = pcall(tx.json_encode, args or {})
+    if not encodable then fail_at("ValueError", "Host.call: " .. tostring(encoded), level) end
+    if #encoded + #name > 1044480 then
+      fail_at("ValueError", string_format("Host.call: arguments are %d bytes; the largest allowed is 1048576", #encoded), level)
+    end
+    encoded = nil
     local r = journaled("host_call", name, level + 1, function(pos, site)
       local v = call_live(pos, site, 3)
       return v
@@ -931,7 +941,17 @@ local function install(env, program)
     if nested and journal.inside == 0 then
       -- The callee's own operations are journaled as it runs; its result closes the call.
       result = journaled("procedure", label, 3, function(pos, site)
-        tx.journal_append({ pos = pos, kind = "procedure", name = label, site = site, result = result, t = tx.now() * 1000, ms = 0 })
+        local record = { pos = pos, kind = "procedure", name = label, site = site, result = result, t = tx.now() * 1000, ms = 0 }
+        local ok, err = pcall(tx.journal_append, record)
+        if not ok then
+          -- A result that cannot be journaled fails the call, and that failure is recorded in
+          -- its place (as for a checkpoint), so the journal and the runner stay in step.
+          local message = string_format("procedure '%s': its result cannot be journaled: %s", label, tostring(err))
+          error_kinds[message] = "ValueError"
+          record.result, record.error = nil, { type = "ValueError", message = message }
+          tx.journal_append(record)
+          error(message, 0)
+        end
         return result
       end)
     end
@@ -1110,6 +1130,9 @@ local function install(env, program)
     if journal.inside > 0 then
       fail_at("ValueError", "Human." .. kind .. " cannot be used inside a checkpoint (an answer must be journaled on its own)", level)
     end
+    -- A request the runner cannot send is refused before a journal position is taken.
+    local sendable, why = pcall(tx.json_encode, request)
+    if not sendable then fail_at("ValueError", "Human." .. kind .. ": " .. tostring(why), level) end
     local answer = journaled("human", kind, level + 1, function(pos, site)
       local started = tx.now()
       local reply = tx.human_ask(request)
@@ -1172,10 +1195,16 @@ local function install(env, program)
       if utf8.len(content) == nil or content:find("\0", 1, true) then
         params.content, params.base64 = tx.base64(content), true
       end
+      -- Refused here, before a journal position is taken: a request the runner cannot send
+      -- would otherwise leave the position without a record (every later step "out of order").
+      -- Everything the broker refuses once it has the request is journaled as the outcome.
+      if #params.content + #name > 1044480 then
+        fail_at("ToolFailed", string_format("Artifact.save: %d bytes is too much for one artifact (at most 1020 KiB of text, 765 KiB of binary)", #content), 1)
+      end
       local function save(pos, site)
         params.pos, params.site = pos, site
         local ok, data, message = tx.call("files.save", params)
-        if not ok then fail_at(data, message, pos and 4 or 2) end
+        if not ok then fail_at(data, message, pos and 3 or 2) end
         return data.result
       end
       if journal.inside > 0 then

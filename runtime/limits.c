@@ -19,6 +19,8 @@ static const char *const limit_names[TX_LIMIT__COUNT] = {
     [TX_LIMIT_FILES] = "files",
     [TX_LIMIT_FILE_SIZE] = "file_size",
     [TX_LIMIT_TMP] = "tmp",
+    [TX_LIMIT_JOURNAL] = "journal",
+    [TX_LIMIT_DISK] = "disk",
 };
 
 #define MIB (1024ULL * 1024ULL)
@@ -38,6 +40,8 @@ void tx_limits_default(tx_limits *l)
     l->allowed[TX_LIMIT_FILES] = 64;
     l->allowed[TX_LIMIT_FILE_SIZE] = 64 * MIB;
     l->allowed[TX_LIMIT_TMP] = 64 * MIB;
+    l->allowed[TX_LIMIT_JOURNAL] = 256 * MIB;
+    l->allowed[TX_LIMIT_DISK] = 1024 * MIB;
 }
 
 const char *tx_limit_name(tx_limit_id id)
@@ -58,7 +62,8 @@ int tx_limit_by_name(const char *name)
 int tx_limit_is_size(tx_limit_id id)
 {
     return id == TX_LIMIT_MEMORY || id == TX_LIMIT_STRING || id == TX_LIMIT_OUTPUT ||
-           id == TX_LIMIT_FILE_SIZE || id == TX_LIMIT_TMP;
+           id == TX_LIMIT_FILE_SIZE || id == TX_LIMIT_TMP || id == TX_LIMIT_JOURNAL ||
+           id == TX_LIMIT_DISK;
 }
 
 int tx_parse_size(const char *text, uint64_t *out)

@@ -219,6 +219,7 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
     int timed_out = 0, violation = 0, finished = 0;
     if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
         return failure("system", "SystemError", err.message);
+    double stop_at = 0; /* a broker-side limit stopped the run: the runner gets 2 s to finish */
     while (!finished) {
         int wait_ms = -1; /* no deadline: one blocking recvmsg per frame */
         if (deadline != 0) {
@@ -231,12 +232,23 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
              * not extend it. */
             wait_ms = left > INT_MAX ? INT_MAX : (int)left + 1;
         }
+        if (stop_at == 0 && tx_server_stopped(server))
+            stop_at = mono_ms() + 2000;
+        if (stop_at != 0 && mono_ms() >= stop_at)
+            break; /* a runner that does not end when told is killed (reaped below) */
+        if (stop_at != 0) {
+            double left = stop_at - mono_ms();
+            if (wait_ms < 0 || left < wait_ms)
+                wait_ms = (int)left + 1;
+        }
         const char *payload = NULL;
         size_t len = 0;
         int rc = tx_frame_recv(fd, &reader, &payload, &len, wait_ms, &err);
         if (rc == 0)
             break; /* runner closed: it died or exited without finishing */
         if (rc < 0) {
+            if (stop_at != 0 && mono_ms() >= stop_at)
+                break; /* as above: the limit, not the deadline, ended the run */
             if (err.status == TACTUS_ETIMEOUT || (deadline != 0 && mono_ms() >= deadline)) {
                 timed_out = 1;
             } else {
@@ -500,6 +512,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         return NULL;
     }
     double duration = mono_ms() - t0;
+    /* A broker-side limit (journal, disk) decides the status, whatever the runner reported. */
+    tx_server_apply_limit(server, result);
 
     /* Enrich with what only the trusted side knows; the runner's word does not set these. */
     json_object_set_new(result, "run_id", json_string(run_id));
@@ -518,6 +532,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     json_object_set_new(limits, "timeout",
                         json_pack("{s:I, s:I}", "used", (json_int_t)duration, "allowed",
                                   (json_int_t)spec->config->limits.allowed[TX_LIMIT_TIMEOUT]));
+    tx_server_limits(server, limits);
     if (json_object_get(result, "error") == NULL)
         json_object_set_new(result, "error", json_null());
     if (tx_server_redact(server, result) != 0) {
@@ -542,7 +557,6 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         json_decref(finished);
     }
     if (evidence != NULL) {
-        json_t *steps = tx_server_steps(server);
         tx_error sync_err;
         tx_error_clear(&sync_err);
         /* A failed journal write already ended the run (status system); the evidence of that
@@ -550,10 +564,9 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_journal *in_use = tx_server_journal(server);
         if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0)
             fprintf(stderr, "tactus: %s\n", sync_err.message);
-        if (tx_evidence_write_json(evidence, "steps.json", steps, &ev_err) != 0 ||
+        if (tx_server_write_steps(server, evidence, &ev_err) != 0 ||
             tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0)
             fprintf(stderr, "tactus: %s\n", ev_err.message);
-        json_decref(steps);
     }
     tx_server_free(server);
     tx_journal_close(journal);

@@ -24,6 +24,8 @@ typedef enum tx_limit_id {
     TX_LIMIT_FILES,        /* sandbox: open file descriptors */
     TX_LIMIT_FILE_SIZE,    /* sandbox: largest file the run may write */
     TX_LIMIT_TMP,          /* sandbox: size of the /tmp tmpfs */
+    TX_LIMIT_JOURNAL,      /* broker: bytes of the run's journal */
+    TX_LIMIT_DISK,         /* broker: bytes the run puts on disk (run directory, File.write) */
     TX_LIMIT__COUNT
 } tx_limit_id;
 

@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (tx_journal_open(path, &meta, TX_DURABILITY_NONE, &j, &report, &err) == 0) {
         long n = tx_journal_count(j);
         for (long pos = 1; pos <= n; pos++)
-            (void)tx_journal_get(j, pos);
+            json_decref(tx_journal_read(j, pos, &err));
         tx_journal_close(j);
     }
     unlink(path);

@@ -149,7 +149,8 @@ START_TEST(test_full_document)
         "    - {source: '/abs', target: /c}\n"
         "  profile: repo-write\n"
         "  limits: {memory: 128m, cpus: 2, pids: 16, files: 32, file_size: 1g, tmp: 64k,\n"
-        "           output: 1024, instructions: 0, string: 1M, depth: 200, host_calls: 7}\n"
+        "           output: 1024, instructions: 0, string: 1M, depth: 200, host_calls: 7,\n"
+        "           journal: 32m, disk: 2g}\n"
         "strict_determinism: true\n";
     tx_config cfg;
     tx_config_init(&cfg);
@@ -214,6 +215,8 @@ START_TEST(test_full_document)
     ck_assert_uint_eq(a[TX_LIMIT_STRING], MIB);
     ck_assert_uint_eq(a[TX_LIMIT_DEPTH], 200);
     ck_assert_uint_eq(a[TX_LIMIT_HOST_CALLS], 7);
+    ck_assert_uint_eq(a[TX_LIMIT_JOURNAL], 32 * MIB);
+    ck_assert_uint_eq(a[TX_LIMIT_DISK], 2048 * MIB);
     ck_assert_uint_eq(cfg.limits_set, (1u << TX_LIMIT__COUNT) - 1);
 
     tx_config_free(&cfg);

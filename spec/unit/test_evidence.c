@@ -113,6 +113,56 @@ START_TEST(unwritable_places_are_errors)
 }
 END_TEST
 
+typedef struct array_iter {
+    json_t *array;
+    size_t next;
+    size_t fail_at; /* 0: never */
+} array_iter;
+
+static int next_of(void *ud, json_t **out, tx_error *err)
+{
+    array_iter *it = ud;
+    if (it->fail_at != 0 && it->next + 1 == it->fail_at)
+        return tx_fail(err, TACTUS_ESYSTEM, "element %zu is gone", it->next + 1);
+    if (it->next >= json_array_size(it->array))
+        return 0;
+    *out = json_incref(json_array_get(it->array, it->next++));
+    return 1;
+}
+
+/* steps.json written one element at a time reads exactly like the array written at once. */
+START_TEST(arrays_stream_like_whole_files)
+{
+    make_root();
+    char dir[128], path[160], whole[65536];
+    snprintf(dir, sizeof dir, "%s/r4", root);
+    tx_evidence *ev = NULL;
+    tx_error err;
+    ck_assert_int_eq(tx_evidence_open(dir, 0, &ev, &err), 0);
+    json_t *arrays[] = {json_array(), json_pack("[{s:i, s:[i, {s:s}], s:{}}, i, s]", "pos", 1,
+                                                "result", 2, "k", "line\nbreak", "e", 7, "x")};
+    snprintf(path, sizeof path, "%s/steps.json", dir);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(tx_evidence_write_json(ev, "steps.json", arrays[i], &err), 0);
+        snprintf(whole, sizeof whole, "%s", slurp(path));
+        array_iter it = {arrays[i], 0, 0};
+        ck_assert_int_eq(tx_evidence_write_array(ev, "steps.json", next_of, &it, &err), 0);
+        ck_assert_str_eq(slurp(path), whole);
+    }
+    /* A failing producer leaves the old file and says why. */
+    array_iter it = {arrays[1], 0, 2};
+    ck_assert_int_eq(tx_evidence_write_array(ev, "steps.json", next_of, &it, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.message, "element 2 is gone"));
+    ck_assert_str_eq(slurp(path), whole);
+    snprintf(path, sizeof path, "%s/.steps.json.tmp", dir);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    json_decref(arrays[0]);
+    json_decref(arrays[1]);
+    tx_evidence_close(ev);
+    remove_root();
+}
+END_TEST
+
 static Suite *evidence_suite(void)
 {
     Suite *s = suite_create("evidence");
@@ -120,6 +170,7 @@ static Suite *evidence_suite(void)
     tcase_add_test(tc, events_are_numbered_lines);
     tcase_add_test(tc, json_files_replace_atomically);
     tcase_add_test(tc, unwritable_places_are_errors);
+    tcase_add_test(tc, arrays_stream_like_whole_files);
     suite_add_tcase(s, tc);
     return s;
 }

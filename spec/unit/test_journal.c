@@ -193,6 +193,36 @@ static char *three_records(tmp *t, size_t *len)
 
 /* ---- tests ----------------------------------------------------------------------------- */
 
+/* The record at pos, read back from the file (a new reference), or NULL. */
+static json_t *get(tx_journal *j, long pos)
+{
+    tx_error err;
+    tx_error_clear(&err);
+    return tx_journal_read(j, pos, &err);
+}
+
+/* True when the journal has no record at pos (and says so). */
+static int absent(tx_journal *j, long pos)
+{
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *v = tx_journal_read(j, pos, &err);
+    json_decref(v);
+    return v == NULL && err.status == TACTUS_EUSAGE;
+}
+
+/* Integer field `field` of the record at pos (or of its result's field `sub`), -1 if none. */
+static long long get_int(tx_journal *j, long pos, const char *field, const char *sub)
+{
+    json_t *r = get(j, pos);
+    json_t *v = json_object_get(r, field);
+    if (sub != NULL)
+        v = json_object_get(v, sub);
+    long long n = json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+    json_decref(r);
+    return n;
+}
+
 START_TEST(test_create_and_reopen)
 {
     tmp t;
@@ -205,14 +235,12 @@ START_TEST(test_create_and_reopen)
     ck_assert_int_eq(tx_journal_count(j), 0);
     ck_assert_str_eq(tx_journal_meta_get(j)->run_id, "run-1");
     ck_assert_str_eq(tx_journal_meta_get(j)->source_digest, "sha256:src");
-    ck_assert_ptr_null(tx_journal_get(j, 1));
-    ck_assert_ptr_null(tx_journal_get(j, 0));
+    ck_assert(absent(j, 1));
+    ck_assert(absent(j, 0));
     for (long p = 1; p <= 3; p++)
         append_std(j, p);
     ck_assert_int_eq(tx_journal_count(j), 3);
-    ck_assert_int_eq(
-        json_integer_value(json_object_get(json_object_get(tx_journal_get(j, 2), "result"), "n")),
-        2);
+    ck_assert_int_eq(get_int(j, 2, "result", "n"), 2);
     tx_journal_close(j);
     ck_assert_int_eq(stat(t.path, &(struct stat){0}), 0);
     ck_assert_int_eq(file_size(t.path) > 0, 1);
@@ -332,7 +360,7 @@ START_TEST(test_values_round_trip_exactly)
     tx_journal_close(j);
 
     j = open_ok(t.path, NULL, TX_DURABILITY_FSYNC, NULL);
-    json_t *g1 = tx_journal_get(j, 1), *g2 = tx_journal_get(j, 2);
+    json_t *g1 = get(j, 1), *g2 = get(j, 2);
     ck_assert(json_equal(g1, r1));
     ck_assert(json_equal(g2, r2));
     char *back1 = json_dumps(g1, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -354,6 +382,8 @@ START_TEST(test_values_round_trip_exactly)
                      "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80");
     ck_assert(json_is_true(json_object_get(g2, "pending")));
     ck_assert(json_is_integer(json_object_get(g2, "t")));
+    json_decref(g1);
+    json_decref(g2);
     tx_journal_close(j);
     free(dump1);
     free(dump2);
@@ -387,14 +417,15 @@ START_TEST(test_large_and_many_records)
     j = open_ok(t.path, NULL, TX_DURABILITY_NONE, NULL);
     ck_assert_int_eq(tx_journal_count(j), 1500);
     for (long p = 1; p <= 1500; p++) {
-        json_t *r = tx_journal_get(j, p);
+        json_t *r = get(j, p);
         ck_assert_int_eq(json_integer_value(json_object_get(r, "pos")), p);
         if (p == 700)
             ck_assert_str_eq(json_string_value(json_object_get(r, "result")), s);
         else
             ck_assert_int_eq(json_integer_value(json_object_get(r, "result")), p);
+        json_decref(r);
     }
-    ck_assert_ptr_null(tx_journal_get(j, 1501));
+    ck_assert(absent(j, 1501));
     tx_journal_close(j);
     free(s);
     tmp_remove(&t);
@@ -424,7 +455,7 @@ START_TEST(test_torn_tail_at_every_offset)
             ck_assert_int_eq(rep.dropped_at_offset, -1);
         }
         ck_assert_int_eq(file_size(t.path), (long)start);
-        ck_assert_int_eq(json_integer_value(json_object_get(tx_journal_get(j, 2), "pos")), 2);
+        ck_assert_int_eq(get_int(j, 2, "pos", NULL), 2);
         append_std(j, 3);
         tx_journal_close(j);
         j = open_ok(t.path, NULL, TX_DURABILITY_FSYNC, &rep);
@@ -847,7 +878,7 @@ static int child_disk_full(void *arg)
     if (rc != -1 || err.status != TACTUS_ESYSTEM || strstr(err.message, "File too large") == NULL ||
         strstr(err.message, "record 3 was not recorded") == NULL)
         return 5;
-    if (tx_journal_count(j) != 2 || tx_journal_get(j, 3) != NULL)
+    if (tx_journal_count(j) != 2 || !absent(j, 3))
         return 6;
     size_t len2;
     char *after = slurp(c->t->path, &len2);
@@ -911,7 +942,7 @@ START_TEST(test_truncate)
     ck_assert_int_eq(file_size(t.path), (long)len);
     ck_assert_int_eq(tx_journal_truncate(j, 3, &err), 0);
     ck_assert_int_eq(tx_journal_count(j), 3);
-    ck_assert_ptr_null(tx_journal_get(j, 4));
+    ck_assert(absent(j, 4));
     ck_assert_int_eq(file_size(t.path), (long)line_start(orig, len, 5));
     json_t *r = rec(4, "redo", json_string("new"));
     ck_assert_int_eq(tx_journal_append(j, r, &err), 0);
@@ -920,7 +951,9 @@ START_TEST(test_truncate)
 
     j = open_ok(t.path, NULL, TX_DURABILITY_FSYNC, NULL);
     ck_assert_int_eq(tx_journal_count(j), 4);
-    ck_assert_str_eq(json_string_value(json_object_get(tx_journal_get(j, 4), "name")), "redo");
+    json_t *r4 = get(j, 4);
+    ck_assert_str_eq(json_string_value(json_object_get(r4, "name")), "redo");
+    json_decref(r4);
     ck_assert_int_eq(tx_journal_truncate(j, 0, &err), 0);
     ck_assert_int_eq(tx_journal_count(j), 0);
     ck_assert_int_eq(tx_journal_truncate(j, 1, &err), -1);
@@ -1016,8 +1049,7 @@ START_TEST(test_crash_points)
                 ck_assert_int_eq(rep.dropped_bytes, 0);
             }
             for (long p = 1; p <= cases[i].records; p++)
-                ck_assert_int_eq(
-                    json_integer_value(json_object_get(tx_journal_get(j, p), "result")), p);
+                ck_assert_int_eq(get_int(j, p, "result", NULL), p);
             /* The run goes on from there. */
             append_std(j, cases[i].records + 1);
             tx_journal_close(j);
@@ -1061,6 +1093,46 @@ START_TEST(test_crash_env_parsing)
 }
 END_TEST
 
+/* The cap (the journal and disk limits): a refused record writes nothing, is named, and the
+ * journal stays usable; records are read back from the file and checked again. */
+START_TEST(test_max_bytes_and_read_back)
+{
+    tmp t;
+    tmp_make(&t);
+    tx_journal *j = open_ok(t.path, &META, TX_DURABILITY_NONE, NULL);
+    append_std(j, 1);
+    uint64_t used = tx_journal_bytes(j);
+    ck_assert_uint_gt(used, 0);
+    tx_journal_set_max_bytes(j, used + 10);
+    json_t *r = rec(2, "big", json_string("this record is longer than ten bytes"));
+    tx_error err;
+    tx_error_clear(&err);
+    ck_assert_int_eq(tx_journal_append(j, r, &err), -1);
+    ck_assert_int_eq(err.status, TACTUS_ELIMIT);
+    ck_assert_ptr_nonnull(strstr(err.message, "past the"));
+    ck_assert_uint_eq(tx_journal_last_line(j) > 10, 1);
+    ck_assert_int_eq(tx_journal_count(j), 1);
+    ck_assert_uint_eq(tx_journal_bytes(j), used);
+    tx_journal_set_max_bytes(j, 0);
+    ck_assert_int_eq(tx_journal_append(j, r, &err), 0);
+    json_decref(r);
+    json_t *back = get(j, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(back, "name")), "big");
+    json_decref(back);
+    /* A record changed under the journal after it was checked is an error, not a value. */
+    int fd = open(t.path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "X", 1, (off_t)used + 2), 1);
+    close(fd);
+    tx_error_clear(&err);
+    ck_assert_ptr_null(tx_journal_read(j, 2, &err));
+    ck_assert_int_eq(err.status, TACTUS_ESYSTEM);
+    ck_assert_ptr_nonnull(strstr(err.message, "changed on disk"));
+    tx_journal_close(j);
+    tmp_remove(&t);
+}
+END_TEST
+
 static Suite *journal_suite(void)
 {
     Suite *s = suite_create("journal");
@@ -1083,6 +1155,7 @@ static Suite *journal_suite(void)
     tcase_add_test(tc, test_batch_and_none_modes_persist);
     tcase_add_test(tc, test_crash_points);
     tcase_add_test(tc, test_crash_env_parsing);
+    tcase_add_test(tc, test_max_bytes_and_read_back);
     suite_add_tcase(s, tc);
     return s;
 }

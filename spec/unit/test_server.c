@@ -4,6 +4,7 @@
 #include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -162,12 +163,11 @@ START_TEST(journal_records_are_checked)
     ck_assert_str_eq(json_string_value(json_object_get(r, "event")), "done");
     json_decref(r);
     ck_assert_int_eq(tx_server_journal_count(f.s), 2);
-    json_t *steps = tx_server_steps(f.s);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(steps, 1), "kind")),
-                     "host_call");
-    json_decref(steps);
     r = call(&f, "journal.read", json_pack("{s:i}", "from", 1));
-    ck_assert_int_eq(json_array_size(json_object_get(json_object_get(r, "data"), "records")), 2);
+    json_t *records = json_object_get(json_object_get(r, "data"), "records");
+    ck_assert_int_eq(json_array_size(records), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(records, 1), "kind")),
+                     "host_call");
     json_decref(r);
     teardown(&f);
 }
@@ -304,6 +304,363 @@ START_TEST(tool_call_after_deadline)
 }
 END_TEST
 
+/* ---- a compromised runner ------------------------------------------------------------------
+ * The runner may be hostile code that sends any frame. These tests speak the wire protocol:
+ * each request is the exact frame text a runner would send, parsed by tx_request_parse as the
+ * broker's supervisor does, then handled. Every forgery must be refused for its reason, leave
+ * the journal file byte for byte as it was, and leave a request_refused event naming the
+ * method and the reason in stream.jsonl. */
+
+typedef struct run_fixture {
+    tx_config cfg;
+    tx_server *s;
+    tx_evidence *ev;
+    char dir[64], run[96], journal[128];
+} run_fixture;
+
+static void run_setup(run_fixture *f)
+{
+    tx_config_init(&f->cfg);
+    tx_error err;
+    ck_assert_int_eq(tx_config_load_string(&f->cfg, "t.yml", "tools: [host.ping]\n", 19, &err), 0);
+    snprintf(f->dir, sizeof f->dir, "/tmp/tx-forge-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(f->dir));
+    snprintf(f->run, sizeof f->run, "%s/run", f->dir);
+    snprintf(f->journal, sizeof f->journal, "%s/journal.jsonl", f->run);
+    ck_assert_int_eq(tx_evidence_open(f->run, 0, &f->ev, &err), 0);
+    tx_server_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.run_id = "r1";
+    opts.proc_dir = f->dir;
+    opts.config = &f->cfg;
+    opts.evidence = f->ev;
+    opts.journal_path = f->journal;
+    opts.journal_meta = (tx_journal_meta){"r1", NULL, NULL, NULL};
+    f->s = tx_server_new(&opts, &err);
+    ck_assert_ptr_nonnull(f->s);
+}
+
+static void run_teardown(run_fixture *f)
+{
+    tx_server_free(f->s);
+    tx_evidence_close(f->ev);
+    tx_config_free(&f->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Handles one frame's text as the broker does; returns the response (caller frees). A
+ * journal.append record gets the fields it lacks of name, site, args and error as null, as
+ * tx.journal_append sends them: a forgery must be refused for what it claims, not for a
+ * missing field. */
+static json_t *wire(run_fixture *f, const char *frame)
+{
+    tx_request req;
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *v = json_loads(frame, 0, NULL);
+    json_t *rec = json_object_get(json_object_get(v, "params"), "record");
+    static const char *const optional[] = {"name", "site", "args", "error", NULL};
+    for (int i = 0; json_is_object(rec) && optional[i]; i++)
+        if (json_object_get(rec, optional[i]) == NULL)
+            json_object_set_new(rec, optional[i], json_null());
+    char *text = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    ck_assert_ptr_nonnull(text);
+    int rc = tx_request_parse(text, strlen(text), &req, &err);
+    free(text);
+    ck_assert_msg(rc == 0, "%s: %s", frame, err.message);
+    json_t *resp = tx_server_handle(f->s, &req);
+    tx_request_free(&req);
+    ck_assert_ptr_nonnull(resp);
+    return resp;
+}
+
+static int is_done(json_t *resp)
+{
+    const char *event = json_string_value(json_object_get(resp, "event"));
+    return event != NULL && strcmp(event, "done") == 0;
+}
+
+/* The file's bytes (malloc'd, NUL-terminated; "" when it does not exist). */
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return strdup("");
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Sends a forged frame: it must be refused (BadRequest) with a message containing `why`, the
+ * journal must be unchanged, and a request_refused event for `method` with that reason must
+ * have been recorded. */
+static void forged(run_fixture *f, const char *method, const char *frame, const char *why)
+{
+    char *before = slurp(f->journal);
+    long count = tx_server_journal_count(f->s);
+    json_t *r = wire(f, frame);
+    ck_assert_msg(!is_done(r), "accepted: %s", frame);
+    ck_assert_str_eq(error_type(r), "BadRequest");
+    ck_assert_msg(strstr(error_message(r), why) != NULL, "%s: '%s' lacks '%s'", frame,
+                  error_message(r), why);
+    json_decref(r);
+    char *after = slurp(f->journal);
+    ck_assert_msg(strcmp(before, after) == 0, "%s changed the journal", frame);
+    ck_assert_int_eq(tx_server_journal_count(f->s), count);
+    free(before);
+    free(after);
+    char path[160];
+    snprintf(path, sizeof path, "%s/stream.jsonl", f->run);
+    char *stream = slurp(path);
+    char *last = NULL;
+    for (char *p = stream; (p = strstr(p, "\"type\":\"request_refused\"")) != NULL; p++)
+        last = p;
+    ck_assert_msg(last != NULL, "%s: no request_refused event", frame);
+    char *eol = strchr(last, '\n');
+    if (eol != NULL)
+        *eol = '\0';
+    char want[96];
+    snprintf(want, sizeof want, "\"method\":\"%s\"", method);
+    ck_assert_msg(strstr(last, want) != NULL, "event %s lacks %s", last, want);
+    ck_assert_msg(strstr(last, why) != NULL, "event %s lacks the reason '%s'", last, why);
+    free(stream);
+}
+
+/* Record 1, as the runner sends it (tx.journal_append fills the optional fields with null). */
+static const char *const first_checkpoint =
+    "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":1,\"kind\":"
+    "\"checkpoint\",\"name\":null,\"site\":\"x.tac:2\",\"args\":null,\"result\":7,"
+    "\"error\":null,\"t\":1,\"ms\":0}}}";
+
+static const char *const human_answer_forgery =
+    "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":\"human\","
+    "\"name\":\"approve\",\"site\":\"x.tac:3\",\"result\":true,\"t\":1,\"ms\":0}}}";
+
+START_TEST(runner_cannot_forge_journal_records)
+{
+    run_fixture f;
+    run_setup(&f);
+    json_t *r = wire(&f, first_checkpoint);
+    ck_assert(is_done(r));
+    json_decref(r);
+    ck_assert_int_eq(tx_server_journal_count(f.s), 1);
+
+    /* An approval nobody gave: only the host writes answers (tactus resume). */
+    forged(&f, "journal.append", human_answer_forgery, "answers are written by the host");
+    /* Positions: only the next one, never a gap or an overwrite. */
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":3,\"kind\":"
+           "\"checkpoint\",\"site\":\"x.tac:2\",\"result\":1,\"t\":1,\"ms\":0}}}",
+           "expected position 2");
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":1,\"kind\":"
+           "\"checkpoint\",\"site\":\"x.tac:2\",\"result\":1,\"t\":1,\"ms\":0}}}",
+           "expected position 2");
+    /* What only the broker produces: host call results, artifacts, File outcomes. */
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":"
+           "\"host_call\",\"name\":\"host.ping\",\"site\":\"x.tac:2\",\"result\":{\"ok\":true},"
+           "\"t\":1,\"ms\":0}}}",
+           "host_call records are journaled by the broker itself");
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":"
+           "\"artifact\",\"name\":\"a.txt\",\"site\":\"x.tac:2\",\"result\":{\"name\":\"a.txt\"},"
+           "\"t\":1,\"ms\":0}}}",
+           "artifact records are journaled by the broker itself");
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":"
+           "\"nondet\",\"name\":\"File.read\",\"site\":\"x.tac:2\",\"result\":{\"content\":\"x\"},"
+           "\"t\":1,\"ms\":0}}}",
+           "nondet records of File are journaled by the broker itself");
+    /* Claiming the broker's own fields: an argument digest, a pending non-human record. */
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":"
+           "\"checkpoint\",\"site\":\"x.tac:2\",\"args\":\"sha256:00\",\"result\":1,\"t\":1,"
+           "\"ms\":0}}}",
+           "argument digests are written by the broker");
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":"
+           "\"checkpoint\",\"site\":\"x.tac:2\",\"result\":1,\"pending\":true,\"t\":1,\"ms\":0}}}",
+           "only a human record can be pending");
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":[1,2]}}",
+           "needs a record object");
+    /* Requests that claim a position out of turn. */
+    forged(&f, "tool.call",
+           "{\"id\":1,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"pos\":5,"
+           "\"site\":\"x.tac:4\"}}",
+           "journal position 5 out of order");
+    forged(&f, "files.save",
+           "{\"id\":1,\"method\":\"files.save\",\"params\":{\"name\":\"a.txt\",\"content\":\"x\","
+           "\"pos\":1,\"site\":\"x.tac:4\"}}",
+           "journal position 1 out of order");
+    ck_assert_int_eq(tx_server_journal_count(f.s), 1);
+    run_teardown(&f);
+}
+END_TEST
+
+START_TEST(runner_cannot_forge_human_answers)
+{
+    run_fixture f;
+    run_setup(&f);
+    json_t *r = wire(&f, first_checkpoint);
+    json_decref(r);
+    /* No terminal: the broker says suspend; the runner may record the pending request only. */
+    r = wire(&f, "{\"id\":2,\"method\":\"human.ask\",\"params\":{\"request\":{\"kind\":"
+                 "\"approve\",\"message\":\"deploy?\"}}}");
+    ck_assert(is_done(r));
+    ck_assert(json_is_true(json_object_get(json_object_get(r, "data"), "suspend")));
+    json_decref(r);
+    forged(&f, "journal.append", human_answer_forgery, "not what human.ask answered");
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,\"kind\":"
+           "\"human\",\"name\":\"input\",\"site\":\"x.tac:3\",\"result\":{},\"pending\":true,"
+           "\"t\":1,\"ms\":0}}}",
+           "needs the human.ask it answers");
+    r = wire(&f, "{\"id\":3,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":2,"
+                 "\"kind\":\"human\",\"name\":\"approve\",\"site\":\"x.tac:3\",\"args\":null,"
+                 "\"result\":{},\"error\":null,\"pending\":true,\"t\":1,\"ms\":0}}}");
+    ck_assert(is_done(r));
+    json_decref(r);
+    ck_assert_int_eq(tx_server_journal_count(f.s), 2);
+    /* The pending record is answered by the host alone: a runner cannot add the answer. */
+    forged(&f, "journal.append",
+           "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":3,\"kind\":"
+           "\"human\",\"name\":\"approve\",\"site\":\"x.tac:3\",\"result\":true,\"t\":1,"
+           "\"ms\":0}}}",
+           "answers are written by the host");
+    r = wire(&f, "{\"id\":4,\"method\":\"journal.answer\",\"params\":{\"pos\":2}}");
+    ck_assert(is_done(r)); /* no answer was given to this resume: nothing recorded */
+    ck_assert(json_is_false(json_object_get(json_object_get(r, "data"), "answered")));
+    json_decref(r);
+    ck_assert_int_eq(tx_server_journal_count(f.s), 2);
+    run_teardown(&f);
+}
+END_TEST
+
+START_TEST(runner_cannot_forge_idempotency_keys)
+{
+    run_fixture f;
+    run_setup(&f);
+    json_t *r = wire(&f, first_checkpoint);
+    json_decref(r);
+    /* Inside the checkpoint that will be record 2: keys r1:2.1, r1:2.2, ... in order. */
+    r = wire(&f, "{\"id\":2,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\","
+                 "\"parent\":2,\"seq\":1}}");
+    ck_assert(is_done(r));
+    json_decref(r);
+    /* Record 1's key (a finished checkpoint), a reused key, a skipped one, a key with a
+     * position: each would let a deduping tool skip a real call or return a wrong one. */
+    forged(&f, "tool.call",
+           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":1,"
+           "\"seq\":1}}",
+           "forged idempotency key: parent 1, seq 1");
+    forged(&f, "tool.call",
+           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":2,"
+           "\"seq\":1}}",
+           "forged idempotency key: parent 2, seq 1");
+    forged(&f, "tool.call",
+           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":2,"
+           "\"seq\":5}}",
+           "forged idempotency key: parent 2, seq 5");
+    forged(&f, "tool.call",
+           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":2,"
+           "\"seq\":\"2\"}}",
+           "forged idempotency key");
+    forged(&f, "tool.call",
+           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"pos\":2,"
+           "\"site\":\"x.tac:5\",\"parent\":2,\"seq\":2}}",
+           "forged idempotency key");
+    r = wire(&f, "{\"id\":4,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\","
+                 "\"parent\":2,\"seq\":2}}");
+    ck_assert(is_done(r));
+    json_decref(r);
+    ck_assert_int_eq(tx_server_host_calls(f.s), 2);
+    run_teardown(&f);
+}
+END_TEST
+
+/* Without a run directory the records live in the broker's memory: the journal limit bounds
+ * them, and tripping it stops the run with status limit, whatever the runner reports. */
+START_TEST(memory_journal_is_limited)
+{
+    fixture f;
+    setup(&f, NULL);
+    f.cfg.limits.allowed[TX_LIMIT_JOURNAL] = 4096;
+    int refused = 0;
+    for (int pos = 1; pos <= 100 && !refused; pos++) {
+        json_t *params =
+            json_pack("{s:{s:i, s:s, s:n, s:s, s:n, s:s, s:n, s:i, s:i}}", "record", "pos", pos,
+                      "kind", "checkpoint", "name", "site", "x.tac:1", "args", "result",
+                      "0123456789012345678901234567890123456789", "error", "t", 1, "ms", 0);
+        json_t *r = call(&f, "journal.append", params);
+        if (!is_done(r)) {
+            refused = pos;
+            ck_assert_str_eq(error_type(r), "JournalError");
+            ck_assert_ptr_nonnull(strstr(error_message(r), "journal limit exceeded"));
+        }
+        json_decref(r);
+    }
+    ck_assert_int_gt(refused, 1);
+    ck_assert_int_eq(tx_server_journal_count(f.s), refused - 1);
+    json_t *r = call(&f, "tool.call", json_pack("{s:s}", "name", "host.ping"));
+    ck_assert_ptr_nonnull(strstr(error_message(r), "the run was stopped"));
+    json_decref(r);
+    json_t *result = json_pack("{s:s, s:i}", "status", "ok", "output", 1);
+    ck_assert_int_eq(tx_server_apply_limit(f.s, result), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(result, "status")), "limit");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(result, "error"), "limit")),
+                     "journal");
+    json_t *limits = json_object();
+    tx_server_limits(f.s, limits);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(limits, "journal"), "allowed")), 4096);
+    json_decref(limits);
+    json_decref(result);
+    teardown(&f);
+}
+END_TEST
+
+/* A runner that only sends refused requests, or floods events, still fills the run directory:
+ * the disk limit counts what they write and stops the run; after that nothing more is written. */
+START_TEST(refusal_floods_hit_the_disk_limit)
+{
+    run_fixture f;
+    run_setup(&f);
+    f.cfg.limits.allowed[TX_LIMIT_DISK] = 8192;
+    char path[160];
+    snprintf(path, sizeof path, "%s/stream.jsonl", f.run);
+    int stopped = 0;
+    for (int i = 0; i < 1000 && !stopped; i++) {
+        json_t *r = wire(&f, human_answer_forgery);
+        stopped = strcmp(error_type(r), "JournalError") == 0;
+        json_decref(r);
+    }
+    ck_assert_msg(stopped, "a flood of refusals never tripped the disk limit");
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_le(st.st_size, 8192 + 1024);
+    off_t size = st.st_size;
+    json_t *r = wire(&f, "{\"id\":9,\"method\":\"events.emit\",\"params\":{\"event\":{\"type\":"
+                         "\"log\",\"level\":\"info\",\"message\":\"more\"}}}");
+    ck_assert_str_eq(error_type(r), "JournalError");
+    json_decref(r);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_size, size);
+    json_t *result = json_pack("{s:s}", "status", "ok");
+    ck_assert_int_eq(tx_server_apply_limit(f.s, result), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(result, "error"), "limit")),
+                     "disk");
+    json_decref(result);
+    run_teardown(&f);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -316,6 +673,11 @@ static Suite *server_suite(void)
     tcase_add_test(tc, modules_never_block);
     tcase_add_test(tc, tool_call_cut_at_deadline);
     tcase_add_test(tc, tool_call_after_deadline);
+    tcase_add_test(tc, runner_cannot_forge_journal_records);
+    tcase_add_test(tc, runner_cannot_forge_human_answers);
+    tcase_add_test(tc, runner_cannot_forge_idempotency_keys);
+    tcase_add_test(tc, memory_journal_is_limited);
+    tcase_add_test(tc, refusal_floods_hit_the_disk_limit);
     suite_add_tcase(s, tc);
     return s;
 }
