@@ -566,21 +566,27 @@ void tx_server_limits(const tx_server *s, json_t *limits)
 static const char *const record_kinds[] = {"checkpoint", "host_call", "nondet",   "sleep",
                                            "human",      "procedure", "artifact", NULL};
 
-/* Records that a request was refused as one a runner may not make (the runner may be
- * compromised: hostile code can send any frame), with the method and the reason. */
-static void record_forgery(tx_server *s, const char *method, const char *reason)
+/* Records a refused request as an event of `type` (request_refused, token_refused) with the
+ * method and the reason, never the request's content. Refusals count towards the disk limit:
+ * a runner that only sends refused requests still fills the run directory. */
+static void record_refused(tx_server *s, const char *type, const char *method, const char *reason)
 {
     if (s->tripped >= 0)
         return; /* the run is over: nothing more of it goes on disk */
-    json_t *event =
-        json_pack("{s:s, s:s, s:s}", "type", "request_refused", "method", method, "reason", reason);
+    json_t *event = json_pack("{s:s, s:s, s:s}", "type", type, "method", method, "reason", reason);
     tx_error err;
     tx_error_clear(&err);
     if (event != NULL)
         tx_server_record(s, event, &err);
     json_decref(event);
-    /* A runner that only sends refused requests still fills the disk: they count. */
     (void)disk_allows(s, 0, "refusal events", &err);
+}
+
+/* A request refused as one a runner may not make (the runner may be compromised: hostile code
+ * can send any frame). */
+static void record_forgery(tx_server *s, const char *method, const char *reason)
+{
+    record_refused(s, "request_refused", method, reason);
 }
 
 /* Refuses a request: BadRequest with "<method>: <reason>", and a request_refused event. */
@@ -1934,16 +1940,7 @@ static json_t *handle_emit(tx_server *s, json_t *params, const char **etype, cha
 /* Records a refused token (never the token itself). */
 static void record_refusal(tx_server *s, const char *method, const char *why)
 {
-    if (s->tripped >= 0)
-        return; /* the run is over: nothing more of it goes on disk */
-    json_t *event =
-        json_pack("{s:s, s:s, s:s}", "type", "token_refused", "method", method, "reason", why);
-    tx_error err;
-    tx_error_clear(&err);
-    if (event != NULL)
-        tx_server_record(s, event, &err);
-    json_decref(event);
-    (void)disk_allows(s, 0, "refusal events", &err); /* they count towards the disk limit */
+    record_refused(s, "token_refused", method, why);
 }
 
 /* Checks the phase gate for a request; returns 1 to go on, 0 with etype/emsg set to refuse. */
