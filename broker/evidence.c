@@ -165,9 +165,11 @@ int tx_evidence_open(const char *run_dir, int resume, tx_evidence **out, tx_erro
         return -1;
     }
     int created = mkdirat(ev->parent_fd, leaf, 0700) == 0;
+    int mkdir_errno = created ? 0 : errno;
     ev->dir_fd = openat(ev->parent_fd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (ev->dir_fd < 0) {
-        int e = errno;
+        /* Why it could not be made (EACCES, ENOSPC) says more than the ENOENT that follows. */
+        int e = mkdir_errno != 0 && mkdir_errno != EEXIST ? mkdir_errno : errno;
         struct stat st;
         int is_link =
             fstatat(ev->parent_fd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);

@@ -26,44 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mount_api.h"
 #include "sandbox_int.h"
-
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#define MOUNT_ATTR_NOSUID 0x00000002
-#define MOUNT_ATTR_NODEV 0x00000004
-struct mount_attr {
-    __u64 attr_set;
-    __u64 attr_clr;
-    __u64 propagation;
-    __u64 userns_fd;
-};
-#endif
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x00100000
-#endif
-
-/* Writes text to /proc/<pid>/<file>; 0 or -1 (errno set). */
-static int write_proc_file(pid_t pid, const char *file, const char *text)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(text);
-    ssize_t n = write(fd, text, len);
-    int e = errno;
-    close(fd);
-    errno = n < 0 ? e : EIO;
-    return n == (ssize_t)len ? 0 : -1;
-}
 
 /* Returns an fd of a fresh user namespace mapping uid `from` -> `to` and gid `gfrom` ->
  * `gto`, or -1 with errno set. */
@@ -86,9 +50,9 @@ static int make_userns(uid_t from, uid_t to, gid_t gfrom, gid_t gto)
     if (pid > 0) {
         char map[64], path[64];
         snprintf(map, sizeof map, "%u %u 1\n", (unsigned)from, (unsigned)to);
-        int ok = write_proc_file(pid, "uid_map", map) == 0;
+        int ok = tx_sb_write_proc(pid, "uid_map", map) == 0;
         snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gfrom, (unsigned)gto);
-        ok = ok && write_proc_file(pid, "gid_map", map) == 0;
+        ok = ok && tx_sb_write_proc(pid, "gid_map", map) == 0;
         snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
         if (ok)
             fd = open(path, O_RDONLY | O_CLOEXEC);

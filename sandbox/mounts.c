@@ -17,29 +17,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mount_api.h"
 #include "sandbox_int.h"
-
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#define MOUNT_ATTR_NOSUID 0x00000002
-#define MOUNT_ATTR_NODEV 0x00000004
-#define MOUNT_ATTR_NOEXEC 0x00000008
-struct mount_attr {
-    __u64 attr_set;
-    __u64 attr_clr;
-    __u64 propagation;
-    __u64 userns_fd;
-};
-#endif
 
 /* Size of the new root's own tmpfs: it only holds mount points and links, and is remounted
  * read-only before any untrusted code runs. */

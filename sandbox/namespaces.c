@@ -73,22 +73,28 @@ int tx_sb_probe_userns(tx_error *err)
                    strerror(e));
 }
 
-/* Writes text to /proc/<pid>/<file>. Returns 0 or -1 with err. */
-static int write_proc(pid_t pid, const char *file, const char *text, tx_error *err)
+int tx_sb_write_proc(pid_t pid, const char *file, const char *text)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return tx_fail(err, TACTUS_ESYSTEM, "sandbox: open %s: %s", path, strerror(errno));
+        return -1;
     size_t len = strlen(text);
     ssize_t n = write(fd, text, len);
     int e = errno;
     close(fd);
-    if (n != (ssize_t)len)
-        return tx_fail(err, TACTUS_ESYSTEM, "sandbox: write %s: %s", path,
-                       n < 0 ? strerror(e) : "short write");
-    return 0;
+    errno = n < 0 ? e : EIO;
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/* tx_sb_write_proc, with the failure (open or write) in err. */
+static int write_proc(pid_t pid, const char *file, const char *text, tx_error *err)
+{
+    if (tx_sb_write_proc(pid, file, text) == 0)
+        return 0;
+    return tx_fail(err, TACTUS_ESYSTEM, "sandbox: write /proc/%d/%s: %s", (int)pid, file,
+                   strerror(errno));
 }
 
 /*

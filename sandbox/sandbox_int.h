@@ -124,6 +124,8 @@ typedef struct tx_sb_ids {
  * caller the workspace owner, else nobody, else any id its namespace maps, never the parent
  * namespace's root (host root in the initial namespace). -1 with err if no id qualifies. */
 int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err);
+/* namespaces.c: writes text to /proc/<pid>/<file> in one write; 0, or -1 with errno set. */
+int tx_sb_write_proc(pid_t pid, const char *file, const char *text);
 /* parent: writes setgroups=deny, uid_map, gid_map of child pid (mapping inner -> outer). */
 int tx_sb_write_idmaps(pid_t pid, uid_t inner_uid, uid_t outer_uid, gid_t inner_gid,
                        gid_t outer_gid, tx_error *err);
