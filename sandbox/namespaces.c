@@ -172,6 +172,13 @@ static int usable(const id_map *m, unsigned long id)
     return img > 0;
 }
 
+/* Whether m is the initial user namespace's map (every id, identity): uid 0 there is host
+ * root itself. */
+static int initial_namespace(const id_map *m)
+{
+    return m->n == 1 && m->r[0].inner == 0 && m->r[0].outer == 0 && m->r[0].count == 4294967295UL;
+}
+
 /* A root caller's id from map m: `prefer` (the workspace owner) if usable, else nobody, else
  * the first usable id of the map; -1 if there is none. */
 static long long choose(const id_map *m, long long prefer)
@@ -240,6 +247,17 @@ int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err)
         ids->has_ws = 1;
     }
     long long uid = choose(um, want_uid), gid = choose(gm, want_gid);
+    if ((uid < 0 || gid < 0) && !initial_namespace(um) && image_of(um, 0) == 0 &&
+        image_of(gm, 0) == 0) {
+        /* A nested namespace that maps nothing but its parent's root (root running `unshare
+         * --user --map-root-user`): the only id the kernel lets a nested map use is that root.
+         * It is used, as bwrap does, because the alternative is not running at all; inside
+         * it is nobody, with no capabilities, securebits locked and no_new_privs, so it keeps
+         * only the parent root's file ownership on what is mounted (the workspace; the
+         * system binds are read-only). docs/security.md "Identity" says so. */
+        uid = uid < 0 ? 0 : uid;
+        gid = gid < 0 ? 0 : gid;
+    }
     if (uid < 0 || gid < 0) {
         tx_fail(err, TACTUS_ESYSTEM,
                 "sandbox: no unprivileged id to run as: this user namespace maps only the "
