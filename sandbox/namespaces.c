@@ -222,8 +222,9 @@ int tx_sb_pick_ids(const char *workspace, tx_sb_ids *ids, tx_error *err)
     ids->privileged = ids->outer_uid == 0 && can_set_ids();
     if (!ids->privileged) {
         /* Without CAP_SETUID/CAP_SETGID the kernel lets us map our own ids only (a root
-         * without them: bwrap --uid 0, capsh --drop). That must not be host root. */
-        if (ids->outer_uid == 0 && !usable(um, 0)) {
+         * without them: bwrap --uid 0, capsh --drop). That must not be host root; a nested
+         * root that is its parent's root is used, as in the exception below. */
+        if (ids->outer_uid == 0 && !usable(um, 0) && initial_namespace(um)) {
             tx_fail(err, TACTUS_ESYSTEM,
                     "sandbox: the caller is uid 0 without CAP_SETUID/CAP_SETGID, and uid 0 here "
                     "is root of the parent namespace (/proc/self/uid_map: '%s'); host root is "
