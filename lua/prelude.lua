@@ -1086,17 +1086,18 @@ local function install(env, program)
     if run.validate_only then fail("ValidateStop", "validate stops before checkpoint") end
     local start = journal.cursor + 1
     local site = tx.site(level + 1)
-    local j = start
+    local j, seed = start, nil
     while journal.replay[j] ~= nil and journal.replay[j].parent == start do
       local child = journal.replay[j]
-      if child.kind == "nondet" and child.name == "math.randomseed" and not run.seeded then
-        -- The run's seed was drawn inside this checkpoint: replay adopts it from there.
-        run.base_seed, run.seeded = child.result, true
-      end
+      if child.kind == "nondet" and child.name == "math.randomseed" then seed = child.result end
       j = j + 1
     end
     local rec = journal.replay[j]
     if rec ~= nil then
+      if seed ~= nil and not run.seeded then
+        -- The run's seed was drawn inside this checkpoint, which replay skips: adopt it.
+        run.base_seed, run.seeded = seed, true
+      end
       if rec.kind ~= "checkpoint" or rec.name ~= name or rec.site ~= site or rec.parent ~= nil then
         tx.fatal("nondeterminism", string_format(
           "non-determinism at journal position %d: the journal recorded %s at %s, but the procedure now does %s at %s",
