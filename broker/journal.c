@@ -86,6 +86,8 @@ static const field_spec record_fields[] = {
     {"t", T_NUM, 0, 0, "a number"},
     {"ms", T_NUM, 0, 0, "a number"},
     {"pending", T_BOOL, 1, 0, "a boolean"},
+    {"parent", T_INT, 1, 0, "an integer"},
+    {"seq", T_INT, 1, 0, "an integer"},
 };
 
 static const field_spec header_fields[] = {
@@ -172,6 +174,21 @@ static int check_record(const json_t *rec, long want, char *why, size_t cap)
     json_int_t pos = json_integer_value(json_object_get(rec, "pos"));
     if (pos != want) {
         snprintf(why, cap, "field 'pos' is %lld where %ld was expected", (long long)pos, want);
+        return -1;
+    }
+    /* A child of a checkpoint (docs/durability.md "Operations inside a checkpoint") names the
+     * position its checkpoint started at and its number there: children are consecutive
+     * records from that position, so seq is pos - parent + 1. */
+    json_t *parent = json_object_get(rec, "parent"), *seq = json_object_get(rec, "seq");
+    if ((parent == NULL) != (seq == NULL)) {
+        snprintf(why, cap, "fields 'parent' and 'seq' go together");
+        return -1;
+    }
+    if (parent != NULL && (json_integer_value(parent) < 1 || json_integer_value(parent) > pos ||
+                           json_integer_value(seq) != pos - json_integer_value(parent) + 1)) {
+        snprintf(why, cap, "fields 'parent' %lld and 'seq' %lld do not fit position %lld",
+                 (long long)json_integer_value(parent), (long long)json_integer_value(seq),
+                 (long long)pos);
         return -1;
     }
     return 0;

@@ -9,7 +9,7 @@
  *    "version":...,"created_at":"2026-01-01T00:00:00.000Z"}
  * and each further line is one record
  *   {"pos":N,"kind":"...","name":...,"site":...,"args":...,"result":...,"error":...,"t":...,
- *    "ms":...[,"pending":bool]}
+ *    "ms":...[,"pending":bool][,"parent":int,"seq":int]}
  * with pos = 1, 2, 3, ... in file order. The journal never interprets `result`.
  *
  * Crash model: a record is appended with one write(2) of the whole line; the tail of the file
@@ -122,7 +122,8 @@ size_t tx_journal_last_line(const tx_journal *j);
  * Appends `record` (borrowed; only its encoded line is kept, in the file). Its "pos" must be
  * tx_journal_count(j) + 1 and it must have exactly the fields listed at the top of this file with
  * these types: pos integer, kind non-empty string, name/site/args string or null, result any JSON,
- * error object or null, t and ms numbers, pending (optional) boolean. A bad record is TACTUS_EUSAGE
+ * error object or null, t and ms numbers, pending (optional) boolean, parent and seq (optional,
+ * together: a checkpoint's child, seq == pos - parent + 1). A bad record is TACTUS_EUSAGE
  * naming the field, writes nothing and leaves the journal usable.
  *
  * The line goes out in one write(2) (continued only if the kernel writes short). Then

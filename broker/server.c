@@ -50,6 +50,7 @@ struct tx_server {
     json_t *result;             /* from run.finish */
     mem_journal memory_journal; /* the journal when the run has no directory */
     long crash_before_return;   /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
+    long crash_before_tool;     /* TACTUS_CRASH_AT=before_tool:N: before the tool of record N */
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
@@ -64,7 +65,11 @@ struct tx_server {
     /* What the last human.ask was given ({kind, answer} or {kind, suspend}), until the runner
      * journals it: the one human record a runner may append. */
     json_t *human_reply;
-    long inner_parent, inner_seq; /* the last idempotency key given inside a checkpoint */
+    /* The checkpoint whose children end the journal: the position it started at, or 0 when the
+     * last record is not a child; known once open_known is set (computed lazily, see
+     * open_checkpoint). */
+    long open_parent;
+    int open_known;
     held_secret *secrets;
     size_t nsecrets;
     tx_redactor **tool_masks; /* per host tool (config index): its own secrets, built lazily */
@@ -113,6 +118,8 @@ tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
     const char *crash = getenv("TACTUS_CRASH_AT");
     if (crash != NULL && strncmp(crash, "before_return:", 14) == 0)
         s->crash_before_return = strtol(crash + 14, NULL, 10);
+    if (crash != NULL && strncmp(crash, "before_tool:", 12) == 0)
+        s->crash_before_tool = strtol(crash + 12, NULL, 10);
     s->redactor = tx_redactor_new();
     if (s->redactor == NULL) {
         tx_server_free(s);
@@ -495,10 +502,76 @@ static int journal_append(tx_server *s, json_t *record, tx_error *err)
         if (mem_journal_append(s, record, err) != 0)
             return -1;
     }
+    json_t *parent = json_object_get(record, "parent");
+    s->open_parent = json_is_integer(parent) ? (long)json_integer_value(parent) : 0;
+    s->open_known = 1;
     long pos = (long)json_integer_value(json_object_get(record, "pos"));
     if (s->crash_before_return != 0 && pos == s->crash_before_return)
         raise(SIGKILL);
     return 0;
+}
+
+/* The position the checkpoint whose children end the journal started at, or 0 (the last record
+ * is not a child, or there is none); -1 when the last record cannot be read. One read per
+ * opened journal or truncation, never one per record. */
+static long open_checkpoint(tx_server *s)
+{
+    if (s->open_known)
+        return s->open_parent;
+    long n = tx_server_journal_count(s);
+    s->open_parent = 0;
+    if (n > 0) {
+        tx_error err;
+        tx_error_clear(&err);
+        json_t *last = journal_read(s, n, &err);
+        if (last == NULL)
+            return -1;
+        json_t *parent = json_object_get(last, "parent");
+        s->open_parent = json_is_integer(parent) ? (long)json_integer_value(parent) : 0;
+        json_decref(last);
+    }
+    s->open_known = 1;
+    return s->open_parent;
+}
+
+/*
+ * Whether a record of `kind` at the next position, child of `parent` with number `seq` (both
+ * NULL for a record of its own), fits the journal (docs/durability.md "Operations inside a
+ * checkpoint"): children are consecutive records from the position their checkpoint started
+ * at, numbered from 1, and are followed by more children or by their checkpoint's record. A
+ * runner therefore cannot place a child under a checkpoint that is not the running one, skip
+ * or reuse a number, or leave children without their checkpoint. Returns 1, or 0 with why.
+ */
+static int record_fits(tx_server *s, const char *kind, json_t *parent, json_t *seq, char *why,
+                       size_t cap)
+{
+    long next = tx_server_journal_count(s) + 1, open = open_checkpoint(s);
+    if (open < 0) {
+        snprintf(why, cap, "the journal's last record cannot be read");
+        return 0;
+    }
+    if (parent == NULL && seq == NULL) {
+        if (open > 0 && strcmp(kind, "checkpoint") != 0) {
+            snprintf(why, cap,
+                     "a %s record of its own while the checkpoint at position %ld is running "
+                     "(its children are followed by its own record)",
+                     kind, open);
+            return 0;
+        }
+        return 1;
+    }
+    long want = open > 0 ? open : next;
+    if (!json_is_integer(parent) || !json_is_integer(seq) || json_integer_value(parent) != want ||
+        json_integer_value(seq) != next - want + 1 || strcmp(kind, "checkpoint") == 0) {
+        snprintf(why, cap,
+                 "parent %lld, seq %lld is not the next child of the running checkpoint (parent "
+                 "%ld, seq %ld)",
+                 json_is_integer(parent) ? (long long)json_integer_value(parent) : -1LL,
+                 json_is_integer(seq) ? (long long)json_integer_value(seq) : -1LL, want,
+                 next - want + 1);
+        return 0;
+    }
+    return 1;
 }
 
 /* steps.json, one record at a time (tx_evidence_next). */
@@ -634,7 +707,7 @@ static int human_record_matches(const tx_server *s, json_t *rec, char *why, size
  * the kinds whose outcome the runner itself computes may come from it; what the broker produces
  * (host calls, artifacts, File outcomes, human answers, argument digests) never does. Returns
  * 1, or 0 with the reason in why. */
-static int valid_record(const tx_server *s, json_t *rec, char *why, size_t cap)
+static int valid_record(tx_server *s, json_t *rec, char *why, size_t cap)
 {
     json_t *pos = json_object_get(rec, "pos");
     const char *kind = json_string_value(json_object_get(rec, "kind"));
@@ -676,6 +749,9 @@ static int valid_record(const tx_server *s, json_t *rec, char *why, size_t cap)
         return 0;
     }
     if (strcmp(kind, "human") == 0 && !human_record_matches(s, rec, why, cap))
+        return 0;
+    json_t *parent = json_object_get(rec, "parent"), *seq = json_object_get(rec, "seq");
+    if (!record_fits(s, kind, parent, seq, why, cap))
         return 0;
     return 1;
 }
@@ -724,10 +800,12 @@ static json_t *handle_journal_read(tx_server *s, json_t *params, const char **et
     json_t *records = json_array();
     long n = tx_server_journal_count(s), pos = from;
     size_t budget = 0;
-    /* Only what replay compares and returns: timings and digests stay in the journal (and
-     * formatting their floats was most of the cost of a long replay). */
-    static const char *const fields[] = {"pos",    "kind",  "name",    "site",
-                                         "result", "error", "pending", NULL};
+    /* Only what replay compares and returns: timings stay in the journal (and formatting
+     * their floats was most of the cost of a long replay); argument digests only when asked
+     * for (strict_determinism compares them). */
+    static const char *const fields[] = {"pos",     "kind",   "name", "site", "result", "error",
+                                         "pending", "parent", "seq",  "args", NULL};
+    int nfields = json_is_true(json_object_get(params, "digests")) ? 10 : 9;
     tx_error err;
     tx_error_clear(&err);
     for (; records != NULL && pos <= n && budget < (1u << 20); pos++) {
@@ -739,7 +817,7 @@ static json_t *handle_journal_read(tx_server *s, json_t *params, const char **et
             return NULL;
         }
         json_t *slim = json_object();
-        for (int i = 0; slim != NULL && fields[i]; i++) {
+        for (int i = 0; slim != NULL && i < nfields; i++) {
             json_t *v = json_object_get(rec, fields[i]);
             if (v != NULL && !json_is_null(v))
                 json_object_set(slim, fields[i], v);
@@ -774,7 +852,7 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
     }
     tx_error err;
     tx_error_clear(&err);
-    s->inner_parent = 0; /* a checkpoint at a position given up counts its calls afresh */
+    s->open_known = 0; /* the last record changed: look again */
     if (s->journal) {
         if (tx_journal_truncate(s->journal, keep, &err) != 0) {
             *etype = "JournalError";
@@ -1009,31 +1087,43 @@ static int save_artifact(tx_server *s, const char *name, const unsigned char *by
 }
 
 static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const char *name,
-                               json_t *site, const char *args_digest, double ms, json_t *result,
-                               const char **etype, char *emsg, size_t cap);
+                               json_t *site, json_t *params, const char *args_digest, double ms,
+                               json_t *result, const char **etype, char *emsg, size_t cap);
 static json_t *refuse(tx_server *s, const char *method, const char **etype, char *emsg, size_t cap,
                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 static void record_forgery(tx_server *s, const char *method, const char *reason);
 
 /*
  * The journal position a request claims (params "pos" and "site"): 0 when it has none, the next
- * position when it is that one with a site, -1 (BadRequest in emsg) otherwise.
+ * position when it is that one with a site, -1 (BadRequest in emsg) otherwise. A request inside
+ * a checkpoint also carries "parent" and "seq", which must make the record of `kind` the next
+ * child of the running checkpoint (record_fits); a request without a position carries neither.
  */
-static long request_position(tx_server *s, json_t *params, const char *method, json_t **site,
-                             char *emsg, size_t cap)
+static long request_position(tx_server *s, json_t *params, const char *method, const char *kind,
+                             json_t **site, char *emsg, size_t cap)
 {
     json_t *pos_v = json_object_get(params, "pos");
     long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");
     *site = json_object_get(params, "site");
+    char why[300];
     if (pos != 0 && (pos != tx_server_journal_count(s) + 1 || !json_is_string(*site))) {
         snprintf(emsg, cap, "%s: journal position %ld out of order", method, pos);
-        char why[96];
         snprintf(why, sizeof why, "journal position %ld out of order (next is %ld)", pos,
                  tx_server_journal_count(s) + 1);
         record_forgery(s, method, why);
         return -1;
     }
-    return pos;
+    if (pos == 0 && (parent != NULL || seq != NULL)) {
+        snprintf(why, sizeof why, "a checkpoint's child needs its journal position");
+    } else if (pos != 0 && !record_fits(s, kind, parent, seq, why, sizeof why)) {
+        /* why says what */
+    } else {
+        return pos;
+    }
+    snprintf(emsg, cap, "%s: %s", method, why);
+    record_forgery(s, method, why);
+    return -1;
 }
 
 /*
@@ -1135,7 +1225,7 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
         snprintf(emsg, cap, "files.save needs a name and a content string");
         return NULL;
     }
-    long pos = request_position(s, params, "files.save", &site, emsg, cap);
+    long pos = request_position(s, params, "files.save", "artifact", &site, emsg, cap);
     if (pos < 0)
         return NULL;
     json_t *stored = NULL;
@@ -1155,8 +1245,8 @@ static json_t *handle_files_save(tx_server *s, json_t *params, const char **etyp
     /* name: as the procedure asked (what a replay compares); the result has the name actually
      * used. */
     if (pos > 0)
-        result =
-            journal_outcome(s, pos, "artifact", wanted, site, NULL, 0.0, result, etype, emsg, cap);
+        result = journal_outcome(s, pos, "artifact", wanted, site, params, NULL, 0.0, result, etype,
+                                 emsg, cap);
     return result ? json_pack("{s:o}", "result", result) : NULL;
 }
 
@@ -1525,12 +1615,13 @@ static json_t *dispatch_tool(tx_server *s, const char *name, json_t *args, const
 /*
  * Journals the outcome of an operation at `pos` (its result, or the error in etype/emsg) before
  * the runner sees it, so a crash after this point replays the outcome instead of repeating
- * the operation. Takes ownership of result; returns it, or NULL with a JournalError when the
- * record could not be kept.
+ * the operation. A child of a checkpoint (params has "parent" and "seq", already checked by
+ * request_position) records them too. Takes ownership of result; returns it, or NULL with a
+ * JournalError when the record could not be kept.
  */
 static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const char *name,
-                               json_t *site, const char *args_digest, double ms, json_t *result,
-                               const char **etype, char *emsg, size_t cap)
+                               json_t *site, json_t *params, const char *args_digest, double ms,
+                               json_t *result, const char **etype, char *emsg, size_t cap)
 {
     json_t *record =
         json_pack("{s:I, s:s, s:s, s:O?, s:s?, s:f, s:f}", "pos", (json_int_t)pos, "kind", kind,
@@ -1540,6 +1631,11 @@ static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const c
         json_object_set_new(record, "error",
                             result ? json_null()
                                    : json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
+        json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");
+        if (parent != NULL && seq != NULL) {
+            json_object_set(record, "parent", parent);
+            json_object_set(record, "seq", seq);
+        }
     }
     tx_error jerr;
     tx_error_clear(&jerr);
@@ -1553,28 +1649,6 @@ static json_t *journal_outcome(tx_server *s, long pos, const char *kind, const c
     return result;
 }
 
-/*
- * A Host.call inside a checkpoint carries the idempotency key <run>:<parent>.<seq>: parent is
- * the running checkpoint, whose record is the journal's next position, and seq counts its calls
- * from 1 in this process (a resumed attempt counts again from 1: the same keys, so a tool sees
- * the retry). Anything else would let a runner reuse another call's key, so a tool that
- * dedupes would skip a real call or replay a wrong one. Accepts and counts the key, or returns
- * 0.
- */
-static int inner_key_valid(tx_server *s, long pos, json_t *parent, json_t *seq)
-{
-    long next = tx_server_journal_count(s) + 1;
-    if (pos != 0 || !json_is_integer(parent) || !json_is_integer(seq) ||
-        json_integer_value(parent) != next)
-        return 0;
-    long want = s->inner_parent == next ? s->inner_seq + 1 : 1;
-    if (json_integer_value(seq) != want)
-        return 0;
-    s->inner_parent = next;
-    s->inner_seq = want;
-    return 1;
-}
-
 static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype, char *emsg,
                                 size_t cap)
 {
@@ -1582,7 +1656,7 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     json_t *args = json_object_get(params, "args");
     json_t *site;
     *etype = TX_ERR_BAD_REQUEST;
-    long pos = request_position(s, params, "tool.call", &site, emsg, cap);
+    long pos = request_position(s, params, "tool.call", "host_call", &site, emsg, cap);
     if (pos < 0)
         return NULL;
     if (name == NULL) {
@@ -1594,8 +1668,8 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
     if (!tx_valid_tool_name(name)) {
         snprintf(emsg, cap, "tool.call needs a tool name of 1-%d characters [A-Za-z0-9_.-]",
                  TOOL_NAME_MAX);
-        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, NULL, 0.0, NULL, etype,
-                                         emsg, cap)
+        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, params, NULL, 0.0, NULL,
+                                         etype, emsg, cap)
                        : NULL;
     }
     if (args == NULL || json_is_array(args)) {
@@ -1603,29 +1677,22 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         args = json_object();
     } else if (!json_is_object(args)) {
         snprintf(emsg, cap, "tool.call args must be an object");
-        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, NULL, 0.0, NULL, etype,
-                                         emsg, cap)
+        return pos > 0 ? journal_outcome(s, pos, "host_call", name, site, params, NULL, 0.0, NULL,
+                                         etype, emsg, cap)
                        : NULL;
     } else {
         json_incref(args);
     }
+    /* The idempotency key: the call's position, or inside a checkpoint the checkpoint's
+     * position and the child's number there (request_position checked both). Either is the
+     * same on every attempt of the call, so a tool can recognise a retry. */
     char key[256];
     json_t *parent = json_object_get(params, "parent"), *seq = json_object_get(params, "seq");
-    if ((parent != NULL || seq != NULL) && !inner_key_valid(s, pos, parent, seq)) {
-        json_decref(args);
-        long next = tx_server_journal_count(s) + 1;
-        return refuse(s, "tool.call", etype, emsg, cap,
-                      "forged idempotency key: parent %lld, seq %lld is not the next call of the "
-                      "running checkpoint (parent %ld, seq %ld)",
-                      json_is_integer(parent) ? (long long)json_integer_value(parent) : -1LL,
-                      json_is_integer(seq) ? (long long)json_integer_value(seq) : -1LL, next,
-                      s->inner_parent == next ? s->inner_seq + 1 : 1);
-    }
-    if (pos > 0)
-        snprintf(key, sizeof key, "%s:%ld", s->opts.run_id, pos);
-    else if (json_is_integer(parent) && json_is_integer(seq))
+    if (pos > 0 && json_is_integer(parent) && json_is_integer(seq))
         snprintf(key, sizeof key, "%s:%lld.%lld", s->opts.run_id,
                  (long long)json_integer_value(parent), (long long)json_integer_value(seq));
+    else if (pos > 0)
+        snprintf(key, sizeof key, "%s:%ld", s->opts.run_id, pos);
     else
         snprintf(key, sizeof key, "%s:c%ld", s->opts.run_id, s->host_calls + 1);
     int allowed = tx_config_allows_tool(s->opts.config, name) || find_c_tool(s, name) != NULL;
@@ -1645,6 +1712,8 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         cut = 1;
     } else {
         int noted = tx_server_deadline_hit(s) != NULL;
+        if (s->crash_before_tool != 0 && pos == s->crash_before_tool)
+            raise(SIGKILL); /* crash tests: the call was asked for, its tool has not run */
         result = dispatch_tool(s, name, args, key, etype, emsg, cap);
         /* What a tool produced is masked before the runner sees it (see tool_mask). */
         const tx_redactor *mask = tool_mask(s, name);
@@ -1683,8 +1752,8 @@ static json_t *handle_tool_call(tx_server *s, json_t *params, const char **etype
         json_object_set_new(event, "error",
                             json_pack("{s:s, s:s}", "type", *etype, "message", emsg));
     if (pos > 0 && !cut)
-        result = journal_outcome(s, pos, "host_call", name, site, digest, duration, result, etype,
-                                 emsg, cap);
+        result = journal_outcome(s, pos, "host_call", name, site, params, digest, duration, result,
+                                 etype, emsg, cap);
     if (event != NULL) {
         tx_error err;
         tx_error_clear(&err);
@@ -1718,7 +1787,7 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
                  "file.op needs op read/write/stat, a path and (write) a content string");
         return NULL;
     }
-    long pos = request_position(s, params, "file.op", &site, emsg, cap);
+    long pos = request_position(s, params, "file.op", "nondet", &site, emsg, cap);
     if (pos < 0)
         return NULL;
     json_t *result = NULL;
@@ -1767,7 +1836,8 @@ static json_t *handle_file(tx_server *s, json_t *params, const char **etype, cha
     if (pos > 0) {
         char name[16];
         snprintf(name, sizeof name, "File.%s", op);
-        result = journal_outcome(s, pos, "nondet", name, site, NULL, 0.0, result, etype, emsg, cap);
+        result = journal_outcome(s, pos, "nondet", name, site, params, NULL, 0.0, result, etype,
+                                 emsg, cap);
     }
     return result ? json_pack("{s:o}", "result", result) : NULL;
 }

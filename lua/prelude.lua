@@ -292,9 +292,8 @@ local run = {
 local journal = {
   replay = {},    -- records loaded at start, by position
   cursor = 0,     -- last position consumed or appended
-  inside = 0,     -- > 0 while a checkpoint function runs: nested operations are not journaled
-  current = nil,  -- position of the innermost running checkpoint
-  inner_calls = 0, -- Host.calls made so far inside that checkpoint (for idempotency keys)
+  inside = 0,     -- > 0 while a checkpoint function runs: its operations are its children
+  current = nil,  -- position the running (outermost) checkpoint started at; nil in `tactus test`
   loaded = false,
 }
 
@@ -315,47 +314,77 @@ local function raise_recorded(rec)
   fail(type(e) == "table" and e.type or "LuaError", message)
 end
 
+local function describe_op(kind, name)
+  return kind .. (name and (" '" .. name .. "'") or "")
+end
+
+-- Returns the value (or raises the error) a record at pos replays, once it matched.
+local function replay_record(rec, pos, site)
+  if rec.pending then
+    -- The run stopped here for a human; a resume may carry the answer.
+    local ok, data = tx.call("journal.answer", { pos = pos })
+    if ok and data.answered then
+      rec.pending, rec.result = nil, data.answer
+      return data.answer
+    end
+    tx.fatal("suspended", string_format("waiting for a human at %s: %s", site,
+      type(rec.result) == "table" and tostring(rec.result.message) or ""))
+  end
+  if rec.error ~= nil then raise_recorded(rec) end
+  return rec.result
+end
+
 -- Runs operation `kind`/`name` at the caller's site: replayed from the journal when recorded,
--- else live(pos, site), which must append the record before returning.
-journaled = function(kind, name, level, live)
+-- else live(pos, site, parent, seq), which must append the record before returning. Inside a
+-- checkpoint the operation is a child of it (docs/durability.md "Operations inside a
+-- checkpoint"): parent is the position the checkpoint started at, seq the child's number, and
+-- the record must carry both. digest(), when given, returns the digest of the operation's
+-- arguments, compared with the record's under strict_determinism.
+journaled = function(kind, name, level, live, digest)
   if run.validate_only then
     -- Top-level (script) code reached a step with effects: declarations are all checked.
     fail("ValidateStop", "validate stops before " .. kind)
   end
+  if journal.inside > 0 and journal.current == nil then
+    -- A `tactus test` scenario: nothing is journaled.
+    local r = live(nil, nil)
+    return r
+  end
   local pos = journal.cursor + 1
   local site = tx.site(level + 1)
+  local parent = journal.inside > 0 and journal.current or nil
+  local seq = parent and pos - parent + 1 or nil
   local rec = journal.replay[pos]
   if rec ~= nil then
-    if rec.kind ~= kind or rec.name ~= name or rec.site ~= site then
+    if rec.kind ~= kind or rec.name ~= name or rec.site ~= site or rec.parent ~= parent then
+      local function where(p) return p and string_format(" (child %d of the checkpoint at position %d)", pos - p + 1, p) or "" end
       tx.fatal("nondeterminism", string_format(
-        "non-determinism at journal position %d: the journal recorded %s%s at %s, but the procedure now does %s%s at %s",
-        pos, rec.kind, rec.name and (" '" .. rec.name .. "'") or "", tostring(rec.site),
-        kind, name and (" '" .. name .. "'") or "", site))
+        "non-determinism at journal position %d: the journal recorded %s at %s%s, but the procedure now does %s at %s%s",
+        pos, describe_op(rec.kind, rec.name), tostring(rec.site), where(rec.parent),
+        describe_op(kind, name), site, where(parent)))
+    end
+    if digest ~= nil and run.strict and rec.args ~= nil then
+      local now = digest()
+      if now ~= rec.args then
+        tx.fatal("nondeterminism", string_format(
+          "non-determinism at journal position %d: %s at %s was recorded with arguments %s, but is now called with arguments %s (strict_determinism)",
+          pos, describe_op(kind, name), site, rec.args, now))
+      end
     end
     journal.cursor = pos
-    if rec.pending then
-      -- The run stopped here for a human; a resume may carry the answer.
-      local ok, data = tx.call("journal.answer", { pos = pos })
-      if ok and data.answered then
-        rec.pending, rec.result = nil, data.answer
-        return data.answer
-      end
-      tx.fatal("suspended", string_format("waiting for a human at %s: %s", site,
-        type(rec.result) == "table" and tostring(rec.result.message) or ""))
-    end
-    if rec.error ~= nil then raise_recorded(rec) end
-    return rec.result
+    return replay_record(rec, pos, site)
   end
   if run.check_only then
     tx.fatal("nondeterminism", string_format(
-      "replay check: the journal ends at position %d, but the procedure goes on to %s%s at %s",
-      pos - 1, kind, name and (" '" .. name .. "'") or "", site))
+      "replay check: the journal ends at position %d, but the procedure goes on to %s at %s",
+      pos - 1, describe_op(kind, name), site))
   end
   journal.cursor = pos
-  local result = live(pos, site) -- not a tail call: error positions count this frame
+  local result = live(pos, site, parent, seq) -- not a tail call: error positions count this frame
   -- Keep what was just recorded, so Checkpoint.exists/get see it (replaying() stays false:
   -- the cursor is at the end of the list).
-  journal.replay[pos] = { pos = pos, kind = kind, name = name, site = site, result = result }
+  journal.replay[pos] = { pos = pos, kind = kind, name = name, site = site, result = result,
+                          parent = parent, seq = seq }
   return result
 end
 
@@ -494,29 +523,37 @@ local function install(env, program)
 
   -- Time and randomness: journaled outside checkpoints (or refused with strict_determinism) ------
   -- `level`: frames from journaled's caller to the procedure's call site.
+  -- Inside a checkpoint the value is the checkpoint's child, so a checkpoint that is run again
+  -- after a crash sees the same values (and the same arguments for its host calls).
+  local function nondet_record(pos, site, parent, seq, name, v)
+    if pos ~= nil then
+      tx.journal_append({ pos = pos, kind = "nondet", name = name, site = site, result = v,
+                          t = tx.now() * 1000, ms = 0, parent = parent, seq = seq })
+    end
+  end
   local function nondet_call(name, fn, level, ...)
-    if journal.inside > 0 or run.validate_only then return fn(...) end
-    if run.strict then
+    if run.validate_only then return fn(...) end
+    if run.strict and journal.inside == 0 then
       fail_at("NonDeterministicError", name .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", level)
     end
     local args = table.pack(...)
-    local r = journaled("nondet", name, level + 1, function(pos, site)
+    local r = journaled("nondet", name, level + 1, function(pos, site, parent, seq)
       local v = fn(table_unpack(args, 1, args.n))
-      tx.journal_append({ pos = pos, kind = "nondet", name = name, site = site, result = v, t = tx.now() * 1000, ms = 0 })
+      nondet_record(pos, site, parent, seq, name, v)
       return v
     end)
     return r
   end
   local function nondet(name, fn)
     return function(...)
-      if journal.inside > 0 or run.validate_only then return fn(...) end
-      if run.strict then
+      if run.validate_only then return fn(...) end
+      if run.strict and journal.inside == 0 then
         fail_at("NonDeterministicError", name .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 1)
       end
       local args = table.pack(...)
-      local r = journaled("nondet", name, 2, function(pos, site)
+      local r = journaled("nondet", name, 2, function(pos, site, parent, seq)
         local v = fn(table_unpack(args, 1, args.n))
-        tx.journal_append({ pos = pos, kind = "nondet", name = name, site = site, result = v, t = tx.now() * 1000, ms = 0 })
+        nondet_record(pos, site, parent, seq, name, v)
         return v
       end)
       return r
@@ -533,13 +570,13 @@ local function install(env, program)
   os_t.clock = nondet("os.clock", os_t.clock)
   local real_random, real_seed = math_t.random, math_t.randomseed
   math_t.random = function(...)
-    if journal.inside == 0 and not run.validate_only and not run.seeded then
-      if run.strict then
+    if not run.validate_only and not run.seeded then
+      if run.strict and journal.inside == 0 then
         fail_at("NonDeterministicError", "math.random() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 1)
       end
-      local seed = journaled("nondet", "math.randomseed", 2, function(pos, site)
+      local seed = journaled("nondet", "math.randomseed", 2, function(pos, site, parent, seq)
         local v = tx.random_seed()
-        tx.journal_append({ pos = pos, kind = "nondet", name = "math.randomseed", site = site, result = v, t = tx.now() * 1000, ms = 0 })
+        nondet_record(pos, site, parent, seq, "math.randomseed", v)
         return v
       end)
       run.base_seed, run.seeded = seed, true
@@ -548,7 +585,7 @@ local function install(env, program)
     return real_random(...)
   end
   math_t.randomseed = function(...)
-    if journal.inside == 0 then run.seeded = true end
+    run.seeded = true
     return real_seed(...)
   end
   reseed_after = function(pos)
@@ -637,22 +674,14 @@ local function install(env, program)
       fail("ValidateStop", "validate stops before Host.call")
     end
     -- `depth`: frames between call_live and the function at `level`, for error positions.
-    local function call_live(pos, site, depth)
-      local params = { name = name, args = args or {}, pos = pos, site = site }
-      if pos == nil and journal.current ~= nil then
-        -- Inside a checkpoint: the key is the checkpoint's position and the call's number in
-        -- it, the same on every attempt, so a tool can recognise a retry.
-        journal.inner_calls = journal.inner_calls + 1
-        params.parent = journal.current
-        params.seq = journal.inner_calls
-      end
+    -- Inside a checkpoint the call is its child: the broker journals it with parent and seq,
+    -- and its idempotency key is <run>:<parent>.<seq>, the same on every attempt.
+    local function call_live(pos, site, parent, seq, depth)
+      local params = { name = name, args = args or {}, pos = pos, site = site,
+                       parent = parent, seq = seq }
       local ok, data, message = tx.call("tool.call", params)
-      if not ok then fail_at(data, message, level + depth) end
+      if not ok then fail_at(data, message, level + (depth or 3)) end
       return data.result
-    end
-    if journal.inside > 0 then
-      local r = call_live(nil, nil, 1)
-      return r
     end
     -- Arguments the runner cannot send are refused here, before a journal position is taken
     -- (a refusal in tx.call would leave the position without a record); the encoding is never
@@ -663,10 +692,10 @@ local function install(env, program)
       fail_at("ValueError", string_format("Host.call: arguments are %d bytes; the largest allowed is 1048576", #encoded), level)
     end
     encoded = nil
-    local r = journaled("host_call", name, level + 1, function(pos, site)
-      local v = call_live(pos, site, 3)
+    local r = journaled("host_call", name, level + 1, function(pos, site, parent, seq)
+      local v = call_live(pos, site, parent, seq, 3)
       return v
-    end)
+    end, function() return tx.args_digest(args) end)
     return r
   end
   env.Host = {
@@ -1039,48 +1068,98 @@ local function install(env, program)
   env.model = function(name, cfg) program.models[name] = declared_unavailable("model")(cfg) end
 
   -- Durability: checkpoints, humans --------------------------------------------------------
+  -- A checkpoint is a record of its own, written when its function returns (or raises), after
+  -- the records of the journaled operations its function made: its children, which name the
+  -- position the checkpoint started at (docs/durability.md "Operations inside a checkpoint").
+  -- Replay skips the children of a checkpoint that has its record and runs the function of one
+  -- that has none, whose recorded children then return their results instead of running again.
   local function checkpoint(name, fn, level)
     if type(fn) ~= "function" then
       fail_at("ValueError", "checkpoint needs a function", level)
     end
     if journal.inside > 0 then
-      -- Nested in another checkpoint (or a test scenario): the outer one is the durable unit.
+      -- Nested in another checkpoint (or a test scenario): the outer one is the durable unit,
+      -- and the inner one's operations are the outer one's children.
       local r = fn()
       return r
     end
-    local result = journaled("checkpoint", name, level + 1, function(pos, site)
-      journal.inside = journal.inside + 1
-      journal.current = pos
-      journal.inner_calls = 0
-      local started = tx.now()
-      local results = table.pack(pcall(fn))
-      journal.inside = journal.inside - 1
-      journal.current = nil
-      local record = { pos = pos, kind = "checkpoint", name = name, site = site, t = started * 1000,
-                       ms = (tx.now() - started) * 1000 }
-      if results[1] then
-        record.result = results[2]
-        local ok, err = pcall(tx.journal_append, record)
-        if not ok then
-          -- The value cannot be journaled: the checkpoint fails, and like any checkpoint error
-          -- that failure is recorded in its place, so a replay raises it again at the same
-          -- point (and a procedure that caught it goes on the same way).
-          local _, message = pcall(error, tostring(err), level + 4)
-          error_kinds[message] = "ValueError"
-          record.result, record.error = nil, { type = "ValueError", message = message }
-          tx.journal_append(record)
-          error(message, 0)
-        end
-        return results[2]
+    if run.validate_only then fail("ValidateStop", "validate stops before checkpoint") end
+    local start = journal.cursor + 1
+    local site = tx.site(level + 1)
+    local j, seed = start, nil
+    while journal.replay[j] ~= nil and journal.replay[j].parent == start do
+      local child = journal.replay[j]
+      if child.kind == "nondet" and child.name == "math.randomseed" then seed = child.result end
+      j = j + 1
+    end
+    local rec = journal.replay[j]
+    if rec ~= nil then
+      if seed ~= nil and not run.seeded then
+        -- The run's seed was drawn inside this checkpoint, which replay skips: adopt it.
+        run.base_seed, run.seeded = seed, true
       end
+      if rec.kind ~= "checkpoint" or rec.name ~= name or rec.site ~= site or rec.parent ~= nil then
+        tx.fatal("nondeterminism", string_format(
+          "non-determinism at journal position %d: the journal recorded %s at %s, but the procedure now does %s at %s",
+          j, describe_op(rec.kind, rec.name), tostring(rec.site), describe_op("checkpoint", name), site))
+      end
+      journal.cursor = j
+      reseed_after(j)
+      local r = replay_record(rec, j, site)
+      return r
+    end
+    if run.check_only then
+      tx.fatal("nondeterminism", string_format(
+        "replay check: the journal ends at position %d, but the procedure goes on to the checkpoint%s at %s",
+        j - 1, name and (" '" .. name .. "'") or "", site))
+    end
+    journal.inside = journal.inside + 1
+    journal.current = start
+    local started = tx.now()
+    local results = table.pack(pcall(fn))
+    journal.inside = journal.inside - 1
+    journal.current = nil
+    local pos = journal.cursor + 1
+    local left = journal.replay[pos]
+    if left ~= nil then
+      -- The journal holds children this run of the function no longer made.
+      tx.fatal("nondeterminism", string_format(
+        "non-determinism at journal position %d: the journal recorded %s at %s inside the checkpoint at %s, but the checkpoint's function now returns before it",
+        pos, describe_op(left.kind, left.name), tostring(left.site), site))
+    end
+    journal.cursor = pos
+    local record = { pos = pos, kind = "checkpoint", name = name, site = site, t = started * 1000,
+                     ms = (tx.now() - started) * 1000 }
+    local result
+    if results[1] then
+      record.result = results[2]
+      local ok, err = pcall(tx.journal_append, record)
+      if not ok then
+        -- The value cannot be journaled: the checkpoint fails, and like any checkpoint error
+        -- that failure is recorded in its place, so a replay raises it again at the same
+        -- point (and a procedure that caught it goes on the same way).
+        local _, message = pcall(error, tostring(err), level + 2)
+        error_kinds[message] = "ValueError"
+        record.result, record.error = nil, { type = "ValueError", message = message }
+        tx.journal_append(record)
+        journal.replay[pos] = record
+        reseed_after(pos)
+        error(message, 0)
+      end
+      result = results[2]
+    else
       local message = results[2]
+      -- Its children stay: the record's error covers them, and replay raises it again.
       record.error = { type = M.error_kind(message) or "LuaError", message = tostring(message) }
       tx.journal_append(record)
+      journal.replay[pos] = record
+      reseed_after(pos)
       error(message, 0)
-    end)
+    end
+    journal.replay[pos] = { pos = pos, kind = "checkpoint", name = name, site = site, result = result }
     -- Random numbers drawn inside the checkpoint are not replayed: put the generator back on a
     -- path that depends only on the run's seed and this position.
-    reseed_after(journal.cursor)
+    reseed_after(pos)
     return result
   end
   local Step = setmetatable({
@@ -1101,9 +1180,13 @@ local function install(env, program)
   env.step = function(text, fn) program.steps[#program.steps + 1] = { text = text, fn = fn } end
   env.checkpoint = function(fn) local r = checkpoint(nil, fn, 2); return r end
   env.Checkpoint = {
-    clear_all = function() journal_truncate(0) end,
+    clear_all = function()
+      if journal.current ~= nil then fail_at("ValueError", "Checkpoint.clear_all cannot be used inside a checkpoint", 1) end
+      journal_truncate(0)
+    end,
     clear_after = function(pos)
       if math_type(pos) ~= "integer" or pos < 0 then fail_at("ValueError", "Checkpoint.clear_after needs a position", 1) end
+      if journal.current ~= nil then fail_at("ValueError", "Checkpoint.clear_after cannot be used inside a checkpoint (it would cut the running checkpoint's children)", 1) end
       journal_truncate(pos)
     end,
     next_position = function() return journal.cursor + 1 end,
@@ -1201,15 +1284,11 @@ local function install(env, program)
       if #params.content + #name > 1044480 then
         fail_at("ToolFailed", string_format("Artifact.save: %d bytes is too much for one artifact (at most 1020 KiB of text, 765 KiB of binary)", #content), 1)
       end
-      local function save(pos, site)
-        params.pos, params.site = pos, site
+      local function save(pos, site, parent, seq)
+        params.pos, params.site, params.parent, params.seq = pos, site, parent, seq
         local ok, data, message = tx.call("files.save", params)
-        if not ok then fail_at(data, message, pos and 3 or 2) end
+        if not ok then fail_at(data, message, 3) end
         return data.result
-      end
-      if journal.inside > 0 then
-        local r = save(nil, nil)
-        return r.name
       end
       local r = journaled("artifact", name, 2, save)
       return r.name
@@ -1238,21 +1317,17 @@ local function install(env, program)
         fail_at("FileError", string_format("File.write: %d bytes is too much for one write (at most 1020 KiB of text, 765 KiB of binary)", #content), 3)
       end
     end
-    local function live(pos, site, depth)
-      params.pos, params.site = pos, site
+    local function live(pos, site, parent, seq, depth)
+      params.pos, params.site, params.parent, params.seq = pos, site, parent, seq
       local ok, data, message = tx.call("file.op", params)
-      if not ok then fail_at(data, message, depth) end
+      if not ok then fail_at(data, message, depth or 6) end
       return data.result
     end
-    if journal.inside > 0 then
-      local r = live(nil, nil, 4)
-      return r
-    end
-    if run.strict then
+    if run.strict and journal.inside == 0 then
       fail_at("NonDeterministicError", what .. "() called outside a checkpoint (strict_determinism is on): move it into Step.checkpoint", 3)
     end
-    local r = journaled("nondet", what, 4, function(pos, site)
-      local v = live(pos, site, 6)
+    local r = journaled("nondet", what, 4, function(pos, site, parent, seq)
+      local v = live(pos, site, parent, seq, 6)
       return v
     end)
     return r
@@ -1296,15 +1371,15 @@ local function install(env, program)
   env.Sleep = function(seconds)
     if type(seconds) ~= "number" or seconds < 0 then fail_at("ValueError", "Sleep expects a non-negative number of seconds", 1) end
     if run.validate_only then return end
-    if journal.inside > 0 then
-      tx.sleep(seconds)
-      return
-    end
-    -- The wake-up time is journaled before sleeping, so a resumed sleep waits only what remains.
-    local wake = journaled("sleep", nil, 2, function(pos, site)
+    -- The wake-up time is journaled before sleeping, so a resumed sleep waits only what remains
+    -- (inside a checkpoint too, as its child).
+    local wake = journaled("sleep", nil, 2, function(pos, site, parent, seq)
       local now = tx.now()
       local at = now + seconds
-      tx.journal_append({ pos = pos, kind = "sleep", site = site, result = at, t = now * 1000, ms = 0 })
+      if pos ~= nil then
+        tx.journal_append({ pos = pos, kind = "sleep", site = site, result = at, t = now * 1000,
+                            ms = 0, parent = parent, seq = seq })
+      end
       return at
     end)
     local left = wake - tx.now()
@@ -1653,7 +1728,7 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
   run.strict = strict
   run.check_only = check_only
   if not validate_only then
-    journal.replay = tx.journal_read()
+    journal.replay = tx.journal_read(strict == true)
   end
   if cli_params and next(cli_params) ~= nil then
     run.cli_params = cli_params

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <lauxlib.h>
 #include <math.h>
 #include <string.h>
@@ -296,14 +297,17 @@ static json_t *broker_call(lua_State *L, const char *method, json_t *params)
     return reply.data;
 }
 
-/* tx.journal_read() -> array of records, results decoded from the journal encoding. */
+/* tx.journal_read(digests) -> array of records, results decoded from the journal encoding;
+ * with digests true the records carry their argument digests ("args") too. */
 static int prim_journal_read(lua_State *L)
 {
+    int digests = lua_toboolean(L, 1);
     lua_newtable(L);
     lua_Integer n = 0;
     for (;;) {
         json_t *data =
-            broker_call(L, "journal.read", json_pack("{s:I}", "from", (json_int_t)n + 1));
+            broker_call(L, "journal.read",
+                        json_pack("{s:I, s:b}", "from", (json_int_t)n + 1, "digests", digests));
         json_t *records = json_object_get(data, "records");
         size_t i;
         json_t *rec;
@@ -338,6 +342,31 @@ static int prim_journal_read(lua_State *L)
         if (!more || got == 0)
             break;
     }
+    return 1;
+}
+
+/* tx.args_digest(args) -> "sha256:<hex>": the digest the broker records for Host.call arguments
+ * `args` (broker/server.c digest_json): SHA-256 of their compact JSON with sorted keys, where
+ * nil and any array (Lua's {} among them) count as the empty object, as the broker takes them.
+ * The replay of a host call compares it with the record's under strict_determinism. */
+static int prim_args_digest(lua_State *L)
+{
+    json_t *v = lua_isnoneornil(L, 1) ? NULL : to_json_or_raise(L, 1, "Host.call arguments");
+    if (v == NULL || json_is_array(v)) {
+        json_decref(v);
+        v = json_object();
+    }
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    if (text == NULL)
+        return luaL_error(L, "out of memory");
+    unsigned char hash[crypto_hash_sha256_BYTES];
+    char hex[crypto_hash_sha256_BYTES * 2 + 1], out[sizeof hex + 8];
+    crypto_hash_sha256(hash, (const unsigned char *)text, strlen(text));
+    free(text);
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    snprintf(out, sizeof out, "sha256:%s", hex);
+    lua_pushstring(L, out);
     return 1;
 }
 
@@ -452,6 +481,7 @@ void tx_prims_push(lua_State *L, tx_runner *runner)
         {"run_id", prim_run_id},
         {"random_seed", prim_random_seed},
         {"journal_read", prim_journal_read},
+        {"args_digest", prim_args_digest},
         {"journal_append", prim_journal_append},
         {"journal_truncate", prim_journal_truncate},
         {"human_ask", prim_human_ask},

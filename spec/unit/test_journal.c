@@ -733,6 +733,9 @@ START_TEST(test_append_rejects_bad_records)
         {"result", NULL, "field 'result' is missing"},
         {"pending", json_integer(1), "field 'pending' must be a boolean"},
         {"extra", json_null(), "unknown field 'extra'"},
+        {"parent", json_integer(2), "fields 'parent' and 'seq' go together"},
+        {"seq", json_integer(1), "fields 'parent' and 'seq' go together"},
+        {"parent", json_string("2"), "field 'parent' must be an integer"},
         {"result", json_stringn_nocheck("\xff\xfe", 2), "cannot be encoded"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -754,10 +757,31 @@ START_TEST(test_append_rejects_bad_records)
     ck_assert_int_eq(tx_journal_append(j, arr, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.message, "not a JSON object"));
     json_decref(arr);
+    /* A checkpoint's child: seq is always pos - parent + 1, and parent is never after pos. */
+    const long child_cases[][2] = {{1, 1}, {2, 2}, {3, 0}, {0, 3}, {1, 3}};
+    for (size_t c = 0; c < sizeof child_cases / sizeof child_cases[0]; c++) {
+        json_t *r = rec(2, "bad", NULL);
+        json_object_set_new(r, "parent", json_integer(child_cases[c][0]));
+        json_object_set_new(r, "seq", json_integer(child_cases[c][1]));
+        ck_assert_int_eq(tx_journal_append(j, r, &err), -1);
+        ck_assert_int_eq(err.status, TACTUS_EUSAGE);
+        ck_assert_msg(strstr(err.message, "do not fit position 2") != NULL, "%s", err.message);
+        ck_assert_int_eq(tx_journal_count(j), 1);
+        json_decref(r);
+    }
     append_std(j, 2); /* a bad record does not spoil the journal */
+    json_t *child = rec(3, "child", NULL);
+    json_object_set_new(child, "parent", json_integer(2));
+    json_object_set_new(child, "seq", json_integer(2));
+    ck_assert_int_eq(tx_journal_append(j, child, &err), 0);
+    json_decref(child);
     tx_journal_close(j);
     j = open_ok(t.path, NULL, TX_DURABILITY_FSYNC, NULL);
-    ck_assert_int_eq(tx_journal_count(j), 2);
+    ck_assert_int_eq(tx_journal_count(j), 3);
+    json_t *back = tx_journal_read(j, 3, &err);
+    ck_assert_int_eq(json_integer_value(json_object_get(back, "parent")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(back, "seq")), 2);
+    json_decref(back);
     tx_journal_close(j);
     tmp_remove(&t);
 }

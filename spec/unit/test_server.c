@@ -543,44 +543,95 @@ START_TEST(runner_cannot_forge_human_answers)
 }
 END_TEST
 
+/* A tool.call frame for host.ping at `pos` (0: none) with the given parent/seq JSON text. */
+static char *child_call(long pos, const char *parent_seq)
+{
+    static char buf[512];
+    if (pos > 0)
+        snprintf(
+            buf, sizeof buf,
+            "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"pos\":%ld,"
+            "\"site\":\"x.tac:5\"%s}}",
+            pos, parent_seq);
+    else
+        snprintf(buf, sizeof buf,
+                 "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\"%s}}",
+                 parent_seq);
+    return buf;
+}
+
+/* A journal.append frame of a runner-written record of `kind` at pos, with extra fields. */
+static char *runner_record(long pos, const char *kind, const char *name, const char *extra)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf,
+             "{\"id\":1,\"method\":\"journal.append\",\"params\":{\"record\":{\"pos\":%ld,\"kind\":"
+             "\"%s\",\"name\":%s,\"site\":\"x.tac:6\",\"result\":1,\"t\":1,\"ms\":0%s}}}",
+             pos, kind, name, extra);
+    return buf;
+}
+
+/* The children of a checkpoint (docs/durability.md "Operations inside a checkpoint"): a runner
+ * can only add the next child of the running checkpoint, never a host call result, and cannot
+ * leave children without their checkpoint. Each forgery would let a deduping tool skip a real
+ * call or replay a wrong one, or make a replay return a result no tool produced. */
 START_TEST(runner_cannot_forge_idempotency_keys)
 {
     run_fixture f;
     run_setup(&f);
     json_t *r = wire(&f, first_checkpoint);
     json_decref(r);
-    /* Inside the checkpoint that will be record 2: keys r1:2.1, r1:2.2, ... in order. */
-    r = wire(&f, "{\"id\":2,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\","
-                 "\"parent\":2,\"seq\":1}}");
-    ck_assert(is_done(r));
+    /* A checkpoint starting at 2: its first child. */
+    r = wire(&f, child_call(2, ",\"parent\":2,\"seq\":1"));
+    ck_assert_msg(is_done(r), "%s", error_message(r));
     json_decref(r);
-    /* Record 1's key (a finished checkpoint), a reused key, a skipped one, a key with a
-     * position: each would let a deduping tool skip a real call or return a wrong one. */
-    forged(&f, "tool.call",
-           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":1,"
-           "\"seq\":1}}",
-           "forged idempotency key: parent 1, seq 1");
-    forged(&f, "tool.call",
-           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":2,"
-           "\"seq\":1}}",
-           "forged idempotency key: parent 2, seq 1");
-    forged(&f, "tool.call",
-           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":2,"
-           "\"seq\":5}}",
-           "forged idempotency key: parent 2, seq 5");
-    forged(&f, "tool.call",
-           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"parent\":2,"
-           "\"seq\":\"2\"}}",
-           "forged idempotency key");
-    forged(&f, "tool.call",
-           "{\"id\":3,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\",\"pos\":2,"
-           "\"site\":\"x.tac:5\",\"parent\":2,\"seq\":2}}",
-           "forged idempotency key");
-    r = wire(&f, "{\"id\":4,\"method\":\"tool.call\",\"params\":{\"name\":\"host.ping\","
-                 "\"parent\":2,\"seq\":2}}");
-    ck_assert(is_done(r));
+    ck_assert_int_eq(tx_server_journal_count(f.s), 2);
+    /* Record 1's checkpoint (finished), a reused number, a skipped one, a mistyped one, a new
+     * checkpoint while this one runs, a child without a position, a top-level call in the middle
+     * of the children. */
+    forged(&f, "tool.call", child_call(3, ",\"parent\":1,\"seq\":3"), "parent 1, seq 3");
+    forged(&f, "tool.call", child_call(3, ",\"parent\":2,\"seq\":1"), "parent 2, seq 1");
+    forged(&f, "tool.call", child_call(3, ",\"parent\":2,\"seq\":5"), "parent 2, seq 5");
+    forged(&f, "tool.call", child_call(3, ",\"parent\":2,\"seq\":\"2\""), "is not the next child");
+    forged(&f, "tool.call", child_call(3, ",\"parent\":3,\"seq\":1"), "parent 3, seq 1");
+    forged(&f, "tool.call", child_call(0, ",\"parent\":2,\"seq\":2"), "needs its journal position");
+    forged(&f, "tool.call", child_call(3, ""), "while the checkpoint at position 2 is running");
+    /* Results only the broker produces, as children: refused whatever the parent. */
+    forged(&f, "journal.append",
+           runner_record(3, "host_call", "\"host.ping\"", ",\"parent\":2,\"seq\":2"),
+           "journaled by the broker itself");
+    forged(&f, "journal.append",
+           runner_record(3, "nondet", "\"File.read\"", ",\"parent\":2,\"seq\":2"),
+           "journaled by the broker itself");
+    /* Runner-computed children: only as the next child; a checkpoint is never a child. */
+    forged(&f, "journal.append",
+           runner_record(3, "nondet", "\"os.time\"", ",\"parent\":1,\"seq\":3"), "parent 1, seq 3");
+    forged(&f, "journal.append", runner_record(3, "checkpoint", "null", ",\"parent\":2,\"seq\":2"),
+           "is not the next child");
+    forged(&f, "journal.append", runner_record(3, "nondet", "\"os.time\"", ""),
+           "while the checkpoint at position 2 is running");
+    r = wire(&f, child_call(3, ",\"parent\":2,\"seq\":2"));
+    ck_assert_msg(is_done(r), "%s", error_message(r));
     json_decref(r);
+    r = wire(&f, runner_record(4, "nondet", "\"os.time\"", ",\"parent\":2,\"seq\":3"));
+    ck_assert_msg(is_done(r), "%s", error_message(r));
+    json_decref(r);
+    /* The checkpoint's record closes it: its children cannot grow afterwards. */
+    r = wire(&f, runner_record(5, "checkpoint", "null", ""));
+    ck_assert_msg(is_done(r), "%s", error_message(r));
+    json_decref(r);
+    forged(&f, "tool.call", child_call(6, ",\"parent\":2,\"seq\":5"), "parent 2, seq 5");
     ck_assert_int_eq(tx_server_host_calls(f.s), 2);
+    ck_assert_int_eq(tx_server_journal_count(f.s), 5);
+    /* The broker wrote the children's host call records with their parent and number. */
+    tx_error err;
+    tx_error_clear(&err);
+    json_t *rec = tx_journal_read(tx_server_journal(f.s), 3, &err);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "kind")), "host_call");
+    ck_assert_int_eq(json_integer_value(json_object_get(rec, "parent")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(rec, "seq")), 2);
+    json_decref(rec);
     run_teardown(&f);
 }
 END_TEST
