@@ -542,13 +542,18 @@ static tactus_isolation resume_isolation(const tactus_runtime *rt, const json_t 
 }
 
 /* The recorded procedure: the path as given when the run started if it still resolves from
- * here, else its absolute path (as `tactus resume` chooses). */
+ * here, else its absolute path (as `tactus resume` chooses). NULL when the run was not started
+ * from a file (tactus_run_string records no procedure_path): a file that happens to have the
+ * run's name is not its source. */
 static const char *recorded_procedure(const json_t *record)
 {
+    const char *path = json_string_value(json_object_get(record, "procedure_path"));
+    if (path == NULL)
+        return NULL;
     const char *file = json_string_value(json_object_get(record, "procedure"));
     struct stat st;
     if (file == NULL || stat(file, &st) != 0)
-        file = json_string_value(json_object_get(record, "procedure_path"));
+        file = path;
     return file;
 }
 
@@ -578,7 +583,9 @@ tactus_status tactus_resume(tactus_runtime *rt, const char *run, tactus_answer_k
     tx_error_clear(&err);
     if (file == NULL || tx_read_source(file, &source, &len, &err) != 0) {
         st = fail_rt(rt, TACTUS_EUSAGE, "tactus_resume: run '%s': %s", loc.id,
-                     file ? err.message : "its run.json names no procedure");
+                     file ? err.message
+                          : "it was not started from a procedure file (tactus_run_string): "
+                            "only runs of tactus_run_file or `tactus run` can be resumed");
         goto done;
     }
     const tx_config *config = resume_config(rt, record, &own);

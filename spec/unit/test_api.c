@@ -521,6 +521,28 @@ START_TEST(resume_refuses_unknown_tampered_finished)
     snapshot_check(&s, id, &snap);
     free(id);
 
+    /* A run of source text has no procedure file to run again, even when a file of that name
+     * existed when it started and exists now. */
+    ck_assert_int_eq(chdir(s.root), 0);
+    FILE *f = fopen("named.tac", "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("return { planted = true }", f);
+    fclose(f);
+    ck_assert_int_eq(tactus_run_string(rt, "named.tac", approval_proc, strlen(approval_proc),
+                                       "{\"what\": \"x\"}", &r),
+                     TACTUS_SUSPENDED);
+    id = strdup(tactus_result_run_id(r));
+    tactus_result_free(r);
+    ck_assert_int_eq(unlink("named.tac"), 0);
+    f = fopen("named.tac", "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("return { planted = true }", f);
+    fclose(f);
+    ck_assert_int_eq(tactus_resume(rt, id, TACTUS_ANSWER_APPROVE, NULL, &r), TACTUS_EUSAGE);
+    ck_assert_msg(strstr(tactus_errmsg(rt), "not started from a procedure file") != NULL, "%s",
+                  tactus_errmsg(rt));
+    free(id);
+
     /* Without a runs directory a run id names nothing; a path still works. */
     tactus_runtime *bare = tactus_new();
     ck_assert_int_eq(tactus_resume(bare, "some-run", TACTUS_ANSWER_NONE, NULL, &r), TACTUS_EUSAGE);
