@@ -1,11 +1,13 @@
 /* api.c - the public embedding API (tactus.h) on top of tx_run. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "config.h"
@@ -471,6 +473,23 @@ static tactus_status refuse_finished(tactus_runtime *rt, const run_loc *loc)
     return rc;
 }
 
+/* Refuses a run whose journal another process holds (a run or resume in progress) before a
+ * runner is started for it; the journal's own open refuses it again under the lock, this only
+ * spares a child runner that would be started and dropped. */
+static tactus_status refuse_locked(tactus_runtime *rt, const run_loc *loc)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/journal.jsonl", loc->dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return TACTUS_OK; /* no journal yet, or not one: tx_run says which */
+    int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* also releases the lock if we took it */
+    if (held)
+        return fail_rt(rt, TACTUS_EUSAGE, "run %s is in use by another process", loc->id);
+    return TACTUS_OK;
+}
+
 /* The answer object tx_run takes ({"approve": true}, ...), or NULL for none; fail_rt on bad
  * arguments. */
 static tactus_status make_answer(tactus_runtime *rt, tactus_answer_kind kind, const char *value,
@@ -575,6 +594,8 @@ tactus_status tactus_resume(tactus_runtime *rt, const char *run, tactus_answer_k
         st = TACTUS_EUSAGE;
     if (st == TACTUS_OK)
         st = refuse_finished(rt, &loc);
+    if (st == TACTUS_OK)
+        st = refuse_locked(rt, &loc);
     if (st != TACTUS_OK)
         goto done;
     const char *file = recorded_procedure(record);

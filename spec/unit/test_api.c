@@ -553,12 +553,13 @@ START_TEST(resume_refuses_unknown_tampered_finished)
 }
 END_TEST
 
-/* A run whose journal another process holds (a resume in progress) is refused, unchanged. */
-START_TEST(resume_refuses_locked_run)
+/* A run whose journal another process holds (a resume in progress) is refused, unchanged, in
+ * process and before a child runner is started for it. */
+static void locked_run(tactus_isolation mode)
 {
     scratch s;
     scratch_make(&s, approval_proc);
-    tactus_runtime *rt = resume_runtime(&s, TACTUS_INPROCESS);
+    tactus_runtime *rt = resume_runtime(&s, mode);
     char *id = suspend_approval(rt, &s);
     char path[512];
     snprintf(path, sizeof path, "%s/%s/journal.jsonl", s.runs, id);
@@ -585,6 +586,14 @@ START_TEST(resume_refuses_locked_run)
     free(id);
     tactus_free(rt);
     scratch_remove(&s);
+}
+
+START_TEST(resume_refuses_locked_run)
+{
+    locked_run(TACTUS_INPROCESS);
+    locked_run(TACTUS_CHILD);
+    /* The refused child-mode resume started no runner: no child is left to reap. */
+    ck_assert_int_eq(waitpid(-1, NULL, WNOHANG), -1);
 }
 END_TEST
 
