@@ -626,7 +626,10 @@ tactus_status tactus_resume(tactus_runtime *rt, const char *run, tactus_answer_k
     spec.config = config;
     spec.source = source;
     spec.source_len = len;
-    spec.chunkname = file;
+    /* The name the run was started with, wherever the file is read from now: call sites in
+     * the journal carry it, and a replay under another name would diverge at the first one. */
+    const char *name = json_string_value(json_object_get(record, "procedure"));
+    spec.chunkname = name ? name : file;
     spec.proc_dir = proc_dir;
     spec.input = json_is_object(input) ? input : NULL;
     spec.params = json_is_object(params) ? params : NULL;

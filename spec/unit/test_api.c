@@ -542,6 +542,7 @@ START_TEST(resume_refuses_unknown_tampered_finished)
     ck_assert_msg(strstr(tactus_errmsg(rt), "not started from a procedure file") != NULL, "%s",
                   tactus_errmsg(rt));
     free(id);
+    ck_assert_int_eq(chdir("/"), 0);
 
     /* Without a runs directory a run id names nothing; a path still works. */
     tactus_runtime *bare = tactus_new();
@@ -644,6 +645,7 @@ START_TEST(resume_interrupted_run_without_answer)
     if (pid == 0) {
         tactus_runtime *rt = resume_runtime(&s, TACTUS_CHILD);
         tactus_register_tool(rt, "die", die_tool, (void *)1);
+        host_counter = 0;
         tactus_result *r = NULL;
         tactus_run_file(rt, s.proc, NULL, &r);
         _exit(3); /* not reached: the tool killed this process */
@@ -677,6 +679,55 @@ START_TEST(resume_interrupted_run_without_answer)
 }
 END_TEST
 
+static const char policy_proc[] = "Procedure {\n"
+                                  "  function(input)\n"
+                                  "    local ok = Human.approve({ message = 'Go?' })\n"
+                                  "    local n = 0\n"
+                                  "    for i = 1, 200000 do n = n + 1 end\n"
+                                  "    return { approved = ok, n = n }\n"
+                                  "  end,\n"
+                                  "}\n";
+
+/* A run `tactus run --policy` started is resumed under that policy (its limits, not the
+ * runtime's defaults), narrowed by a limit the runtime sets; a policy file that is gone since
+ * is an error, not a run without it. */
+START_TEST(resume_cli_run_with_policy)
+{
+    scratch s;
+    scratch_make(&s, policy_proc);
+    char policy[192], cmd[1024];
+    snprintf(policy, sizeof policy, "%s/policy.yml", s.root);
+    FILE *f = fopen(policy, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("sandbox:\n  limits: {instructions: 50000000}\n", f);
+    fclose(f);
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "cd '%s' && '%s' run proc.tac --policy policy.yml --run-dir '%s/p%d' --no-sandbox "
+                 "--quiet >/dev/null 2>&1",
+                 s.root, exe(), s.runs, i);
+        int rc = system(cmd);
+        ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 5, "tactus run: %d", rc);
+    }
+    tactus_runtime *rt = resume_runtime(&s, TACTUS_INPROCESS);
+    tactus_result *r = NULL;
+    ck_assert_int_eq(tactus_resume(rt, "p0", TACTUS_ANSWER_APPROVE, NULL, &r), TACTUS_OK);
+    ck_assert_ptr_nonnull(strstr(tactus_result_json(r), "\"allowed\":50000000"));
+    ck_assert_ptr_nonnull(strstr(tactus_result_json(r), "\"isolation\":\"child\""));
+    ck_assert(same_json(tactus_result_output(r), "{\"approved\":true,\"n\":200000}"));
+    tactus_result_free(r);
+    ck_assert_int_eq(tactus_set_limit(rt, "instructions", 100000), TACTUS_OK);
+    ck_assert_int_eq(tactus_resume(rt, "p1", TACTUS_ANSWER_APPROVE, NULL, &r), TACTUS_ELIMIT);
+    tactus_result_free(r);
+    ck_assert_int_eq(unlink(policy), 0);
+    ck_assert_int_eq(tactus_resume(rt, "p2", TACTUS_ANSWER_APPROVE, NULL, &r), TACTUS_EUSAGE);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(tactus_errmsg(rt), "the run's policy") != NULL, "%s", tactus_errmsg(rt));
+    tactus_free(rt);
+    scratch_remove(&s);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
     Suite *s = suite_create("api");
@@ -697,6 +748,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, resume_refuses_unknown_tampered_finished);
     tcase_add_test(tc, resume_refuses_locked_run);
     tcase_add_test(tc, resume_interrupted_run_without_answer);
+    tcase_add_test(tc, resume_cli_run_with_policy);
     suite_add_tcase(s, tc);
     return s;
 }
