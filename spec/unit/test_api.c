@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -679,6 +680,37 @@ START_TEST(resume_interrupted_run_without_answer)
 }
 END_TEST
 
+/* A FIFO planted as run.json (or as result.json of a real run) is refused at once: the call
+ * must not block on it waiting for a writer. */
+START_TEST(resume_refuses_planted_fifo)
+{
+    scratch s;
+    scratch_make(&s, approval_proc);
+    tactus_runtime *rt = resume_runtime(&s, TACTUS_INPROCESS);
+    char path[512];
+    snprintf(path, sizeof path, "%s/planted", s.runs);
+    ck_assert_int_eq(mkdir(s.runs, 0700), 0);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/planted/run.json", s.runs);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    tactus_result *r = NULL;
+    tactus_question *q = NULL;
+    ck_assert_int_eq(tactus_resume(rt, "planted", TACTUS_ANSWER_NONE, NULL, &r), TACTUS_EUSAGE);
+    ck_assert_msg(strstr(tactus_errmsg(rt), "not a regular file") != NULL, "%s", tactus_errmsg(rt));
+    ck_assert_int_eq(tactus_question_get(rt, "planted", &q), TACTUS_EUSAGE);
+    char *id = suspend_approval(rt, &s);
+    snprintf(path, sizeof path, "%s/%s/result.json", s.runs, id);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(tactus_resume(rt, id, TACTUS_ANSWER_APPROVE, NULL, &r), TACTUS_EUSAGE);
+    ck_assert_ptr_null(r);
+    ck_assert_msg(strstr(tactus_errmsg(rt), "not a regular file") != NULL, "%s", tactus_errmsg(rt));
+    free(id);
+    tactus_free(rt);
+    scratch_remove(&s);
+}
+END_TEST
+
 static const char policy_proc[] = "Procedure {\n"
                                   "  function(input)\n"
                                   "    local ok = Human.approve({ message = 'Go?' })\n"
@@ -749,6 +781,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, resume_refuses_locked_run);
     tcase_add_test(tc, resume_interrupted_run_without_answer);
     tcase_add_test(tc, resume_cli_run_with_policy);
+    tcase_add_test(tc, resume_refuses_planted_fifo);
     suite_add_tcase(s, tc);
     return s;
 }
