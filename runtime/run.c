@@ -335,14 +335,18 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
                           const tx_server *server, tx_error *err)
 {
     char abs[PATH_MAX];
-    const char *path = realpath(spec->chunkname, abs) ? abs : spec->chunkname;
+    /* Source text (tactus_run_string, no proc_dir) has no file: none is recorded, so a resume
+     * never takes a file that happens to bear the run's name for its source. */
+    const char *path = NULL;
+    if (spec->proc_dir != NULL)
+        path = realpath(spec->chunkname, abs) ? abs : spec->chunkname;
     char policy_abs[PATH_MAX];
     const char *policy = NULL;
     if (spec->policy != NULL)
         policy = realpath(spec->policy, policy_abs) ? policy_abs : spec->policy;
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
     json_t *run =
-        json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?, s:s}", "run_id", spec->run_id, "procedure",
+        json_pack("{s:s, s:s, s:s?, s:O, s:O?, s:s?, s:s}", "run_id", spec->run_id, "procedure",
                   spec->chunkname, "procedure_path", path, "input", input, "params", spec->params,
                   "policy", policy, "isolation", isolation_names[spec->isolation]);
     if (run == NULL || tx_server_redact(server, run) != 0) {

@@ -158,6 +158,89 @@ TACTUS_API const char *tactus_result_run_id(const tactus_result *r);
 /* Frees a result. NULL is allowed. */
 TACTUS_API void tactus_result_free(tactus_result *r);
 
+/* ---- suspended runs: what they wait for, and resuming them ----------------------------------
+ *
+ * A run that returns TACTUS_SUSPENDED waits for a human (Human.approve, Human.input,
+ * Human.review, Human.escalate). With a runs directory set (tactus_set_runs_dir) its evidence
+ * stays on disk and it can be continued later, by this program or another one on the same host,
+ * with tactus_resume(). The same holds for an interrupted run (the process was killed, the
+ * machine stopped): tactus_resume() without an answer continues it from its journal.
+ *
+ * `run` names a run the way `tactus resume` does: a run id ([A-Za-z0-9._-]{1,128}) under the
+ * runtime's runs directory, or, when it contains a '/', the path of the run's directory itself.
+ * The run's run.json must carry this host's MAC (TACTUS_HOME/run.key; the program needs HOME or
+ * TACTUS_HOME set when the run starts, else the run is not resumable at all).
+ */
+
+/* The question a suspended run waits for. Opaque; free with tactus_question_free. */
+typedef struct tactus_question tactus_question;
+
+/*
+ * Sets *question to what run `run` waits for. TACTUS_OK with *question set, or an error with
+ * *question NULL and tactus_errmsg saying why: TACTUS_EUSAGE for a bad or unknown run, a run
+ * this host did not create or whose run.json was changed, a run whose journal another process
+ * holds, or a run that is not waiting for an answer. Nothing in the run changes.
+ */
+TACTUS_API tactus_status tactus_question_get(tactus_runtime *rt, const char *run,
+                                             tactus_question **question);
+
+/* The kind of question: "approve", "input", "review" or "escalate". */
+TACTUS_API const char *tactus_question_kind(const tactus_question *q);
+
+/* The message the procedure gave (may be ""). Procedure text: escape it before showing it on a
+ * terminal. */
+TACTUS_API const char *tactus_question_message(const tactus_question *q);
+
+/* The `options` the procedure gave, as JSON text, or NULL when it gave none. */
+TACTUS_API const char *tactus_question_options(const tactus_question *q);
+
+/* The `default` the procedure gave, as JSON text, or NULL when it gave none. */
+TACTUS_API const char *tactus_question_default(const tactus_question *q);
+
+/* The call site: the procedure file as the run names it (e.g. "approval.tac") and the line. */
+TACTUS_API const char *tactus_question_file(const tactus_question *q);
+TACTUS_API int tactus_question_line(const tactus_question *q);
+
+/* The whole request as JSON text: {"kind", "message", "default", "options", ...}. */
+TACTUS_API const char *tactus_question_json(const tactus_question *q);
+
+/* The run id the question belongs to. */
+TACTUS_API const char *tactus_question_run_id(const tactus_question *q);
+
+/* Frees a question. NULL is allowed. */
+TACTUS_API void tactus_question_free(tactus_question *q);
+
+/* An answer for tactus_resume. Which kinds fit which question: see tactus_resume. */
+typedef enum tactus_answer_kind {
+    TACTUS_ANSWER_NONE = 0, /* no answer: continue an interrupted run, or suspend again */
+    TACTUS_ANSWER_APPROVE = 1,
+    TACTUS_ANSWER_REJECT = 2,
+    TACTUS_ANSWER_TEXT = 3, /* value: the text (UTF-8) */
+    TACTUS_ANSWER_JSON = 4  /* value: a JSON text, any value (the answer as given) */
+} tactus_answer_kind;
+
+/*
+ * Continues run `run` from its journal, like `tactus resume`: the procedure runs again from
+ * the top and every journaled step returns its recorded result. The procedure file, input and
+ * isolation are those recorded in the run's authenticated run.json (the isolation is the
+ * stricter of the recorded one and the runtime's); limits, tools and C tools are the runtime's,
+ * as for tactus_run_file, except that a run started with `tactus run --policy FILE` uses that
+ * policy file, narrowed by the runtime's limits.
+ *
+ * `kind`/`value` answer the question the run waits for: APPROVE or REJECT for "approve" and
+ * "escalate"; TEXT for "input"; APPROVE, REJECT or TEXT (the feedback) for "review"; JSON for
+ * any. `value` is required for TEXT and JSON and must be NULL otherwise.
+ *
+ * Returns like tactus_run_file: the run's status with *result set, or, when the run could not
+ * be resumed at all, *result NULL, the run's files unchanged and tactus_errmsg saying why:
+ * TACTUS_EUSAGE for a bad argument; an unknown run; a run this host did not create or whose
+ * run.json was changed; a finished run (status ok or error: it is not changed); an answer
+ * that does not fit the question, or an answer to a run that is not waiting for one; a run
+ * whose journal is held by another process. TACTUS_ESYSTEM when the runner cannot be started.
+ */
+TACTUS_API tactus_status tactus_resume(tactus_runtime *rt, const char *run, tactus_answer_kind kind,
+                                       const char *value, tactus_result **result);
+
 #ifdef __cplusplus
 }
 #endif
