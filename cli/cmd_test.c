@@ -24,7 +24,9 @@ static const char test_help[] =
     "\n"
     "options:\n"
     "  --scenario TEXT     run only scenarios whose name contains TEXT\n"
-    "  --param, --input    input values for every scenario (steps may override them)\n"
+    "  --param KEY=VALUE   an input value for every scenario, converted by the input's\n"
+    "                      declared type as in `tactus run` (a step may override it)\n"
+    "  --input FILE.json   input values for every scenario\n"
     "  --json              print the report as JSON on stdout\n"
     "\n"
     "exit codes: 0 every scenario passed, 1 a scenario failed or none were found,\n"
@@ -133,12 +135,6 @@ int tx_cmd_test(int argc, char **argv)
             goto done;
         }
     }
-    /* --param strings are passed as they are (the scenario's own inputs convert by schema). */
-    if (json_object_size(params) > 0) {
-        if (input == NULL)
-            input = json_object();
-        json_object_update(input, params);
-    }
     tx_run_spec spec;
     memset(&spec, 0, sizeof spec);
     spec.source = source;
@@ -146,6 +142,8 @@ int tx_cmd_test(int argc, char **argv)
     spec.chunkname = file;
     spec.proc_dir = proc_dir;
     spec.input = input;
+    /* --param strings go as in `run`: the VM converts them by the declared input types. */
+    spec.params = json_object_size(params) > 0 ? params : NULL;
     spec.config = &cfg;
     spec.isolation =
         (sandbox >= 0 ? sandbox : cfg.sandbox_enabled != 0) ? TACTUS_SANDBOX : TACTUS_CHILD;
