@@ -293,7 +293,7 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
                   : "the procedure (the runner did not stop at its deadline and was killed)");
     }
     char msg[1200];
-    if (violation)
+    if (violation && tx_runner_own_signal(link, status, &outcome) == 0)
         snprintf(msg, sizeof msg, "runner broke the protocol: %s", err.message);
     else if (outcome.kind == TX_SANDBOX_SIGNALED || outcome.kind == TX_SANDBOX_EXITED)
         snprintf(msg, sizeof msg, "runner ended without a result: %s", outcome.message);
@@ -736,7 +736,7 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
     json_t *result = NULL;
     if (spec->isolation == TACTUS_INPROCESS) {
         /* Same thread: the runner reads the token text from `tok` as it starts. */
-        tx_runner_link link = {0, -1, NULL};
+        tx_runner_link link = {0, -1, NULL, 0};
         result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, 0, err);
     } else {
         /* Forked runners (no runner_exe) mean the single-threaded CLI (`tactus test`,
