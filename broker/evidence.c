@@ -363,6 +363,27 @@ int tx_evidence_write_array(tx_evidence *ev, const char *name, tx_evidence_next 
     return 0;
 }
 
+void tx_evidence_failed(json_t *result, const tx_error *why)
+{
+    json_t *error = json_object_get(result, "error");
+    const char *type = json_string_value(json_object_get(error, "type"));
+    char msg[2048];
+    if (type != NULL && strcmp(type, "EvidenceError") == 0) {
+        snprintf(msg, sizeof msg, "%s; %s",
+                 json_string_value(json_object_get(error, "message")) ?: "", why->message);
+    } else {
+        const char *status = json_string_value(json_object_get(result, "status"));
+        snprintf(msg, sizeof msg, "the run's evidence is incomplete: %s (the run itself ended %s)",
+                 why->message, status ? status : "without a status");
+    }
+    json_t *e = json_pack("{s:s, s:s}", "type", "EvidenceError", "message", msg);
+    if (e == NULL)
+        return; /* out of memory: the caller reported the failure on stderr already */
+    json_object_set_new(result, "status", json_string("system"));
+    json_object_set_new(result, "output", json_null());
+    json_object_set_new(result, "error", e);
+}
+
 uint64_t tx_evidence_stream_bytes(const tx_evidence *ev)
 {
     return ev->stream_bytes;

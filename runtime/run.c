@@ -562,11 +562,25 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         /* A failed journal write already ended the run (status system); the evidence of that
          * run is written all the same. */
         tx_journal *in_use = tx_server_journal(server);
-        if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0)
+        if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0) {
             fprintf(stderr, "tactus: %s\n", sync_err.message);
-        if (tx_server_write_steps(server, evidence, &ev_err) != 0 ||
-            tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0)
+            const char *st = json_string_value(json_object_get(result, "status"));
+            if (st == NULL || strcmp(st, "system") != 0) /* else: the journal broke mid-run */
+                tx_evidence_failed(result, &sync_err);
+        }
+        /* Evidence that cannot be written fails the run (exit 7), and whatever can still be
+         * written is: a failed steps.json still leaves a result.json saying so. */
+        tx_error steps_err;
+        tx_error_clear(&steps_err);
+        if (tx_server_write_steps(server, evidence, &steps_err) != 0) {
+            fprintf(stderr, "tactus: %s\n", steps_err.message);
+            tx_evidence_failed(result, &steps_err);
+        }
+        tx_error_clear(&ev_err);
+        if (tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0) {
             fprintf(stderr, "tactus: %s\n", ev_err.message);
+            tx_evidence_failed(result, &ev_err);
+        }
     }
     tx_server_free(server);
     tx_journal_close(journal);
