@@ -253,13 +253,11 @@ static void print_result(const json_t *result, const run_opts *o)
 {
     const char *status = json_string_value(json_object_get(result, "status"));
     if (o->json) {
-        char *text = json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (text != NULL)
-            printf("%s\n", text);
-        free(text);
-        return;
-    }
-    if (status != NULL && strcmp(status, "ok") == 0) {
+        tx_cli_print_json(result);
+        /* The final `tactus: STATUS: MESSAGE` line still goes to stderr (below). */
+        if (status != NULL && strcmp(status, "ok") == 0)
+            return;
+    } else if (status != NULL && strcmp(status, "ok") == 0) {
         /* For people: JSON escapes control characters in strings, not DEL or C1 ones. */
         char *text = json_dumps(json_object_get(result, "output"),
                                 JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);

@@ -5,6 +5,7 @@
  * 4 timeout, 5 suspended, 6 nondeterminism, 7 system error. They are the tactus_status values.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +124,7 @@ int tx_cli_fail(int json, const char *cmd, tactus_status status, const char *typ
 static int run_json_command(int (*cmd)(int, char **), int argc, char **argv)
 {
     fflush(stdout);
-    int real = dup(STDOUT_FILENO);
+    int real = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3); /* no child inherits it */
     int mem = memfd_create("tactus-json-stdout", MFD_CLOEXEC);
     if (real < 0 || mem < 0 || dup2(mem, STDOUT_FILENO) < 0) {
         if (real >= 0)

@@ -61,6 +61,8 @@ one_object run-bad-limit 2 usage UsageError - -- "$tactus" run good.tac --json -
 one_object run-bad-param 2 usage UsageError - -- "$tactus" run good.tac --json --param novalue
 one_object run-bad-input 2 usage InputError - -- "$tactus" run good.tac --json --input nosuch.json
 one_object run-syntax 1 error SyntaxError 4 -- "$tactus" run bad.tac --json
+grep -q "^tactus: error: bad.tac:4: unexpected symbol" err ||
+    { echo "FAIL run-syntax: no final 'tactus: error: ...' line on stderr"; cat err; fail=1; }
 one_object run-ok 0 ok - - -- "$tactus" run good.tac --json
 one_object validate-bad 1 error SyntaxError 4 -- "$tactus" validate --json bad.tac
 one_object validate-missing 2 usage UsageError - -- "$tactus" validate --json nosuch.tac
