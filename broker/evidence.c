@@ -23,7 +23,8 @@ struct tx_evidence {
     int parent_fd; /* its parent, for making its entry durable */
     int stream_fd;
     long long seq;
-    uint64_t stream_bytes; /* size of stream.jsonl: what earlier attempts left plus our lines */
+    uint64_t stream_bytes;   /* size of stream.jsonl: what earlier attempts left plus our lines */
+    char stream_failed[512]; /* the first failed stream.jsonl write, or "" */
 };
 
 void tx_utc_now(char *buf, size_t cap)
@@ -230,10 +231,21 @@ int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
     free(withnl);
     if (rc == 0)
         ev->stream_bytes += len + 1;
-    if (rc != 0)
+    if (rc != 0) {
+        int e = errno;
+        /* Remembered: a run whose stream lost events must not end as if it were whole. */
+        if (ev->stream_failed[0] == '\0')
+            snprintf(ev->stream_failed, sizeof ev->stream_failed,
+                     "cannot write %.300s/stream.jsonl: %s", ev->dir, strerror(e));
         return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s/stream.jsonl: %s", ev->dir,
-                       strerror(errno));
+                       strerror(e));
+    }
     return 0;
+}
+
+const char *tx_evidence_stream_failure(const tx_evidence *ev)
+{
+    return ev->stream_failed[0] != '\0' ? ev->stream_failed : NULL;
 }
 
 int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err)

@@ -48,6 +48,9 @@ int tx_evidence_write_array(tx_evidence *ev, const char *name, tx_evidence_next 
  * counts them. */
 uint64_t tx_evidence_stream_bytes(const tx_evidence *ev);
 
+/* The first stream.jsonl write that failed ("cannot write DIR/stream.jsonl: CAUSE"), or NULL. */
+const char *tx_evidence_stream_failure(const tx_evidence *ev);
+
 /*
  * Marks a run's result whose evidence could not be written completely (why: the failed write,
  * e.g. "cannot write .../steps.json: No space left on device"): status becomes "system" and

@@ -572,6 +572,12 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
          * written is: a failed steps.json still leaves a result.json saying so. */
         tx_error steps_err;
         tx_error_clear(&steps_err);
+        if (tx_evidence_stream_failure(evidence) != NULL) {
+            tx_fail(&steps_err, TACTUS_ESYSTEM, "%s", tx_evidence_stream_failure(evidence));
+            fprintf(stderr, "tactus: %s\n", steps_err.message);
+            tx_evidence_failed(result, &steps_err);
+            tx_error_clear(&steps_err);
+        }
         if (tx_server_write_steps(server, evidence, &steps_err) != 0) {
             fprintf(stderr, "tactus: %s\n", steps_err.message);
             tx_evidence_failed(result, &steps_err);

@@ -1,9 +1,10 @@
 #!/bin/bash
-# Evidence that cannot be written at the end of a run fails the run (exit 7, said on stderr),
-# and whatever can still be written is (issue 9):
+# Evidence that cannot be written fails the run (exit 7, said on stderr), and whatever can
+# still be written is (issue 9):
 #   efbig   `ulimit -S -f` with SIGXFSZ ignored, an output too big for it: result.json cannot
 #           be written -> exit 7, stderr names result.json, --json stdout says status system,
-#           steps.json and stream.jsonl are there, no temporary file is left;
+#           steps.json and stream.jsonl are there, no temporary file is left; and log lines
+#           too big for stream.jsonl: exit 7, result.json says stream.jsonl failed;
 #   enospc  a 64 KiB tmpfs (root only; skipped with a note otherwise), as disk_full.sh does:
 #           a step result that fits in the journal but not again in steps.json -> exit 7 and a
 #           result.json with status system and an EvidenceError naming steps.json; and an
@@ -53,6 +54,23 @@ for mode in --sandbox --no-sandbox; do
     grep -q '"status": "system"' efbig.out && grep -q '"type": "EvidenceError"' efbig.out ||
         { echo "FAIL efbig $mode: --json output does not say system/EvidenceError"; cat efbig.out; fail=1; }
 done
+
+# efbig on stream.jsonl during the run: the run still ends with exit 7 and says so.
+cat >logs.tac <<'TAC'
+Procedure {
+  function(input)
+    for i = 1, 100 do Log.info(string.rep("z", 1000)) end
+    return { done = true }
+  end,
+}
+TAC
+(trap '' XFSZ; ulimit -S -f 64; exec "$tactus" run logs.tac --run-id stream --json --quiet \
+    >stream.out 2>stream.err)
+rc=$?
+expect_failed "efbig stream.jsonl" "$rc" stream.err .tactus/runs/stream stream.jsonl "File too large"
+grep -q 'evidence is incomplete: cannot write .*stream.jsonl: File too large' \
+    .tactus/runs/stream/result.json ||
+    { echo "FAIL efbig stream.jsonl: result.json does not say so"; cat .tactus/runs/stream/result.json; fail=1; }
 
 # enospc: a small tmpfs as the working directory.
 if [ "$(id -u)" -ne 0 ]; then
