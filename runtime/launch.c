@@ -135,7 +135,7 @@ void tx_runner_reap(tx_runner_link *link, int kill_it, int *status, tx_sandbox_o
          * exec'd runner reporting its sandbox's outcome): give it a bounded moment to end by
          * itself so that its real end, not our SIGKILL, is what gets reported. */
         pid_t pid = link->sb != NULL ? tx_sandbox_pid(link->sb) : link->pid;
-        if (!ended_within(pid, peer_hung_up(link->fd) ? 2000 : 0)) {
+        if (pid > 0 && !ended_within(pid, peer_hung_up(link->fd) ? 2000 : 0)) {
             kill(pid, SIGKILL);
             link->killed = 1;
         }
