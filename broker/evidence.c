@@ -23,7 +23,8 @@ struct tx_evidence {
     int parent_fd; /* its parent, for making its entry durable */
     int stream_fd;
     long long seq;
-    uint64_t stream_bytes; /* size of stream.jsonl: what earlier attempts left plus our lines */
+    uint64_t stream_bytes;   /* size of stream.jsonl: what earlier attempts left plus our lines */
+    char stream_failed[512]; /* the first failed stream.jsonl write, or "" */
 };
 
 void tx_utc_now(char *buf, size_t cap)
@@ -232,10 +233,21 @@ int tx_evidence_event(tx_evidence *ev, json_t *event, tx_error *err)
     free(withnl);
     if (rc == 0)
         ev->stream_bytes += len + 1;
-    if (rc != 0)
+    if (rc != 0) {
+        int e = errno;
+        /* Remembered: a run whose stream lost events must not end as if it were whole. */
+        if (ev->stream_failed[0] == '\0')
+            snprintf(ev->stream_failed, sizeof ev->stream_failed,
+                     "cannot write %.300s/stream.jsonl: %s", ev->dir, strerror(e));
         return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s/stream.jsonl: %s", ev->dir,
-                       strerror(errno));
+                       strerror(e));
+    }
     return 0;
+}
+
+const char *tx_evidence_stream_failure(const tx_evidence *ev)
+{
+    return ev->stream_failed[0] != '\0' ? ev->stream_failed : NULL;
 }
 
 int tx_evidence_write_json(tx_evidence *ev, const char *name, json_t *value, tx_error *err)
@@ -363,6 +375,27 @@ int tx_evidence_write_array(tx_evidence *ev, const char *name, tx_evidence_next 
         return tx_fail(err, TACTUS_ESYSTEM, "cannot write %s: %s", path, strerror(saved));
     }
     return 0;
+}
+
+void tx_evidence_failed(json_t *result, const tx_error *why)
+{
+    json_t *error = json_object_get(result, "error");
+    const char *type = json_string_value(json_object_get(error, "type"));
+    char msg[2048];
+    if (type != NULL && strcmp(type, "EvidenceError") == 0) {
+        snprintf(msg, sizeof msg, "%s; %s",
+                 json_string_value(json_object_get(error, "message")) ?: "", why->message);
+    } else {
+        const char *status = json_string_value(json_object_get(result, "status"));
+        snprintf(msg, sizeof msg, "the run's evidence is incomplete: %s (the run itself ended %s)",
+                 why->message, status ? status : "without a status");
+    }
+    json_t *e = json_pack("{s:s, s:s}", "type", "EvidenceError", "message", msg);
+    if (e == NULL)
+        return; /* out of memory: the caller reported the failure on stderr already */
+    json_object_set_new(result, "status", json_string("system"));
+    json_object_set_new(result, "output", json_null());
+    json_object_set_new(result, "error", e);
 }
 
 uint64_t tx_evidence_stream_bytes(const tx_evidence *ev)

@@ -48,6 +48,18 @@ int tx_evidence_write_array(tx_evidence *ev, const char *name, tx_evidence_next 
  * counts them. */
 uint64_t tx_evidence_stream_bytes(const tx_evidence *ev);
 
+/* The first stream.jsonl write that failed ("cannot write DIR/stream.jsonl: CAUSE"), or NULL. */
+const char *tx_evidence_stream_failure(const tx_evidence *ev);
+
+/*
+ * Marks a run's result whose evidence could not be written completely (why: the failed write,
+ * e.g. "cannot write .../steps.json: No space left on device"): status becomes "system" and
+ * error an EvidenceError whose message names the file, the cause and the status the run itself
+ * ended with; output becomes null (result.json's output is the output of an "ok" run only).
+ * A second failure is added to the same message. Changes result in place.
+ */
+void tx_evidence_failed(json_t *result, const tx_error *why);
+
 /*
  * Makes the run directory's entry, the directory and run.json durable. The broker calls it
  * once, before the run's first journal record is written: until a record exists a crash loses

@@ -1101,7 +1101,8 @@ static void describe(const tx_host_tool *t, pump *p, int status, const child_rep
         return;
     }
     json_error_t jerr;
-    out->result = json_loadb(p->out, p->out_len, JSON_DECODE_ANY, &jerr);
+    /* Valid JSON may carry \u0000 in a string: it reaches Lua as that exact byte. */
+    out->result = json_loadb(p->out, p->out_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (out->result == NULL) {
         /* jansson quotes the offending token cut to fit its buffer, which could cut a secret
          * before it can be masked: say where, not what. */

@@ -29,7 +29,8 @@ static const char run_help[] =
     "options:\n"
     "  --param KEY=VALUE   an input value, converted by the input's declared type (repeatable)\n"
     "  --input FILE.json   input values from a JSON object (--param values override it)\n"
-    "  --json              print exactly the result.json object on stdout\n"
+    "  --json              print exactly the result.json object on stdout (or, when the\n"
+    "                      run cannot start, one {status, error} object of that shape)\n"
     "  --quiet             no progress or log lines on stderr\n"
     "  --run-id ID         use this run id ([A-Za-z0-9._-], at most 128 characters);\n"
     "                      an existing run is refused: continue it with tactus resume\n"
@@ -58,36 +59,37 @@ typedef struct run_opts {
     tx_config config;
 } run_opts;
 
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
+/* json: --json was given (the error is then also the one object on stdout). */
+static int usage_error(int json, const char *cmd, const char *fmt, const char *arg)
 {
     char what[512];
     snprintf(what, sizeof what, fmt, arg);
-    tx_term_line(stderr, "tactus %s: %s (see tactus %s --help)", cmd, what, cmd);
-    return TACTUS_EUSAGE;
+    return tx_cli_fail(json, cmd, TACTUS_EUSAGE, NULL, NULL, 0, "%s (see tactus %s --help)", what,
+                       cmd);
 }
 
 /* Applies --limit NAME=VALUE; timeout is given in seconds like the sidecar's. */
-static int apply_limit(tx_config *cfg, const char *spec)
+static int apply_limit(tx_config *cfg, const char *spec, int json)
 {
     char name[64];
     const char *eq = strchr(spec, '=');
     if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof name)
-        return usage_error("run", "--limit expects NAME=VALUE, got '%s'", spec);
+        return usage_error(json, "run", "--limit expects NAME=VALUE, got '%s'", spec);
     snprintf(name, sizeof name, "%.*s", (int)(eq - spec), spec);
     int id = tx_limit_by_name(name);
     if (id < 0)
-        return usage_error("run", "unknown limit '%s'", name);
+        return usage_error(json, "run", "unknown limit '%s'", name);
     uint64_t v = 0;
     if (id == TX_LIMIT_TIMEOUT) {
         char *end = NULL;
         errno = 0;
         double secs = strtod(eq + 1, &end);
         if (errno != 0 || end == eq + 1 || *end != '\0' || !(secs >= 0) || secs > 1e9)
-            return usage_error("run", "--limit timeout expects seconds, got '%s'", eq + 1);
+            return usage_error(json, "run", "--limit timeout expects seconds, got '%s'", eq + 1);
         v = (uint64_t)(secs * 1000.0);
     } else if (tx_parse_size(eq + 1, &v) != 0 ||
                (!tx_limit_is_size((tx_limit_id)id) && strpbrk(eq + 1, "kKmMgG") != NULL)) {
-        return usage_error("run", "--limit: bad value '%s'", spec);
+        return usage_error(json, "run", "--limit: bad value '%s'", spec);
     }
     cfg->limits.allowed[id] = v;
     cfg->limits_set |= 1u << id;
@@ -108,6 +110,7 @@ static const char validate_help[] =
 static int parse_run_args(int argc, char **argv, run_opts *o, const char *help)
 {
     const char *cmd = argv[0];
+    o->json = tx_cli_wants_json(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -115,7 +118,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o, const char *help)
                     strcmp(a, "--policy") == 0 || strcmp(a, "--run-id") == 0 ||
                     strcmp(a, "--run-dir") == 0 || strcmp(a, "--limit") == 0;
         if (takes && next == NULL)
-            return usage_error(cmd, "%s needs a value", a);
+            return usage_error(o->json, cmd, "%s needs a value", a);
         if (next == NULL)
             next = ""; /* only options that take no value get here */
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -124,12 +127,13 @@ static int parse_run_args(int argc, char **argv, run_opts *o, const char *help)
         } else if (strcmp(a, "--param") == 0) {
             const char *eq = strchr(next, '=');
             if (eq == NULL || eq == next)
-                return usage_error(cmd, "invalid parameter format: %s (expected key=value)", next);
+                return usage_error(o->json, cmd,
+                                   "invalid parameter format: %s (expected key=value)", next);
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(eq - next), next);
             json_t *v = json_string(eq + 1);
             if (v == NULL || json_object_set_new(o->params, key, v) != 0)
-                return usage_error(cmd, "--param %s: value is not valid UTF-8", next);
+                return usage_error(o->json, cmd, "--param %s: value is not valid UTF-8", next);
             i++;
         } else if (strcmp(a, "--input") == 0) {
             o->input_file = argv[++i];
@@ -140,7 +144,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o, const char *help)
         } else if (strcmp(a, "--run-dir") == 0) {
             o->run_dir = argv[++i];
         } else if (strcmp(a, "--limit") == 0) {
-            if (apply_limit(&o->config, argv[++i]) != 0)
+            if (apply_limit(&o->config, argv[++i], o->json) != 0)
                 return TACTUS_EUSAGE;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
@@ -151,15 +155,15 @@ static int parse_run_args(int argc, char **argv, run_opts *o, const char *help)
         } else if (strcmp(a, "--sandbox") == 0) {
             o->sandbox = 1;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error(cmd, "unknown option '%s'", a);
+            return usage_error(o->json, cmd, "unknown option '%s'", a);
         } else if (o->file == NULL) {
             o->file = a;
         } else {
-            return usage_error(cmd, "unexpected argument '%s'", a);
+            return usage_error(o->json, cmd, "unexpected argument '%s'", a);
         }
     }
     if (o->file == NULL)
-        return usage_error(cmd, "%s", "missing FILE.tac");
+        return usage_error(o->json, cmd, "%s", "missing FILE.tac");
     return 0;
 }
 
@@ -173,7 +177,7 @@ static int load_config(run_opts *o, const char *proc_dir)
     tx_error_clear(&err);
     tx_config_init(&cfg);
     if (tx_cli_load_config(o->policy, o->file, proc_dir, &cfg, &err) != 0) {
-        tx_term_line(stderr, "tactus: %s", err.message);
+        tx_cli_fail(o->json, NULL, TACTUS_EUSAGE, "ConfigError", NULL, 0, "%s", err.message);
         tx_config_free(&cfg);
         return TACTUS_EUSAGE;
     }
@@ -223,19 +227,22 @@ static void print_event(void *ud, const char *event_json)
     json_decref(e);
 }
 
-static json_t *read_input_file(const char *path)
+static json_t *read_input_file(const char *path, int json)
 {
     json_error_t jerr;
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL) {
         if (jerr.line > 0)
-            tx_term_line(stderr, "tactus: %s:%d: invalid JSON: %s", path, jerr.line, jerr.text);
+            tx_cli_fail(json, NULL, TACTUS_EUSAGE, "InputError", path, jerr.line,
+                        "%s:%d: invalid JSON: %s", path, jerr.line, jerr.text);
         else
-            tx_term_line(stderr, "tactus: %s: %s", path, jerr.text);
+            tx_cli_fail(json, NULL, TACTUS_EUSAGE, "InputError", path, 0, "%s: %s", path,
+                        jerr.text);
         return NULL;
     }
     if (!json_is_object(v)) {
-        tx_term_line(stderr, "tactus: %s: the input must be a JSON object", path);
+        tx_cli_fail(json, NULL, TACTUS_EUSAGE, "InputError", path, 0,
+                    "%s: the input must be a JSON object", path);
         json_decref(v);
         return NULL;
     }
@@ -246,13 +253,11 @@ static void print_result(const json_t *result, const run_opts *o)
 {
     const char *status = json_string_value(json_object_get(result, "status"));
     if (o->json) {
-        char *text = json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (text != NULL)
-            printf("%s\n", text);
-        free(text);
-        return;
-    }
-    if (status != NULL && strcmp(status, "ok") == 0) {
+        tx_cli_print_json(result);
+        /* The final `tactus: STATUS: MESSAGE` line still goes to stderr (below). */
+        if (status != NULL && strcmp(status, "ok") == 0)
+            return;
+    } else if (status != NULL && strcmp(status, "ok") == 0) {
         /* For people: JSON escapes control characters in strings, not DEL or C1 ones. */
         char *text = json_dumps(json_object_get(result, "output"),
                                 JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -321,27 +326,32 @@ static int refuse_existing_run(const char *run_dir, const char *run_id)
     return TACTUS_EUSAGE;
 }
 
-json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
+json_t *tx_cli_run_record_json(const char *cmd, const char *dir, const char *id, int json)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/run.json", dir);
     json_error_t jerr;
     json_t *run = json_load_file(path, 0, &jerr);
     if (run == NULL) {
-        fprintf(stderr, "tactus %s: no run '%s' (%s: %s)\n", cmd, id, path, jerr.text);
+        tx_cli_fail(json, cmd, TACTUS_EUSAGE, "NoSuchRun", NULL, 0, "no run '%s' (%s: %s)", id,
+                    path, jerr.text);
         return NULL;
     }
     tx_error err;
     tx_error_clear(&err);
     if (tx_run_record_verify(run, id, &err) != 0) {
-        fprintf(stderr,
-                "tactus %s: refusing run '%s': this host did not create it or it was changed "
-                "since: %s\n",
-                cmd, id, err.message);
+        tx_cli_fail(json, cmd, TACTUS_EUSAGE, "RunRefused", NULL, 0,
+                    "refusing run '%s': this host did not create it or it was changed since: %s",
+                    id, err.message);
         json_decref(run);
         return NULL;
     }
     return run;
+}
+
+json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
+{
+    return tx_cli_run_record_json(cmd, dir, id, 0);
 }
 
 /* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
@@ -361,7 +371,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
         return rc;
     rc = TACTUS_EUSAGE;
     if (tx_read_source(o->file, &source, &len, &err) != 0) {
-        tx_term_line(stderr, "tactus: %s", err.message);
+        tx_cli_fail(o->json, NULL, TACTUS_EUSAGE, NULL, o->file, 0, "%s", err.message);
         goto done;
     }
     /* Sandboxed unless --no-sandbox or `sandbox: {enabled: false}` says otherwise. */
@@ -378,7 +388,8 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
         const char *base = strrchr(o->run_dir, '/');
         snprintf(run_id_buf, sizeof run_id_buf, "%s", base ? base + 1 : o->run_dir);
         if (o->run_id != NULL && strcmp(o->run_id, run_id_buf) != 0) {
-            tx_term_line(stderr, "tactus run: --run-id and --run-dir name different runs");
+            tx_cli_fail(o->json, "run", TACTUS_EUSAGE, NULL, NULL, 0,
+                        "--run-id and --run-dir name different runs");
             goto done;
         }
         run_id = run_id_buf;
@@ -412,8 +423,8 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     spec.on_event = o->quiet ? NULL : print_event;
     result = tx_run(&spec, &err);
     if (result == NULL) {
-        tx_term_line(stderr, "tactus: %s", err.message);
-        rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
+        rc = tx_cli_fail(o->json, NULL, err.status != TACTUS_OK ? err.status : TACTUS_ESYSTEM, NULL,
+                         NULL, 0, "%s", err.message);
         goto done;
     }
     print_result(result, o);
@@ -444,7 +455,7 @@ int tx_cmd_run(int argc, char **argv)
     run_opts_init(&o);
     int rc = parse_run_args(argc, argv, &o, run_help);
     json_t *input = NULL;
-    if (rc == 0 && o.input_file != NULL && (input = read_input_file(o.input_file)) == NULL)
+    if (rc == 0 && o.input_file != NULL && (input = read_input_file(o.input_file, o.json)) == NULL)
         rc = TACTUS_EUSAGE;
     if (rc == 0)
         rc = execute_run(&o, input, 0, NULL, NULL);
@@ -472,14 +483,14 @@ static int output_flag(const char *a, run_opts *o)
 
 /* Takes `a` as the RUN_ID argument; an unknown option or a second argument is a usage error
  * (printed for `cmd`, returns -1). */
-static int run_id_argument(const char *cmd, const char *a, const char **id)
+static int run_id_argument(const char *cmd, const char *a, const char **id, int json)
 {
     if (a[0] == '-') {
-        usage_error(cmd, "unknown option or missing value: '%s'", a);
+        usage_error(json, cmd, "unknown option or missing value: '%s'", a);
         return -1;
     }
     if (*id != NULL) {
-        usage_error(cmd, "unexpected argument '%s'", a);
+        usage_error(json, cmd, "unexpected argument '%s'", a);
         return -1;
     }
     *id = a;
@@ -494,7 +505,7 @@ static int run_id_argument(const char *cmd, const char *a, const char **id)
 static int locate_run(const char *cmd, const char **id, char *dir, size_t cap, run_opts *o)
 {
     if (*id == NULL) {
-        usage_error(cmd, "%s", "missing RUN_ID");
+        usage_error(o->json, cmd, "%s", "missing RUN_ID");
         return -1;
     }
     const char *slash = strrchr(*id, '/');
@@ -506,7 +517,7 @@ static int locate_run(const char *cmd, const char **id, char *dir, size_t cap, r
         snprintf(dir, cap, "%s/%s", TX_RUNS_DIR, *id);
     }
     if (!tx_valid_run_id(*id)) {
-        usage_error(cmd, "invalid RUN_ID '%s'", *id);
+        usage_error(o->json, cmd, "invalid RUN_ID '%s'", *id);
         return -1;
     }
     return 0;
@@ -519,7 +530,7 @@ static int locate_run(const char *cmd, const char **id, char *dir, size_t cap, r
  */
 static json_t *load_run_record(const char *cmd, const char *dir, const char *id, run_opts *o)
 {
-    json_t *run = tx_cli_run_record(cmd, dir, id);
+    json_t *run = tx_cli_run_record_json(cmd, dir, id, o->json);
     if (run == NULL)
         return NULL;
     /* The path as given when the run started, if it still exists from here; else absolute. */
@@ -565,6 +576,7 @@ int tx_cmd_resume(int argc, char **argv)
     json_t *answer = NULL, *run = NULL, *input = NULL;
     const char *id = NULL;
     int rc = TACTUS_EUSAGE;
+    o.json = tx_cli_wants_json(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -583,12 +595,13 @@ int tx_cmd_resume(int argc, char **argv)
                 json_error_t jerr;
                 json_t *v = json_loads(argv[++i], JSON_DECODE_ANY, &jerr);
                 if (v == NULL) {
-                    tx_term_line(stderr, "tactus resume: --answer-json: %s", jerr.text);
+                    tx_cli_fail(o.json, "resume", TACTUS_EUSAGE, NULL, NULL, 0, "--answer-json: %s",
+                                jerr.text);
                     goto done;
                 }
                 answer = json_pack("{s:o}", "json", v);
             }
-        } else if (!output_flag(a, &o) && run_id_argument("resume", a, &id) != 0) {
+        } else if (!output_flag(a, &o) && run_id_argument("resume", a, &id, o.json) != 0) {
             goto done;
         }
     }
@@ -629,7 +642,7 @@ static int inspect(int argc, char **argv, int show_info)
         goto done;
     rc = TACTUS_EUSAGE;
     if (tx_read_source(o.file, &source, &len, &err) != 0) {
-        tx_term_line(stderr, "tactus: %s", err.message);
+        tx_cli_fail(o.json, NULL, TACTUS_EUSAGE, NULL, o.file, 0, "%s", err.message);
         goto done;
     }
     tx_run_spec spec;
@@ -645,8 +658,7 @@ static int inspect(int argc, char **argv, int show_info)
     spec.validate_only = 1;
     result = tx_run(&spec, &err);
     if (result == NULL) {
-        tx_term_line(stderr, "tactus: %s", err.message);
-        rc = TACTUS_ESYSTEM;
+        rc = tx_cli_fail(o.json, NULL, TACTUS_ESYSTEM, NULL, NULL, 0, "%s", err.message);
         goto done;
     }
     const char *status = json_string_value(json_object_get(result, "status"));
@@ -654,6 +666,11 @@ static int inspect(int argc, char **argv, int show_info)
         json_t *error = json_object_get(result, "error");
         tx_term_line(stderr, "tactus: %s is not valid: %s", o.file,
                      json_string_value(json_object_get(error, "message")) ?: "(no message)");
+        if (o.json) { /* the run's own error object: type, message, file, line */
+            json_t *obj = json_pack("{s:s, s:O}", "status", "error", "error", error);
+            tx_cli_print_json(obj);
+            json_decref(obj);
+        }
         rc = TACTUS_EPROC;
         goto done;
     }
@@ -714,6 +731,7 @@ int tx_cmd_replay(int argc, char **argv)
     json_t *run = NULL, *input = NULL;
     const char *id = NULL;
     int check = 0, rc = TACTUS_EUSAGE;
+    o.json = tx_cli_wants_json(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -722,12 +740,13 @@ int tx_cmd_replay(int argc, char **argv)
             goto done;
         } else if (strcmp(a, "--check") == 0) {
             check = 1;
-        } else if (!output_flag(a, &o) && run_id_argument("replay", a, &id) != 0) {
+        } else if (!output_flag(a, &o) && run_id_argument("replay", a, &id, o.json) != 0) {
             goto done;
         }
     }
     if (!check) {
-        usage_error("replay", "%s", "only --check is supported: tactus replay --check RUN_ID");
+        usage_error(o.json, "replay", "%s",
+                    "only --check is supported: tactus replay --check RUN_ID");
         goto done;
     }
     char dir[PATH_MAX];

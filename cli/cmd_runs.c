@@ -20,9 +20,13 @@ static const char runs_help[] =
     "A run without result.json is shown as 'incomplete' (still running, or its host died).\n";
 
 static const char show_help[] =
-    "usage: tactus show RUN_ID\n"
+    "usage: tactus show RUN_ID [--json]\n"
     "\n"
-    "Prints the run's result.json (or, for an incomplete run, its stream.jsonl).\n";
+    "Summarizes a run: status, procedure, start, duration, steps, host calls, the error, and\n"
+    "for a suspended run what it waits for and the resume command. --json prints one object:\n"
+    "{\"run_id\", \"status\", \"steps\", \"run\": run.json, \"result\": result.json or null}.\n"
+    "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n"
+    "The run's run.json must carry this host's MAC (exit 2 otherwise); nothing is changed.\n";
 
 static int by_name(const struct dirent **a, const struct dirent **b)
 {
@@ -103,56 +107,130 @@ int tx_cmd_runs(int argc, char **argv)
     return 0;
 }
 
-/* Prints a run's JSON file for people, line by line through the terminal escaper: JSON escapes
- * C0 controls but may carry DEL, C1 controls and bidi overrides from the procedure as they are. */
-static int cat_file(const char *path)
+/* Records in steps.json, or -1 if it cannot be read (a run that never finished a session). */
+static json_int_t count_steps(const char *dir, json_t **pending)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/steps.json", dir);
+    json_t *steps = json_load_file(path, JSON_ALLOW_NUL, NULL);
+    *pending = NULL;
+    if (!json_is_array(steps)) {
+        json_decref(steps);
         return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        char *safe = tx_term_escape(line, (size_t)n, TX_TERM_KEEP_NEWLINES);
-        fputs(safe != NULL ? safe : "(line withheld: out of memory)\n", stdout);
-        free(safe);
     }
-    free(line);
-    fclose(f);
-    return 0;
+    size_t i;
+    json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        if (json_is_true(json_object_get(st, "pending")))
+            *pending = json_incref(json_object_get(st, "result"));
+    }
+    json_int_t n = (json_int_t)json_array_size(steps);
+    json_decref(steps);
+    return n;
+}
+
+/* The `tactus resume` answer options for a pending human request of kind `kind`. */
+static const char *answer_options(const char *kind)
+{
+    if (kind != NULL && strcmp(kind, "approve") == 0)
+        return "--approve | --reject";
+    if (kind != NULL && strcmp(kind, "input") == 0)
+        return "--answer TEXT | --answer-json JSON";
+    return "--approve | --reject | --answer TEXT";
+}
+
+/* The summary for people. Everything that may come from the procedure (its path, messages,
+ * the request) goes through the terminal escaper. `ref` is how the user named the run. */
+static void print_summary(const char *ref, const json_t *run, const json_t *result,
+                          json_int_t steps, const json_t *pending)
+{
+    const char *status = result ? json_string_value(json_object_get(result, "status")) : NULL;
+    tx_term_line(stdout, "run:        %s",
+                 json_string_value(json_object_get(run, "run_id")) ?: "?");
+    tx_term_line(stdout, "procedure:  %s",
+                 json_string_value(json_object_get(run, "procedure")) ?: "?");
+    if (result == NULL) {
+        printf("status:     incomplete (no result.json: still running, or its host died)\n");
+    } else {
+        tx_term_line(stdout, "status:     %s", status ? status : "?");
+        tx_term_line(stdout, "started:    %s",
+                     json_string_value(json_object_get(result, "started_at")) ?: "?");
+        printf("duration:   %lld ms\n",
+               (long long)json_integer_value(json_object_get(result, "duration_ms")));
+        printf("host calls: %lld\n",
+               (long long)json_integer_value(json_object_get(result, "host_calls")));
+    }
+    if (steps >= 0)
+        printf("steps:      %lld\n", (long long)steps);
+    json_t *error = result ? json_object_get(result, "error") : NULL;
+    const char *msg = json_string_value(json_object_get(error, "message"));
+    if (msg != NULL && (status == NULL || strcmp(status, "suspended") != 0))
+        tx_term_line(stdout, "error:      %s: %s",
+                     json_string_value(json_object_get(error, "type")) ?: "Error", msg);
+    if (status != NULL && strcmp(status, "suspended") == 0) {
+        const char *kind = json_string_value(json_object_get(pending, "kind"));
+        tx_term_line(stdout, "waiting:    %s", msg ? msg : "for an answer");
+        tx_term_line(stdout, "resume:     tactus resume %s %s", ref, answer_options(kind));
+    } else if (result == NULL || (status != NULL && strcmp(status, "system") == 0)) {
+        tx_term_line(stdout, "resume:     tactus resume %s", ref);
+    }
 }
 
 int tx_cmd_show(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-        fputs(show_help, stdout);
-        return 0;
+    int as_json = tx_cli_wants_json(argc, argv);
+    const char *ref = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(show_help, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            continue;
+        } else if (argv[i][0] == '-' || ref != NULL) {
+            return tx_cli_fail(as_json, "show", TACTUS_EUSAGE, NULL, NULL, 0,
+                               "unexpected argument '%s' (see tactus show --help)", argv[i]);
+        }
+        ref = argv[i];
     }
-    if (argc != 2) {
-        fprintf(stderr, "tactus show: expected one RUN_ID (see tactus show --help)\n");
-        return 2;
+    if (ref == NULL)
+        return tx_cli_fail(as_json, "show", TACTUS_EUSAGE, NULL, NULL, 0,
+                           "expected one RUN_ID (see tactus show --help)");
+    /* A RUN_ID names a run under .tactus/runs; with a '/', it is the run's directory. */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(ref, '/'), *id = slash ? slash + 1 : ref;
+    if (!tx_valid_run_id(id))
+        return tx_cli_fail(as_json, "show", TACTUS_EUSAGE, NULL, NULL, 0, "invalid run id '%s'",
+                           id);
+    if (slash != NULL)
+        snprintf(dir, sizeof dir, "%s", ref);
+    else
+        snprintf(dir, sizeof dir, "%s/%s", TX_RUNS_DIR, id);
+    /* Evidence this host cannot vouch for is not shown as if it were a run. */
+    json_t *run = tx_cli_run_record_json("show", dir, id, as_json);
+    if (run == NULL)
+        return TACTUS_EUSAGE;
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    json_t *result = json_load_file(path, JSON_ALLOW_NUL, NULL);
+    if (!json_is_object(result)) {
+        json_decref(result);
+        result = NULL;
     }
-    if (!tx_valid_run_id(argv[1])) {
-        fprintf(stderr, "tactus show: invalid run id '%s'\n", argv[1]);
-        return 2;
+    json_t *pending = NULL;
+    json_int_t steps = count_steps(dir, &pending);
+    if (as_json) {
+        const char *status = json_string_value(json_object_get(result, "status"));
+        json_t *obj = json_pack(
+            "{s:s, s:s, s:o?, s:O, s:O?}", "run_id", id, "status", status ? status : "incomplete",
+            "steps", steps >= 0 ? json_integer(steps) : NULL, "run", run, "result", result);
+        tx_cli_print_json(obj);
+        json_decref(obj);
+    } else {
+        print_summary(ref, run, result, steps, pending);
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", TX_RUNS_DIR, argv[1]);
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        /* Evidence this host cannot vouch for is not shown as if it were a run. */
-        json_t *run = tx_cli_run_record("show", path, argv[1]);
-        if (run == NULL)
-            return 2;
-        json_decref(run);
-    }
-    snprintf(path, sizeof path, "%s/%s/result.json", TX_RUNS_DIR, argv[1]);
-    if (cat_file(path) == 0)
-        return 0;
-    snprintf(path, sizeof path, "%s/%s/stream.jsonl", TX_RUNS_DIR, argv[1]);
-    if (cat_file(path) == 0)
-        return 0;
-    fprintf(stderr, "tactus show: no run '%s' under %s\n", argv[1], TX_RUNS_DIR);
-    return 2;
+    json_decref(pending);
+    json_decref(result);
+    json_decref(run);
+    return 0;
 }

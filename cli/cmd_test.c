@@ -24,7 +24,9 @@ static const char test_help[] =
     "\n"
     "options:\n"
     "  --scenario TEXT     run only scenarios whose name contains TEXT\n"
-    "  --param, --input    input values for every scenario (steps may override them)\n"
+    "  --param KEY=VALUE   an input value for every scenario, converted by the input's\n"
+    "                      declared type as in `tactus run` (a step may override it)\n"
+    "  --input FILE.json   input values for every scenario\n"
     "  --json              print the report as JSON on stdout\n"
     "\n"
     "exit codes: 0 every scenario passed, 1 a scenario failed or none were found,\n"
@@ -70,6 +72,7 @@ int tx_cmd_test(int argc, char **argv)
     char *source = NULL;
     tx_config cfg;
     tx_config_init(&cfg);
+    as_json = tx_cli_wants_json(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -85,30 +88,37 @@ int tx_cmd_test(int argc, char **argv)
         } else if (strcmp(a, "--param") == 0 && next) {
             const char *eq = strchr(next, '=');
             if (eq == NULL || eq == next) {
-                fprintf(stderr, "tactus test: invalid parameter format: %s (expected key=value)\n",
-                        next);
+                tx_cli_fail(as_json, "test", TACTUS_EUSAGE, NULL, NULL, 0,
+                            "invalid parameter format: %s (expected key=value)", next);
                 goto done;
             }
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)(eq - next), next);
-            json_object_set_new(params, key, json_string(eq + 1));
+            if (json_object_set_new(params, key, json_string(eq + 1)) != 0) {
+                tx_cli_fail(as_json, "test", TACTUS_EUSAGE, NULL, NULL, 0,
+                            "--param %s: value is not valid UTF-8", next);
+                goto done;
+            }
             i++;
         } else if (strcmp(a, "--json") == 0) {
             as_json = 1;
         } else if (strcmp(a, "--no-sandbox") == 0) {
             sandbox = 0;
         } else if (a[0] == '-') {
-            fprintf(stderr, "tactus test: unknown option or missing value: '%s' (see --help)\n", a);
+            tx_cli_fail(as_json, "test", TACTUS_EUSAGE, NULL, NULL, 0,
+                        "unknown option or missing value: '%s' (see --help)", a);
             goto done;
         } else if (file == NULL) {
             file = a;
         } else {
-            fprintf(stderr, "tactus test: unexpected argument '%s'\n", a);
+            tx_cli_fail(as_json, "test", TACTUS_EUSAGE, NULL, NULL, 0, "unexpected argument '%s'",
+                        a);
             goto done;
         }
     }
     if (file == NULL) {
-        fprintf(stderr, "tactus test: missing FILE.tac (see tactus test --help)\n");
+        tx_cli_fail(as_json, "test", TACTUS_EUSAGE, NULL, NULL, 0,
+                    "missing FILE.tac (see tactus test --help)");
         goto done;
     }
     char proc_dir[PATH_MAX];
@@ -116,28 +126,23 @@ int tx_cmd_test(int argc, char **argv)
     tx_error err;
     tx_error_clear(&err);
     if (tx_cli_load_config(policy, file, proc_dir, &cfg, &err) != 0) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_cli_fail(as_json, NULL, TACTUS_EUSAGE, "ConfigError", NULL, 0, "%s", err.message);
         goto done;
     }
     size_t len = 0;
     if (tx_read_source(file, &source, &len, &err) != 0) {
-        fprintf(stderr, "tactus: %s\n", err.message);
+        tx_cli_fail(as_json, NULL, TACTUS_EUSAGE, NULL, file, 0, "%s", err.message);
         goto done;
     }
     if (input_file != NULL) {
         json_error_t jerr;
         input = json_load_file(input_file, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(input)) {
-            fprintf(stderr, "tactus test: %s: %s\n", input_file,
-                    input ? "the input must be a JSON object" : jerr.text);
+            tx_cli_fail(as_json, "test", TACTUS_EUSAGE, "InputError", input_file,
+                        input ? 0 : jerr.line, "%s: %s", input_file,
+                        input ? "the input must be a JSON object" : jerr.text);
             goto done;
         }
-    }
-    /* --param strings are passed as they are (the scenario's own inputs convert by schema). */
-    if (json_object_size(params) > 0) {
-        if (input == NULL)
-            input = json_object();
-        json_object_update(input, params);
     }
     tx_run_spec spec;
     memset(&spec, 0, sizeof spec);
@@ -146,6 +151,8 @@ int tx_cmd_test(int argc, char **argv)
     spec.chunkname = file;
     spec.proc_dir = proc_dir;
     spec.input = input;
+    /* --param strings go as in `run`: the VM converts them by the declared input types. */
+    spec.params = json_object_size(params) > 0 ? params : NULL;
     spec.config = &cfg;
     spec.isolation =
         (sandbox >= 0 ? sandbox : cfg.sandbox_enabled != 0) ? TACTUS_SANDBOX : TACTUS_CHILD;
@@ -153,8 +160,8 @@ int tx_cmd_test(int argc, char **argv)
     spec.test_filter = filter;
     result = tx_run(&spec, &err);
     if (result == NULL) {
-        tx_term_line(stderr, "tactus: %s", err.message);
-        rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
+        rc = tx_cli_fail(as_json, NULL, err.status != TACTUS_OK ? err.status : TACTUS_ESYSTEM, NULL,
+                         NULL, 0, "%s", err.message);
         goto done;
     }
     const char *status = json_string_value(json_object_get(result, "status"));
@@ -164,13 +171,16 @@ int tx_cmd_test(int argc, char **argv)
                      json_string_value(json_object_get(json_object_get(result, "error"), "message"))
                          ?: "(no message)");
         rc = (int)tx_status_from_string(status);
+        if (as_json) { /* the run's own status and error object */
+            json_t *obj = json_pack("{s:s, s:O?}", "status", status ? status : "system", "error",
+                                    json_object_get(result, "error"));
+            tx_cli_print_json(obj);
+            json_decref(obj);
+        }
         goto done;
     }
     if (as_json) {
-        char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (text != NULL)
-            printf("%s\n", text);
-        free(text);
+        tx_cli_print_json(report);
     } else {
         print_report(report);
     }

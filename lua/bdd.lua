@@ -182,6 +182,7 @@ step("^the procedure has started$", function() end)
 step("^the input (%S+) is (.+)$", function(ctx, key, value)
   local v = read_value(value)
   ctx.input[key] = v
+  ctx.set_by_step[key] = true
 end)
 step("^human%.approve will return (%a+)$", function(ctx, v) run.human_mock.approve = read_value(v) end)
 step("^human%.input will return (.+)$", function(ctx, v) run.human_mock.input = read_value(v) end)
@@ -322,9 +323,20 @@ local function reset_run()
   journal.replay, journal.cursor, journal.inside, journal.current = {}, 0, 1, nil
 end
 
-local function run_scenario(compile, chunkname, base_input, scenario)
+-- The --param strings a scenario sees: all but those its own steps set (steps override them).
+-- run.cli_params makes the prelude convert them by the declared input types, as `run` does.
+local function scenario_params(cli_params, set_by_step)
+  if cli_params == nil then return nil end
+  local left = {}
+  for k, v in pairs(cli_params) do
+    if not set_by_step[k] then left[k] = v end
+  end
+  return next(left) ~= nil and left or nil
+end
+
+local function run_scenario(compile, chunkname, base_input, scenario, cli_params)
   reset_run()
-  local ctx = { input = I.deep_copy(base_input or {}), ran = false }
+  local ctx = { input = I.deep_copy(base_input or {}), ran = false, set_by_step = {} }
   local program
   local report = { name = scenario.name, line = scenario.line, steps = {}, passed = true }
   ctx.stage = function() return program and program.env.Stage.current() end
@@ -332,6 +344,7 @@ local function run_scenario(compile, chunkname, base_input, scenario)
   ctx.execute = function()
     check(not ctx.ran, "the procedure already ran in this scenario")
     ctx.ran = true
+    run.cli_params = scenario_params(cli_params, ctx.set_by_step)
     local ok, prog, top = pcall(M.load, compile, chunkname, ctx.input)
     if ok then
       program = prog
@@ -343,6 +356,7 @@ local function run_scenario(compile, chunkname, base_input, scenario)
     ctx.state = run.last_state or {}
   end
   -- Custom steps are declared by the procedure: register once up front for matching.
+  run.cli_params = scenario_params(cli_params, {})
   local decl_ok, decl_prog = pcall(M.load, compile, chunkname, ctx.input)
   local declared = decl_ok and decl_prog or { steps = {} }
   reset_run()
@@ -383,8 +397,9 @@ local function run_scenario(compile, chunkname, base_input, scenario)
 end
 
 -- Runs every scenario (or those whose name contains `filter`). Returns the report table.
-function B.run(compile, chunkname, raw_input, filter)
+function B.run(compile, chunkname, raw_input, filter, cli_params)
   run.test_mode = true
+  run.cli_params = scenario_params(cli_params, {})
   local ok, program = pcall(M.load, compile, chunkname, raw_input)
   if not ok then I.fail("SpecError", tostring(program)) end
   local scenarios = {}
@@ -398,7 +413,7 @@ function B.run(compile, chunkname, raw_input, filter)
   local report = { scenarios = {}, passed = 0, failed = 0 }
   for _, sc in ipairs(scenarios) do
     if filter == nil or tostring(sc.name):find(filter, 1, true) then
-      local r = run_scenario(compile, chunkname, raw_input, sc)
+      local r = run_scenario(compile, chunkname, raw_input, sc, cli_params)
       report.scenarios[#report.scenarios + 1] = r
       if r.passed then report.passed = report.passed + 1 else report.failed = report.failed + 1 end
     end

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <sodium.h>
 #include <spawn.h>
@@ -11,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -99,15 +102,45 @@ static void child_main(const tx_run_spec *spec, int fd, int sandboxed, const tx_
     _exit(rc == 0 ? 0 : 72);
 }
 
+/* True once the runner's end of the socket is closed: the runner has exited or is exiting. */
+static int peer_hung_up(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) != 0;
+}
+
+/* True if our child pid has ended (left unreaped), polling for at most ms milliseconds. */
+static int ended_within(pid_t pid, int ms)
+{
+    for (int waited = 0;; waited += 5) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+            return 1;
+        if (waited >= ms)
+            return 0;
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Ends the runner (if needed) and learns how it ended: status for a plain child, the sandbox's
  * outcome for a sandboxed one. */
 void tx_runner_reap(tx_runner_link *link, int kill_it, int *status, tx_sandbox_outcome *outcome)
 {
     memset(outcome, 0, sizeof *outcome);
     *status = 0;
+    if (kill_it) {
+        /* A runner that closed its socket is on its way out (a crash, a kill from outside, an
+         * exec'd runner reporting its sandbox's outcome): give it a bounded moment to end by
+         * itself so that its real end, not our SIGKILL, is what gets reported. */
+        pid_t pid = link->sb != NULL ? tx_sandbox_pid(link->sb) : link->pid;
+        if (pid > 0 && !ended_within(pid, peer_hung_up(link->fd) ? 2000 : 0)) {
+            kill(pid, SIGKILL);
+            link->killed = 1;
+        }
+    }
     if (link->sb != NULL) {
-        if (kill_it)
-            kill(tx_sandbox_pid(link->sb), SIGKILL);
         tx_error err;
         tx_error_clear(&err);
         tx_sandbox_wait(link->sb, outcome, &err);
@@ -115,10 +148,31 @@ void tx_runner_reap(tx_runner_link *link, int kill_it, int *status, tx_sandbox_o
         link->sb = NULL;
         return;
     }
-    if (kill_it)
-        kill(link->pid, SIGKILL);
     while (waitpid(link->pid, status, 0) < 0 && errno == EINTR) {
     }
+}
+
+int tx_runner_own_signal(const tx_runner_link *link, int status, const tx_sandbox_outcome *outcome)
+{
+    if (link->killed)
+        return 0;
+    if (outcome->kind == TX_SANDBOX_SIGNALED)
+        return outcome->signal;
+    return outcome->kind == 0 && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+/* Ends this process by sig (no core file), as the sandboxed runner it supervised ended. */
+static _Noreturn void die_by_signal(int sig)
+{
+    struct rlimit none = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &none);
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    _exit(128 + sig); /* a signal whose default is not to terminate */
 }
 
 typedef struct sandboxed_runner {
@@ -363,6 +417,8 @@ void tx_runner_role(int fd)
         _exit(125);
     case TX_SANDBOX_SECCOMP:
         _exit(159);
+    case TX_SANDBOX_SIGNALED:
+        die_by_signal(outcome.signal);
     default:
         _exit(72);
     }

@@ -28,6 +28,7 @@ typedef struct tx_runner_link {
     pid_t pid;      /* 0: run the VM in this thread */
     int fd;         /* the broker's end of the runner socket */
     tx_sandbox *sb; /* the sandbox the runner lives in, or NULL */
+    int killed;     /* set by tx_runner_reap when it had to SIGKILL a runner still running */
 } tx_runner_link;
 
 /* Fresh tokens: hashes for the broker, text for the runner. Returns 0 or -1 with err set. */
@@ -51,10 +52,16 @@ int tx_runner_start(const tx_run_spec *spec, tx_runner_link *link, const tx_run_
  * a sandboxed one (outcome->kind 0 otherwise). */
 void tx_runner_reap(tx_runner_link *link, int kill_it, int *status, tx_sandbox_outcome *outcome);
 
+/* After tx_runner_reap: the signal that ended the runner by itself (a crash, or a kill from
+ * outside; not reap's own SIGKILL), or 0. A runner that vanished mid-conversation is reported
+ * by this signal rather than by the broken connection it left behind. */
+int tx_runner_own_signal(const tx_runner_link *link, int status, const tx_sandbox_outcome *outcome);
+
 /*
  * The `tactus __runner` role: reads the job frame from fd, then runs it exactly like a forked
  * runner (inside the sandbox when the job says so). Never returns: exits with the runner's
- * status (0 ok; 125 a sandbox limit, 159 a seccomp kill, 70-73 setup failures).
+ * status (0 ok; 125 a sandbox limit, 159 a seccomp kill, 70-73 setup failures); a sandboxed
+ * runner killed by a signal ends this process by the same signal, so the host sees which.
  */
 void tx_runner_role(int fd);
 

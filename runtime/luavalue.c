@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -259,6 +260,60 @@ static void fill(lua_State *L, int idx, to_json_ctx *c, int depth, json_t *conta
     }
 }
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Puts every object's keys in sorted order (the order a Lua table's pairs() gives changes from
+ * one VM to the next: its string hashes are seeded per state), so the same value always gives
+ * the same JSON text: result.json, steps.json, stream.jsonl and --json output compare equal
+ * between identical runs. Removing and re-adding each key in sorted order leaves them in that
+ * order. Depth is bounded by the conversion (TX_VALUE_MAX_DEPTH). Returns 0, -1 out of memory.
+ */
+static int sort_keys(json_t *v)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            if (sort_keys(x) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (!json_is_object(v) || json_object_size(v) == 0)
+        return 0;
+    size_t n = json_object_size(v), k = 0;
+    char **keys = calloc(n, sizeof *keys);
+    if (keys == NULL)
+        return -1;
+    const char *key;
+    json_t *x;
+    int rc = 0;
+    json_object_foreach(v, key, x)
+    {
+        if (k < n && (keys[k++] = strdup(key)) == NULL)
+            rc = -1;
+        if (rc == 0 && sort_keys(x) != 0)
+            rc = -1;
+    }
+    if (rc == 0) {
+        qsort(keys, k, sizeof *keys, by_key);
+        for (size_t i = 0; i < k && rc == 0; i++) {
+            json_t *val = json_incref(json_object_get(v, keys[i]));
+            if (json_object_del(v, keys[i]) != 0 || json_object_set_new(v, keys[i], val) != 0)
+                rc = -1;
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        free(keys[i]);
+    free(keys);
+    return rc;
+}
+
 typedef struct protected_args {
     int idx;
     to_json_ctx ctx;
@@ -308,6 +363,10 @@ static int to_json_mode(lua_State *L, int idx, const char *what, int exact, json
         tx_fail(err, TACTUS_EPROC, "%s", msg);
         lua_pop(L, 1);
         return -1;
+    }
+    if (sort_keys(a.ctx.root) != 0) {
+        json_decref(a.ctx.root);
+        return tx_fail(err, TACTUS_ESYSTEM, "%s: out of memory", what);
     }
     *out = a.ctx.root;
     return 0;

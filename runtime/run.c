@@ -293,7 +293,7 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
                   : "the procedure (the runner did not stop at its deadline and was killed)");
     }
     char msg[1200];
-    if (violation)
+    if (violation && tx_runner_own_signal(link, status, &outcome) == 0)
         snprintf(msg, sizeof msg, "runner broke the protocol: %s", err.message);
     else if (outcome.kind == TX_SANDBOX_SIGNALED || outcome.kind == TX_SANDBOX_EXITED)
         snprintf(msg, sizeof msg, "runner ended without a result: %s", outcome.message);
@@ -566,11 +566,31 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         /* A failed journal write already ended the run (status system); the evidence of that
          * run is written all the same. */
         tx_journal *in_use = tx_server_journal(server);
-        if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0)
+        if (in_use != NULL && tx_journal_sync(in_use, &sync_err) != 0) {
             fprintf(stderr, "tactus: %s\n", sync_err.message);
-        if (tx_server_write_steps(server, evidence, &ev_err) != 0 ||
-            tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0)
+            const char *st = json_string_value(json_object_get(result, "status"));
+            if (st == NULL || strcmp(st, "system") != 0) /* else: the journal broke mid-run */
+                tx_evidence_failed(result, &sync_err);
+        }
+        /* Evidence that cannot be written fails the run (exit 7), and whatever can still be
+         * written is: a failed steps.json still leaves a result.json saying so. */
+        tx_error steps_err;
+        tx_error_clear(&steps_err);
+        if (tx_evidence_stream_failure(evidence) != NULL) {
+            tx_fail(&steps_err, TACTUS_ESYSTEM, "%s", tx_evidence_stream_failure(evidence));
+            fprintf(stderr, "tactus: %s\n", steps_err.message);
+            tx_evidence_failed(result, &steps_err);
+            tx_error_clear(&steps_err);
+        }
+        if (tx_server_write_steps(server, evidence, &steps_err) != 0) {
+            fprintf(stderr, "tactus: %s\n", steps_err.message);
+            tx_evidence_failed(result, &steps_err);
+        }
+        tx_error_clear(&ev_err);
+        if (tx_evidence_write_json(evidence, "result.json", result, &ev_err) != 0) {
             fprintf(stderr, "tactus: %s\n", ev_err.message);
+            tx_evidence_failed(result, &ev_err);
+        }
     }
     tx_server_free(server);
     tx_journal_close(journal);
@@ -740,7 +760,7 @@ json_t *tx_run(const tx_run_spec *spec, tx_error *err)
     json_t *result = NULL;
     if (spec->isolation == TACTUS_INPROCESS) {
         /* Same thread: the runner reads the token text from `tok` as it starts. */
-        tx_runner_link link = {0, -1, NULL};
+        tx_runner_link link = {0, -1, NULL, 0};
         result = broker_session(spec, run_id, link, &tok, spec->on_event, spec->event_ud, 0, err);
     } else {
         /* Forked runners (no runner_exe) mean the single-threaded CLI (`tactus test`,

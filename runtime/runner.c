@@ -82,7 +82,7 @@ static int compile_chunk(lua_State *L)
 }
 
 /* Calls M.execute(compile, chunkname, input, validate_only) -> output, declarations. */
-/* B.run(compile, chunkname, input, filter) -> report, nil */
+/* B.run(compile, chunkname, input, filter, params) -> report, nil */
 static int execute_tests(lua_State *L, tx_runner *r)
 {
     lua_getfield(L, -1, "bdd");
@@ -98,7 +98,11 @@ static int execute_tests(lua_State *L, tx_runner *r)
         lua_pushstring(L, r->args->test_filter);
     else
         lua_pushnil(L);
-    lua_call(L, 4, 1);
+    if (r->args->params != NULL) /* --param strings: converted by the schema, as in a run */
+        tx_json_push(L, r->args->params);
+    else
+        lua_pushnil(L);
+    lua_call(L, 5, 1);
     lua_pushnil(L);
     return 2;
 }

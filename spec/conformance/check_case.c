@@ -512,8 +512,20 @@ static void check_outcome(report *r, const json_t *e, const outcome *o, const ch
 
     const char *want_status = str_field(e, "status");
     if (want_status == NULL) {
-        if (o->out.len != 0)
-            fail(r, "stdout: expected nothing (no run), got \"%.300s\"", o->out.data);
+        /* No run: --json still prints one {status, error: {type, message}} object (issue 9),
+         * its status the name of the exit code. */
+        json_error_t jerr;
+        json_t *obj = o->out.len ? json_loadb(o->out.data, o->out.len, 0, &jerr) : NULL;
+        json_t *error = json_object_get(obj, "error");
+        static const char *const names[] = {"ok",      "error",     "usage",          "limit",
+                                            "timeout", "suspended", "nondeterminism", "system"};
+        const char *status = str_field(obj, "status");
+        if (!json_is_object(obj) || status == NULL || o->code < 0 || o->code > 7 ||
+            strcmp(status, names[o->code]) != 0 ||
+            str_field(error, "type") == NULL || str_field(error, "message") == NULL)
+            fail(r, "stdout: expected one {status, error} object (no run), got \"%.300s\"",
+                 o->out.data ? o->out.data : "");
+        json_decref(obj);
         return;
     }
     json_error_t jerr;

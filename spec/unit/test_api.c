@@ -5,6 +5,9 @@
  * TACTUS_EXE (set by meson) is the tactus binary child and sandboxed runs exec.
  */
 #include <check.h>
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include <jansson.h>
@@ -117,6 +120,99 @@ END_TEST
 START_TEST(sandboxed_run_by_exec)
 {
     run_mode(TACTUS_SANDBOX);
+}
+END_TEST
+
+/* The deepest process under pid (following the last child found at each level), or pid. */
+static pid_t deepest_descendant(pid_t pid)
+{
+    for (int depth = 0; depth < 8; depth++) {
+        pid_t child = 0;
+        DIR *d = opendir("/proc");
+        struct dirent *de;
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            char path[300], buf[512];
+            snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+            FILE *f = fopen(path, "r");
+            if (f == NULL)
+                continue;
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            const char *end = strrchr(buf, ')'); /* comm may hold spaces */
+            int ppid = 0;
+            char state;
+            if (end != NULL && sscanf(end + 1, " %c %d", &state, &ppid) == 2 && ppid == pid &&
+                state != 'Z')
+                child = (pid_t)atoi(de->d_name);
+        }
+        if (d != NULL)
+            closedir(d);
+        if (child == 0)
+            return pid;
+        pid = child;
+    }
+    return pid;
+}
+
+/* The exec'd runner starts with an empty environment, so in a sanitizer build ASan would catch
+ * a SIGSEGV and exit 1: SIGKILL there. */
+#ifdef __SANITIZE_ADDRESS__
+#define KILL_SIGNAL SIGKILL
+#define KILL_TEXT "SIGKILL (signal 9)"
+#else
+#define KILL_SIGNAL SIGSEGV
+#define KILL_TEXT "SIGSEGV (signal 11)"
+#endif
+
+/* A C tool that kills the runner (the deepest process below us) with SIGSEGV, as a crash or
+ * another process would, then answers: the reply meets a dead runner. */
+static int kill_runner_tool(void *ud, const char *args_json, char **result_json,
+                            char **error_message)
+{
+    (void)ud;
+    (void)args_json;
+    (void)error_message;
+    pid_t runner = deepest_descendant(getpid());
+    if (runner != getpid())
+        kill(runner, KILL_SIGNAL);
+    for (int i = 0; i < 200 && kill(runner, 0) == 0 && deepest_descendant(getpid()) == runner; i++)
+        usleep(10000); /* until it is gone (bounded) */
+    *result_json = strdup("{}");
+    return 0;
+}
+
+/* An exec'd runner (`tactus __runner`, plain or sandboxed) killed by a signal is reported by
+ * that signal, not as a broken pipe or exit status 72 (issue 9). */
+static void killed_runner(tactus_isolation mode)
+{
+    tactus_runtime *rt = tactus_new();
+    ck_assert_ptr_nonnull(rt);
+    ck_assert_int_eq(tactus_set_runner(rt, exe()), TACTUS_OK);
+    ck_assert_int_eq(tactus_set_isolation(rt, mode), TACTUS_OK);
+    ck_assert_int_eq(tactus_register_tool(rt, "kill_runner", kill_runner_tool, NULL), TACTUS_OK);
+    const char *src = "Host.call('kill_runner', {}) return { survived = true }";
+    tactus_result *r = NULL;
+    tactus_status st = tactus_run_string(rt, "k.tac", src, strlen(src), NULL, &r);
+    ck_assert_msg(r != NULL, "no result: %s", tactus_errmsg(rt));
+    ck_assert_msg(st == TACTUS_ESYSTEM, "status %s", tactus_status_name(st));
+    const char *msg = tactus_result_error(r);
+    ck_assert_msg(msg != NULL && strstr(msg, KILL_TEXT) != NULL &&
+                      strstr(msg, "broke the protocol") == NULL,
+                  "got: %s", msg ? msg : "(no error)");
+    tactus_result_free(r);
+    tactus_free(rt);
+}
+
+START_TEST(killed_child_runner)
+{
+    killed_runner(TACTUS_CHILD);
+}
+END_TEST
+
+START_TEST(killed_sandboxed_runner)
+{
+    killed_runner(TACTUS_SANDBOX);
 }
 END_TEST
 
@@ -769,6 +865,8 @@ static Suite *api_suite(void)
     tcase_add_test(tc, child_run_by_exec);
     tcase_add_test(tc, sandboxed_run_by_exec);
     tcase_add_test(tc, errors_are_results);
+    tcase_add_test(tc, killed_child_runner);
+    tcase_add_test(tc, killed_sandboxed_runner);
     tcase_add_test(tc, bad_calls_fail_cleanly);
     tcase_add_test(tc, limits_apply);
     tcase_add_test(tc, allocator_hook);

@@ -159,6 +159,70 @@ START_TEST(json_to_lua_depth_cap)
 }
 END_TEST
 
+/* Embedded NUL bytes survive both ways, in plain and journal form (issue 9). */
+START_TEST(nul_bytes_both_ways)
+{
+    lua_State *L = state();
+    const char *text = "{\"s\": \"a\\u0000b\"}";
+    json_t *v = json_loadb(text, strlen(text), JSON_ALLOW_NUL, NULL);
+    ck_assert_ptr_nonnull(v);
+    for (int exact = 0; exact < 2; exact++) {
+        if (exact)
+            tx_journal_push(L, v);
+        else
+            tx_json_push(L, v);
+        lua_getfield(L, -1, "s");
+        size_t len = 0;
+        const char *str = lua_tolstring(L, -1, &len);
+        ck_assert_uint_eq(len, 3);
+        ck_assert_int_eq(memcmp(str, "a\0b", 3), 0);
+        lua_pop(L, 1);
+        json_t *back = NULL;
+        tx_error err;
+        tx_error_clear(&err);
+        int rc = exact ? tx_lua_to_journal(L, -1, "v", &back, &err)
+                       : tx_lua_to_json(L, -1, "v", &back, &err);
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(json_string_length(json_object_get(back, "s")), 3);
+        ck_assert(json_equal(back, v));
+        json_decref(back);
+        lua_pop(L, 1);
+    }
+    json_decref(v);
+    lua_close(L);
+}
+END_TEST
+
+/* Object keys come out sorted whatever order the table's hash gives (issue 9). */
+START_TEST(object_keys_sorted)
+{
+    lua_State *L = state();
+    ck_assert_int_eq(luaL_dostring(L, "local t = {} for i = 30, 1, -1 do t['k' .. i] = { z = 1, "
+                                      "a = 2, m = 3 } end return t"),
+                     0);
+    json_t *v = NULL;
+    tx_error err;
+    tx_error_clear(&err);
+    ck_assert_int_eq(tx_lua_to_json(L, -1, "v", &v, &err), 0);
+    const char *key, *prev = NULL;
+    json_t *x;
+    json_object_foreach(v, key, x)
+    {
+        ck_assert_msg(prev == NULL || strcmp(prev, key) < 0, "%s before %s", prev, key);
+        prev = key;
+        const char *inner = NULL, *k2;
+        json_t *y;
+        json_object_foreach(x, k2, y)
+        {
+            ck_assert(inner == NULL || strcmp(inner, k2) < 0);
+            inner = k2;
+        }
+    }
+    json_decref(v);
+    lua_close(L);
+}
+END_TEST
+
 static Suite *luavalue_suite(void)
 {
     Suite *s = suite_create("luavalue");
@@ -168,6 +232,8 @@ static Suite *luavalue_suite(void)
     tcase_add_test(tc, no_metamethods);
     tcase_add_test(tc, exact_round_trip);
     tcase_add_test(tc, json_to_lua_depth_cap);
+    tcase_add_test(tc, nul_bytes_both_ways);
+    tcase_add_test(tc, object_keys_sorted);
     suite_add_tcase(s, tc);
     return s;
 }
