@@ -440,7 +440,11 @@ static void check_evidence(report *r, const json_t *result, const char *workdir)
         return;
     }
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/.tactus/runs/%s/result.json", workdir, run_id);
+    if (snprintf(path, sizeof path, "%s/.tactus/runs/%s/result.json", workdir, run_id) >=
+        (int)sizeof path) {
+        fail(r, "run directory: path too long");
+        return;
+    }
     json_error_t jerr;
     json_t *stored = json_load_file(path, 0, &jerr);
     if (stored == NULL) {
