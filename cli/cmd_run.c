@@ -18,6 +18,7 @@
 #include "term.h"
 #include "config.h"
 #include "evidence.h"
+#include "journal.h"
 #include "run.h"
 #include "util.h"
 
@@ -51,7 +52,9 @@ typedef struct run_opts {
     const char *policy;
     const char *run_id;
     const char *run_dir;
-    json_t *params; /* object of strings */
+    const char *runs_dir; /* NULL: TX_RUNS_DIR (unless run_dir says) */
+    const char *rerun_of; /* --rerun: the finished run this new one repeats */
+    json_t *params;       /* object of strings */
     int json;
     int quiet;
     int sandbox; /* -1 default, 0 --no-sandbox, 1 --sandbox */
@@ -371,7 +374,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
                         "use this only for procedures you trust\n");
 
     const char *run_id = o->run_id;
-    snprintf(runs_dir, sizeof runs_dir, "%s", TX_RUNS_DIR);
+    snprintf(runs_dir, sizeof runs_dir, "%s", o->runs_dir ? o->runs_dir : TX_RUNS_DIR);
     if (o->run_dir != NULL) {
         /* --run-dir DIR: the evidence goes exactly there. */
         tx_dirname(o->run_dir, runs_dir, sizeof runs_dir);
@@ -408,6 +411,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     spec.resume = resume;
     spec.answer = answer;
     spec.policy = o->policy;
+    spec.rerun_of = o->rerun_of;
     spec.interactive = !o->json;
     spec.on_event = o->quiet ? NULL : print_event;
     result = tx_run(&spec, &err);
@@ -545,12 +549,115 @@ static json_t *load_run_record(const char *cmd, const char *dir, const char *id,
     return run;
 }
 
+/* The result.json of the run in `dir` (new reference) when its status says it is finished:
+ * ok, error, limit or timeout. NULL for a run that may go on (suspended, interrupted, a
+ * system failure or a resume that diverged leave the journal to continue from) or that never
+ * wrote one. */
+static json_t *finished_result(const char *dir)
+{
+    static const char *const final[] = {"ok", "error", "limit", "timeout", NULL};
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    json_t *result = json_load_file(path, 0, NULL);
+    const char *status = json_string_value(json_object_get(result, "status"));
+    for (int i = 0; status != NULL && final[i] != NULL; i++)
+        if (strcmp(status, final[i]) == 0)
+            return result;
+    json_decref(result);
+    return NULL;
+}
+
+/*
+ * A finished run's journal must still hold every record its result.json counted
+ * ("journal_records"): records lost from its tail would be executed again by anything that
+ * replays it. Opened read-only (nothing changes). Returns 0, or the exit code after saying why.
+ */
+static int check_finished_journal(const char *dir, const char *id, const json_t *result)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/journal.jsonl", dir);
+    json_t *want_v = json_object_get(result, "journal_records");
+    long want = json_is_integer(want_v) ? (long)json_integer_value(want_v) : -1;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (want <= 0)
+            return 0; /* a run that journaled nothing has no journal */
+        tx_term_line(stderr,
+                     "tactus resume: run %s finished with %ld journal records but %s is missing: "
+                     "refusing it (nothing changed)",
+                     id, want, path);
+        return TACTUS_ESYSTEM;
+    }
+    tx_journal *j = NULL;
+    tx_journal_report report;
+    tx_error err;
+    tx_error_clear(&err);
+    if (tx_journal_open_readonly(path, id, &j, &report, &err) != 0) {
+        tx_term_line(stderr, "tactus resume: %s", err.message);
+        return err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
+    }
+    long have = tx_journal_count(j);
+    tx_journal_close(j);
+    if (want >= 0 && (have != want || report.dropped_bytes > 0)) {
+        tx_term_line(
+            stderr,
+            "tactus resume: run %s finished with %ld journal records but %s holds %ld%s%s: "
+            "records of a finished run are missing or damaged; refusing it (nothing "
+            "changed)",
+            id, want, path, have, report.dropped_bytes > 0 ? " and " : "",
+            report.dropped_bytes > 0 ? report.note : "");
+        return TACTUS_ESYSTEM;
+    }
+    return 0;
+}
+
+/*
+ * `tactus resume` of a finished run: nothing in its directory changes. Without --rerun it
+ * prints the recorded result and returns its status's exit code; an answer is refused (exit
+ * 2). With --rerun a new run (new id, next to the old one, run.json "rerun_of") runs the
+ * recorded procedure and input again, so the first run's evidence stays what it was.
+ */
+static int resume_finished(run_opts *o, const char *id, const char *dir, json_t *result,
+                           json_t *answer, int rerun, json_t *input)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (answer != NULL) {
+        tx_term_line(stderr,
+                     "tactus resume: run %s is not waiting for an answer: it finished (status %s)",
+                     id, status);
+        return TACTUS_EUSAGE;
+    }
+    if (!rerun) {
+        int rc = check_finished_journal(dir, id, result);
+        if (rc != 0)
+            return rc;
+        print_result(result, o);
+        if (!o->quiet)
+            tx_term_line(stderr,
+                         "tactus resume: run %s already finished (status %s); nothing changed. "
+                         "tactus resume %s --rerun starts a new run of it",
+                         id, status, id);
+        return (int)tx_status_from_string(status);
+    }
+    char parent[PATH_MAX];
+    tx_dirname(dir, parent, sizeof parent);
+    o->runs_dir = parent;
+    o->run_dir = NULL;
+    o->run_id = NULL;
+    o->rerun_of = id;
+    return execute_run(o, input, 0, NULL, NULL);
+}
+
 static const char resume_help[] =
     "usage: tactus resume RUN_ID [--approve | --reject | --answer TEXT | --answer-json JSON]\n"
-    "                            [--json] [--quiet] [--no-sandbox]\n"
+    "                            [--rerun] [--json] [--quiet] [--no-sandbox]\n"
     "\n"
     "Continues a suspended or interrupted run from its journal: the procedure runs again from\n"
     "the top and every recorded step returns its recorded result instead of running again.\n"
+    "A finished run (status ok, error, limit or timeout) is final: resume prints its recorded\n"
+    "result, exits with its status's code and changes nothing; an answer to it is refused.\n"
+    "--rerun starts a NEW run (new id, next to the old one) of its recorded procedure and\n"
+    "input; its run.json and result.json name the old run as \"rerun_of\".\n"
     "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
     "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
     "The procedure file, input, --policy and isolation are the ones recorded in the run's\n"
@@ -562,15 +669,17 @@ int tx_cmd_resume(int argc, char **argv)
 {
     run_opts o;
     run_opts_init(&o);
-    json_t *answer = NULL, *run = NULL, *input = NULL;
+    json_t *answer = NULL, *run = NULL, *input = NULL, *finished = NULL;
     const char *id = NULL;
-    int rc = TACTUS_EUSAGE;
+    int rc = TACTUS_EUSAGE, rerun = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(resume_help, stdout);
             rc = 0;
             goto done;
+        } else if (strcmp(a, "--rerun") == 0) {
+            rerun = 1;
         } else if (strcmp(a, "--approve") == 0 || strcmp(a, "--reject") == 0) {
             json_decref(answer);
             answer = json_pack("{s:b}", a + 2, 1);
@@ -598,8 +707,21 @@ int tx_cmd_resume(int argc, char **argv)
     if ((run = load_run_record("resume", dir, id, &o)) == NULL)
         goto done;
     input = json_incref(json_object_get(run, "input"));
+    if ((finished = finished_result(dir)) != NULL) {
+        rc = resume_finished(&o, id, dir, finished, answer, rerun,
+                             json_is_object(input) ? input : NULL);
+        goto done;
+    }
+    if (rerun) {
+        tx_term_line(stderr,
+                     "tactus resume: --rerun: run %s has not finished: continue it with tactus "
+                     "resume %s",
+                     id, id);
+        goto done;
+    }
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer, NULL);
 done:
+    json_decref(finished);
     json_decref(answer);
     json_decref(input);
     json_decref(run);

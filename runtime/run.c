@@ -341,10 +341,10 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
     if (spec->policy != NULL)
         policy = realpath(spec->policy, policy_abs) ? policy_abs : spec->policy;
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
-    json_t *run =
-        json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?, s:s}", "run_id", spec->run_id, "procedure",
-                  spec->chunkname, "procedure_path", path, "input", input, "params", spec->params,
-                  "policy", policy, "isolation", isolation_names[spec->isolation]);
+    json_t *run = json_pack("{s:s, s:s, s:s, s:O, s:O?, s:s?, s:s, s:s?}", "run_id", spec->run_id,
+                            "procedure", spec->chunkname, "procedure_path", path, "input", input,
+                            "params", spec->params, "policy", policy, "isolation",
+                            isolation_names[spec->isolation], "rerun_of", spec->rerun_of);
     if (run == NULL || tx_server_redact(server, run) != 0) {
         json_decref(run);
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
@@ -399,8 +399,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
             tx_fail(err, TACTUS_EUSAGE, "%s: no journal to check against", path);
             return NULL;
         }
-        tx_journal_meta meta = {run_id, digest, input_digest, TACTUS_VERSION};
-        if (tx_journal_open(path, &meta, TX_DURABILITY_NONE, &journal, &report, err) != 0) {
+        if (tx_journal_open_readonly(path, run_id, &journal, &report, err) != 0) {
             json_decref(input);
             return NULL;
         }
@@ -444,6 +443,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
                   spec->chunkname, "source_digest", digest, "isolation", isolation, "input", input,
                   "version", TACTUS_VERSION, "resume", spec->resume, "journal_records",
                   (json_int_t)tx_server_journal_count(server));
+    if (started != NULL && spec->rerun_of != NULL)
+        json_object_set_new(started, "rerun_of", json_string(spec->rerun_of));
     if (started != NULL && report.dropped_bytes > 0)
         json_object_set_new(started, "journal_repair", json_string(report.note));
     tx_error ev_err;
@@ -524,6 +525,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     json_object_set_new(result, "journal_records",
                         json_integer((json_int_t)tx_server_journal_count(server)));
     json_object_set_new(result, "isolation", json_string(isolation));
+    if (spec->rerun_of != NULL)
+        json_object_set_new(result, "rerun_of", json_string(spec->rerun_of));
     json_t *limits = json_object_get(result, "limits");
     if (!json_is_object(limits)) {
         limits = json_object();
