@@ -781,32 +781,91 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
     return json_pack("{s:b}", "ok", 1);
 }
 
-/* The answer value a resumed run records for a pending request of `kind`. */
-static json_t *answer_value(const char *kind, json_t *answer, char *emsg, size_t cap)
+/* True if `value` is one of a Human.input request's `options` (strings, or tables whose
+ * `value` is compared), or when the request lists none. */
+static int among_options(const json_t *request, const json_t *value)
+{
+    const json_t *options = json_object_get(request, "options");
+    if (!json_is_array(options) || json_array_size(options) == 0)
+        return 1;
+    size_t i;
+    const json_t *o;
+    json_array_foreach(options, i, o)
+    {
+        const json_t *v =
+            json_is_object(o) && json_object_get(o, "value") ? json_object_get(o, "value") : o;
+        if (json_equal(v, value))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The answer value a resumed run records for a pending request of `kind` (`request` is what
+ * the pending record holds: message, options, ...), or NULL with the accepted answers in emsg.
+ * Only a decision of the question's kind is accepted, so a free text never passes for an
+ * approval: approve/escalate take --approve/--reject or a JSON boolean; review takes
+ * --approve/--reject (with --feedback TEXT) or {"decision": "approve"|"reject", "feedback":
+ * text}; input takes text or any JSON value, one of its `options` when it lists some.
+ */
+static json_t *answer_value(const char *kind, const json_t *request, json_t *answer, char *emsg,
+                            size_t cap)
 {
     int approve = json_is_true(json_object_get(answer, "approve"));
     int reject = json_is_true(json_object_get(answer, "reject"));
-    const char *text = json_string_value(json_object_get(answer, "text"));
+    json_t *text = json_object_get(answer, "text");
     json_t *value = json_object_get(answer, "json");
-    if (value != NULL)
-        return json_incref(value);
+    json_t *feedback = json_object_get(answer, "feedback");
+    if (feedback != NULL && (strcmp(kind, "review") != 0 || !(approve || reject))) {
+        snprintf(emsg, cap,
+                 "--feedback goes with --approve or --reject on a Human.review; this run "
+                 "waits for Human.%s",
+                 kind);
+        return NULL;
+    }
     if (strcmp(kind, "approve") == 0 || strcmp(kind, "escalate") == 0) {
         if (approve || reject)
             return json_boolean(approve);
-        snprintf(emsg, cap, "this run waits for an approval: use --approve or --reject");
+        if (json_is_boolean(value))
+            return json_incref(value);
+        snprintf(emsg, cap,
+                 "this run waits for an approval (Human.%s): accepted answers are --approve, "
+                 "--reject, or --answer-json true|false",
+                 kind);
         return NULL;
     }
     if (strcmp(kind, "review") == 0) {
-        if (approve || reject || text)
-            return json_pack("{s:s, s:s?}", "decision", reject ? "reject" : "approve", "feedback",
-                             text);
-        snprintf(emsg, cap, "this run waits for a review: use --approve, --reject or --answer");
+        if (approve || reject)
+            return json_pack("{s:s, s:O?}", "decision", reject ? "reject" : "approve", "feedback",
+                             feedback);
+        const char *d = json_string_value(json_object_get(value, "decision"));
+        json_t *fb = json_object_get(value, "feedback");
+        if (json_is_object(value) && d != NULL &&
+            (strcmp(d, "approve") == 0 || strcmp(d, "reject") == 0) &&
+            (fb == NULL || json_is_string(fb) || json_is_null(fb)) &&
+            json_object_size(value) == 1 + (fb != NULL))
+            return json_incref(value);
+        snprintf(emsg, cap,
+                 "this run waits for a review: accepted answers are --approve or --reject (with "
+                 "--feedback TEXT), or --answer-json '{\"decision\": \"approve\"|\"reject\", "
+                 "\"feedback\": TEXT}'");
         return NULL;
     }
-    if (text != NULL)
-        return json_string(text);
-    snprintf(emsg, cap, "this run waits for an answer: use --answer TEXT or --answer-json JSON");
-    return NULL;
+    json_t *given = value != NULL ? value : json_is_string(text) ? text : NULL;
+    if (given == NULL) {
+        snprintf(emsg, cap,
+                 "this run waits for an answer: use --answer TEXT or --answer-json JSON");
+        return NULL;
+    }
+    if (!among_options(request, given)) {
+        char *list =
+            json_dumps(json_object_get(request, "options"), JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(emsg, cap, "this run waits for one of the options %.150s: the answer is not one",
+                 list ? list : "?");
+        free(list);
+        return NULL;
+    }
+    return json_incref(given);
 }
 
 /* The journal's last record (new reference) when it is a pending Human.* request, else NULL
@@ -829,8 +888,9 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
     if (last == NULL)
         return -1;
     const char *kind = json_string_value(json_object_get(last, "name"));
-    char emsg[256];
-    json_t *value = answer_value(kind ? kind : "input", answer, emsg, sizeof emsg);
+    char emsg[512];
+    json_t *value = answer_value(kind ? kind : "input", json_object_get(last, "result"), answer,
+                                 emsg, sizeof emsg);
     json_decref(last);
     if (value == NULL)
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
@@ -850,8 +910,9 @@ static int apply_answer(tx_server *s, tx_error *err)
     if (record == NULL)
         return -1;
     const char *kind = json_string_value(json_object_get(record, "name"));
-    char emsg[256];
-    json_t *value = answer_value(kind ? kind : "input", s->answer, emsg, sizeof emsg);
+    char emsg[512];
+    json_t *value = answer_value(kind ? kind : "input", json_object_get(record, "result"),
+                                 s->answer, emsg, sizeof emsg);
     if (value == NULL) {
         json_decref(record);
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);

@@ -648,8 +648,59 @@ static int resume_finished(run_opts *o, const char *id, const char *dir, json_t 
     return execute_run(o, input, 0, NULL, NULL);
 }
 
+/*
+ * Adds the answer option argv[*i] (and its value) to *answer ({"approve"|"reject": true,
+ * "feedback"?: text} | {"text": ...} | {"json": v}). A resume carries one answer: a second
+ * answer option, or one repeated, is a usage error naming both (*flag: the first one).
+ * --feedback only joins --approve/--reject. Returns 0, or TACTUS_EUSAGE after the message.
+ */
+static int add_answer(int argc, char **argv, int *i, json_t **answer, const char **flag)
+{
+    const char *a = argv[*i];
+    int feedback = strcmp(a, "--feedback") == 0;
+    int takes = feedback || strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0;
+    if (takes && *i + 1 >= argc)
+        return usage_error("resume", "%s needs a value", a);
+    if (*answer == NULL)
+        *answer = json_object();
+    if (*answer == NULL)
+        return usage_error("resume", "%s", "out of memory");
+    const char *key = feedback                          ? "feedback"
+                      : strcmp(a, "--answer") == 0      ? "text"
+                      : strcmp(a, "--answer-json") == 0 ? "json"
+                                                        : a + 2;
+    int has_decision = json_object_size(*answer) > (json_object_get(*answer, "feedback") != NULL);
+    if ((feedback && json_object_get(*answer, "feedback") != NULL) || (!feedback && has_decision)) {
+        char what[200];
+        snprintf(what, sizeof what, "%s and %s are two answers: give one", *flag, a);
+        return usage_error("resume", "%s", what);
+    }
+    if (!feedback)
+        *flag = a;
+    json_t *v;
+    if (!takes) {
+        v = json_true();
+    } else if (strcmp(key, "json") == 0) {
+        json_error_t jerr;
+        v = json_loads(argv[*i + 1], JSON_DECODE_ANY, &jerr);
+        if (v == NULL) {
+            tx_term_line(stderr, "tactus resume: --answer-json: %s", jerr.text);
+            return TACTUS_EUSAGE;
+        }
+    } else {
+        v = json_string(argv[*i + 1]);
+        if (v == NULL)
+            return usage_error("resume", "%s: the value is not valid UTF-8", a);
+    }
+    if (takes)
+        (*i)++;
+    json_object_set_new(*answer, key, v);
+    return 0;
+}
+
 static const char resume_help[] =
-    "usage: tactus resume RUN_ID [--approve | --reject | --answer TEXT | --answer-json JSON]\n"
+    "usage: tactus resume RUN_ID [--approve | --reject [--feedback TEXT] | --answer TEXT |\n"
+    "                             --answer-json JSON]\n"
     "                            [--rerun] [--json] [--quiet] [--no-sandbox]\n"
     "\n"
     "Continues a suspended or interrupted run from its journal: the procedure runs again from\n"
@@ -658,8 +709,12 @@ static const char resume_help[] =
     "result, exits with its status's code and changes nothing; an answer to it is refused.\n"
     "--rerun starts a NEW run (new id, next to the old one) of its recorded procedure and\n"
     "input; its run.json and result.json name the old run as \"rerun_of\".\n"
-    "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
-    "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
+    "A run waiting for a human needs one answer of its question's kind (two answer options are\n"
+    "a usage error, exit 2): Human.approve/escalate take --approve, --reject or --answer-json\n"
+    "true|false; Human.review takes --approve or --reject (with --feedback TEXT) or\n"
+    "--answer-json '{\"decision\": \"approve\"|\"reject\", \"feedback\": TEXT}'; Human.input takes\n"
+    "--answer TEXT or --answer-json JSON (one of its options, if it lists some). Any other\n"
+    "answer is refused (exit 2) with the accepted ones, and nothing changes.\n"
     "The procedure file, input, --policy and isolation are the ones recorded in the run's\n"
     "run.json, which must carry this host's MAC (TACTUS_HOME/run.key): a run this host did\n"
     "not create, or whose run.json was changed, is refused (exit 2).\n"
@@ -672,6 +727,7 @@ int tx_cmd_resume(int argc, char **argv)
     json_t *answer = NULL, *run = NULL, *input = NULL, *finished = NULL;
     const char *id = NULL;
     int rc = TACTUS_EUSAGE, rerun = 0;
+    const char *answer_flag = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -680,26 +736,19 @@ int tx_cmd_resume(int argc, char **argv)
             goto done;
         } else if (strcmp(a, "--rerun") == 0) {
             rerun = 1;
-        } else if (strcmp(a, "--approve") == 0 || strcmp(a, "--reject") == 0) {
-            json_decref(answer);
-            answer = json_pack("{s:b}", a + 2, 1);
-        } else if ((strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0) &&
-                   i + 1 < argc) {
-            json_decref(answer);
-            if (strcmp(a, "--answer") == 0) {
-                answer = json_pack("{s:s}", "text", argv[++i]);
-            } else {
-                json_error_t jerr;
-                json_t *v = json_loads(argv[++i], JSON_DECODE_ANY, &jerr);
-                if (v == NULL) {
-                    tx_term_line(stderr, "tactus resume: --answer-json: %s", jerr.text);
-                    goto done;
-                }
-                answer = json_pack("{s:o}", "json", v);
-            }
+        } else if (strcmp(a, "--approve") == 0 || strcmp(a, "--reject") == 0 ||
+                   strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0 ||
+                   strcmp(a, "--feedback") == 0) {
+            if (add_answer(argc, argv, &i, &answer, &answer_flag) != 0)
+                goto done;
         } else if (!output_flag(a, &o) && run_id_argument("resume", a, &id) != 0) {
             goto done;
         }
+    }
+    if (json_object_get(answer, "feedback") != NULL && json_object_get(answer, "approve") == NULL &&
+        json_object_get(answer, "reject") == NULL) {
+        usage_error("resume", "%s", "--feedback goes with --approve or --reject");
+        goto done;
     }
     char dir[PATH_MAX];
     if (locate_run("resume", &id, dir, sizeof dir, &o) != 0)

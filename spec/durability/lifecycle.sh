@@ -88,6 +88,53 @@ expect_eq "wait: --rerun of a suspended run: exit code" "$RC" 2
 expect_grep "wait: --rerun of a suspended run: message" "has not finished" wait.rerun.err
 unchanged "wait: --rerun of a suspended run" wait
 
+# ---- 2. one answer, of the question's kind -----------------------------------------------------
+# refused WHAT ID PATTERN ARGS...: resume ID with ARGS exits 2 with PATTERN and changes nothing.
+refused() {
+    local what=$1 rid=$2 pattern=$3
+    shift 3
+    snapshot "$rid"
+    tx "$rid.refused" resume "$rid" "$@" --quiet $mode
+    expect_eq "$what: exit code" "$RC" 2
+    expect_grep "$what: message" "$pattern" "$rid.refused.err"
+    unchanged "$what" "$rid"
+}
+tx d3 run human_approve.tac --run-id d3 --quiet $mode
+expect_eq "d3: exit code" "$RC" 5
+refused "d3: --reject --approve" d3 "--reject and --approve are two answers: give one" --reject --approve
+refused "d3: --answer twice" d3 "--answer and --answer are two answers" --answer a --answer b
+refused "d3: --approve --answer-json" d3 "--approve and --answer-json are two answers" --approve --answer-json true
+refused "d3: a text answer to an approval" d3 "accepted answers are --approve, --reject, or --answer-json true\|false" --answer yes
+refused "d3: a JSON string as an approval" d3 "accepted answers are --approve" --answer-json '"maybe"'
+refused "d3: --feedback on an approval" d3 "--feedback goes with --approve or --reject on a Human.review" --approve --feedback why
+refused "d3: --feedback alone" d3 "--feedback goes with --approve or --reject" --feedback why
+tx d3.ok resume d3 --answer-json false --quiet $mode
+expect_eq "d3: --answer-json false: exit code ($(head -c 200 d3.ok.err))" "$RC" 0
+expect_eq "d3: --answer-json false: summary" "$(summary d3)" "approved=false"
+
+tx rv run human_review.tac --run-id rv --quiet $mode
+expect_eq "rv: exit code" "$RC" 5
+refused "rv: a free text as a review" rv "this run waits for a review: accepted answers are --approve or --reject \(with --feedback TEXT\)" --answer "no, this plan is wrong"
+refused "rv: a review decision that is none" rv "waits for a review" --answer-json '{"decision":"maybe"}'
+refused "rv: a review with extra fields" rv "waits for a review" --answer-json '{"decision":"approve","x":1}'
+tx rv.ok resume rv --reject --feedback "this plan is wrong" --quiet $mode
+expect_eq "rv: --reject --feedback: exit code ($(head -c 200 rv.ok.err))" "$RC" 0
+expect_eq "rv: --reject --feedback: summary" "$(summary rv)" "decision=reject feedback=this plan is wrong"
+tx rv2 run human_review.tac --run-id rv2 --quiet $mode
+tx rv2.ok resume rv2 --answer-json '{"decision":"reject","feedback":"no"}' --quiet $mode
+expect_eq "rv2: --answer-json review: exit code ($(head -c 200 rv2.ok.err))" "$RC" 0
+expect_eq "rv2: --answer-json review: summary" "$(summary rv2)" "decision=reject feedback=no"
+
+cat >pick.tac <<'TAC'
+Procedure { function() local c = Human.input({ message = "Colour?", options = { "red", "blue" } }); return { summary = "colour=" .. c } end }
+TAC
+tx pick run pick.tac --run-id pick --quiet $mode
+expect_eq "pick: exit code" "$RC" 5
+refused "pick: an answer not among the options" pick 'one of the options \["red","blue"\]' --answer green
+tx pick.ok resume pick --answer blue --quiet $mode
+expect_eq "pick: an option: exit code ($(head -c 200 pick.ok.err))" "$RC" 0
+expect_eq "pick: an option: summary" "$(summary pick)" "colour=blue"
+
 # ---- 7. a finished run missing records is refused ---------------------------------------------
 id=cut
 tx $id run steps.tac --run-id $id --quiet $mode
