@@ -50,6 +50,8 @@ struct tx_server {
     json_t *result;             /* from run.finish */
     mem_journal memory_journal; /* the journal when the run has no directory */
     long crash_before_return;   /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
+    long crash_answer_saved;    /* TACTUS_CRASH_AT=answer_saved:N: after answer.json, before
+                                 * the pending record N is cut (crash tests); 0: off */
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
@@ -113,6 +115,8 @@ tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
     const char *crash = getenv("TACTUS_CRASH_AT");
     if (crash != NULL && strncmp(crash, "before_return:", 14) == 0)
         s->crash_before_return = strtol(crash + 14, NULL, 10);
+    if (crash != NULL && strncmp(crash, "answer_saved:", 13) == 0)
+        s->crash_answer_saved = strtol(crash + 13, NULL, 10);
     s->redactor = tx_redactor_new();
     if (s->redactor == NULL) {
         tx_server_free(s);
@@ -902,6 +906,96 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
     return 0;
 }
 
+/*
+ * The answer window. Replacing the pending record N by its answered form is a cut (N-1
+ * records left) and an append; a crash between them would leave a run that says "suspended"
+ * but holds no question to answer. So the answered record is first made durable on its own, in
+ * <run dir>/answer.json ({"pos": N, "record": {...}}: written to a temporary name, synced,
+ * renamed, directory synced), and removed once the journal holds it. The next session of the
+ * run (tx_server_recover_answer) finishes or forgets what a crash interrupted.
+ */
+#define ANSWER_FILE "answer.json"
+
+/* Makes answer.json durable (unless durability is none). Returns 0 or -1 with err set. */
+static int save_answer_intent(tx_server *s, long pos, json_t *record, tx_error *err)
+{
+    json_t *intent = json_pack("{s:I, s:O}", "pos", (json_int_t)pos, "record", record);
+    if (intent == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    int rc = tx_evidence_write_json(s->opts.evidence, ANSWER_FILE, intent, err);
+    json_decref(intent);
+    if (rc != 0 || s->opts.config->durability == TX_DURABILITY_NONE)
+        return rc;
+    int dfd = tx_evidence_dir_fd(s->opts.evidence);
+    int fd = openat(dfd, ANSWER_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0 || fsync(dfd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlinkat(dfd, ANSWER_FILE, 0);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot make %s/%s durable: %s",
+                       tx_evidence_dir(s->opts.evidence), ANSWER_FILE, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+/* Removes answer.json once the journal holds its record (a leftover is harmless: recovery
+ * sees the record answered and removes it). */
+static void drop_answer_intent(tx_server *s)
+{
+    if (s->opts.evidence != NULL)
+        unlinkat(tx_evidence_dir_fd(s->opts.evidence), ANSWER_FILE, 0);
+}
+
+int tx_server_recover_answer(tx_server *s, char *note, size_t cap, tx_error *err)
+{
+    note[0] = '\0';
+    if (s->opts.evidence == NULL || s->journal == NULL || s->opts.check_only)
+        return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", tx_evidence_dir(s->opts.evidence), ANSWER_FILE);
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    json_t *intent =
+        S_ISREG(st.st_mode) ? json_load_file(path, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *record = json_object_get(intent, "record");
+    json_t *pos_v = json_object_get(intent, "pos");
+    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    const char *kind = json_string_value(json_object_get(record, "kind"));
+    long n = tx_server_journal_count(s);
+    int rc = 0;
+    if (pos < 1 || kind == NULL || strcmp(kind, "human") != 0 ||
+        json_integer_value(json_object_get(record, "pos")) != pos ||
+        json_object_get(record, "pending") != NULL) {
+        /* Not one this broker wrote whole (rename makes it all or nothing): nothing to do. */
+        snprintf(note, cap, "ignored a malformed %s", ANSWER_FILE);
+    } else if (n == pos - 1) {
+        /* The crash came after the pending record was cut: record the answer now. */
+        rc = journal_append(s, record, err);
+        if (rc == 0)
+            snprintf(note, cap, "recorded the answer to position %ld that a crash interrupted",
+                     pos);
+    } else if (n >= pos) {
+        json_t *rec = journal_read(s, pos, err);
+        int pending = rec != NULL && json_is_true(json_object_get(rec, "pending"));
+        json_decref(rec);
+        snprintf(note, cap,
+                 pending ? "an answer to position %ld was not recorded (a crash came first): the "
+                           "run still waits for it"
+                         : "the answer to position %ld was recorded",
+                 pos);
+    } else {
+        snprintf(note, cap, "ignored %s for position %ld: the journal holds %ld records",
+                 ANSWER_FILE, pos, n);
+    }
+    json_decref(intent);
+    if (rc == 0)
+        drop_answer_intent(s);
+    return rc;
+}
+
 /* Replaces the pending last record with its answered form. Returns 0 or -1 with err set. */
 static int apply_answer(tx_server *s, tx_error *err)
 {
@@ -919,16 +1013,23 @@ static int apply_answer(tx_server *s, tx_error *err)
     }
     json_object_del(record, "pending");
     json_object_set_new(record, "result", value);
-    /* Replace the pending record: cut it, then append the answered one. The journal lock makes
-     * this the only resume touching the run. */
-    int rc = 0;
-    if (s->journal)
+    /* Replace the pending record: save the answer, cut the record, append the answered one
+     * (the answer window above). The journal lock makes this the only resume touching the
+     * run. */
+    int rc = 0, saved = s->journal != NULL && s->opts.evidence != NULL;
+    if (saved)
+        rc = save_answer_intent(s, n, record, err);
+    if (rc == 0 && saved && s->crash_answer_saved == n)
+        raise(SIGKILL);
+    if (rc == 0 && s->journal)
         rc = tx_journal_truncate(s->journal, n - 1, err);
-    else
+    else if (rc == 0)
         memory_journal_keep(s, n - 1);
     if (rc == 0)
         rc = journal_append(s, record, err);
     json_decref(record);
+    if (rc == 0 && saved)
+        drop_answer_intent(s);
     if (rc == 0) {
         json_decref(s->answer);
         s->answer = NULL;

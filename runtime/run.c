@@ -435,6 +435,22 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_evidence_close(evidence);
         return NULL;
     }
+    /* An answer a crash interrupted is finished (or known lost) before anything reads the
+     * journal's last record. */
+    char answer_note[200] = "";
+    if (spec->resume &&
+        tx_server_recover_answer(server, answer_note, sizeof answer_note, err) != 0) {
+        json_decref(input);
+        if (link.pid > 0) {
+            int status;
+            tx_sandbox_outcome outcome;
+            tx_runner_reap(&link, 1, &status, &outcome);
+        }
+        tx_server_free(server);
+        tx_journal_close(journal);
+        tx_evidence_close(evidence);
+        return NULL;
+    }
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
     const char *isolation = isolation_names[spec->isolation];
     json_t *started =
@@ -443,6 +459,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
                   spec->chunkname, "source_digest", digest, "isolation", isolation, "input", input,
                   "version", TACTUS_VERSION, "resume", spec->resume, "journal_records",
                   (json_int_t)tx_server_journal_count(server));
+    if (started != NULL && answer_note[0] != '\0')
+        json_object_set_new(started, "answer_recovery", json_string(answer_note));
     if (started != NULL && spec->rerun_of != NULL)
         json_object_set_new(started, "rerun_of", json_string(spec->rerun_of));
     if (started != NULL && report.dropped_bytes > 0)
