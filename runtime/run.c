@@ -321,6 +321,26 @@ static void sha256_text(const char *text, size_t len, char *out, size_t cap)
     snprintf(out, cap, "sha256:%s", hex);
 }
 
+/* Copies into buf the first start of a resumed run: run.json's started_at, else (a run
+ * recorded before it was kept there) the started_at of its last result.json. Leaves buf alone
+ * when neither says. */
+static void first_start(const tx_evidence *evidence, char *buf, size_t cap)
+{
+    static const char *const files[] = {"run.json", "result.json"};
+    for (int i = 0; i < 2; i++) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s", tx_evidence_dir(evidence), files[i]);
+        json_t *v = json_load_file(path, 0, NULL);
+        const char *t = json_string_value(json_object_get(v, "started_at"));
+        if (t != NULL && strlen(t) < cap) {
+            snprintf(buf, cap, "%s", t);
+            json_decref(v);
+            return;
+        }
+        json_decref(v);
+    }
+}
+
 /* True if the run directory already holds run.json. */
 static int has_run_json(const tx_evidence *evidence)
 {
@@ -332,7 +352,7 @@ static int has_run_json(const tx_evidence *evidence)
 
 /* run.json: what `tactus resume` needs to run the same procedure again. */
 static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t *input,
-                          const tx_server *server, tx_error *err)
+                          const tx_server *server, const char *started_at, tx_error *err)
 {
     char abs[PATH_MAX];
     const char *path = realpath(spec->chunkname, abs) ? abs : spec->chunkname;
@@ -345,6 +365,8 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
                             "procedure", spec->chunkname, "procedure_path", path, "input", input,
                             "params", spec->params, "policy", policy, "isolation",
                             isolation_names[spec->isolation], "rerun_of", spec->rerun_of);
+    if (run != NULL)
+        json_object_set_new(run, "started_at", json_string(started_at));
     if (run == NULL || tx_server_redact(server, run) != 0) {
         json_decref(run);
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
@@ -377,8 +399,12 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         if (tx_evidence_open(dir, spec->resume, &evidence, err) != 0)
             return NULL;
     }
-    char started_at[40], digest[80], input_digest[80];
+    /* started_at: the run's first start, kept by every resume; resumed_at: this session's. */
+    char started_at[40], resumed_at[40], digest[80], input_digest[80];
     tx_utc_now(started_at, sizeof started_at);
+    snprintf(resumed_at, sizeof resumed_at, "%s", started_at);
+    if (spec->resume && evidence != NULL)
+        first_start(evidence, started_at, sizeof started_at);
     sha256_text(spec->source, spec->source_len, digest, sizeof digest);
     json_t *input = spec->input ? json_incref(spec->input) : json_object();
     char *input_text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
@@ -489,7 +515,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     }
     /* run.json is written once secrets are known, so an input equal to one is masked. */
     if (result == NULL && evidence != NULL && (!spec->resume || !has_run_json(evidence)) &&
-        write_run_json(spec, evidence, input, server, &ev_err) != 0) {
+        write_run_json(spec, evidence, input, server, started_at, &ev_err) != 0) {
         result = failure("system", "EvidenceError", ev_err.message);
     }
     if (result != NULL && link.pid > 0) {
@@ -538,6 +564,8 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     json_object_set_new(result, "run_id", json_string(run_id));
     json_object_set_new(result, "procedure", json_string(spec->chunkname));
     json_object_set_new(result, "started_at", json_string(started_at));
+    if (spec->resume)
+        json_object_set_new(result, "resumed_at", json_string(resumed_at));
     json_object_set_new(result, "duration_ms", json_integer((json_int_t)duration));
     json_object_set_new(result, "host_calls", json_integer(tx_server_host_calls(server)));
     json_object_set_new(result, "journal_records",

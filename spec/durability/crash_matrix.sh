@@ -125,10 +125,17 @@ for mode in $MODES; do
         txe "$id.crash" "TACTUS_CRASH_AT=$point:2" -- resume "$id" --approve --quiet "$mode"
         expect_eq "$id: crashed answer: exit code" "$RC" 7
         expect_grep "$id: crashed answer: message" 'broker process was killed' "$id.crash.err"
-        tx "$id.runs" runs
-        expect_grep "$id: tactus runs after the crash" "^$id +suspended " "$id.runs.out"
         # answer_saved came before the cut: the run still waits. Every later point: the answer
-        # is in answer.json or the journal, and the next session records it.
+        # is in answer.json or the journal, and the next session records it; `tactus runs`
+        # says interrupted (not a suspended run that would refuse its answer).
+        tx "$id.runs" runs
+        if [ "$point" = answer_saved ]; then
+            expect_grep "$id: tactus runs after the crash" "^$id +suspended " "$id.runs.out"
+        else
+            expect_grep "$id: tactus runs after the crash" "^$id +interrupted " "$id.runs.out"
+            expect_grep "$id: tactus runs: how to continue" "^    tactus resume $id\$" \
+                "$id.runs.out"
+        fi
         tx "$id.answer" resume "$id" --approve --quiet "$mode"
         if [ "$point" = answer_saved ]; then
             expect_eq "$id: answering again: exit code ($(head -c 300 "$id.answer.err"))" "$RC" 0

@@ -135,6 +135,59 @@ tx pick.ok resume pick --answer blue --quiet $mode
 expect_eq "pick: an option: exit code ($(head -c 200 pick.ok.err))" "$RC" 0
 expect_eq "pick: an option: summary" "$(summary pick)" "colour=blue"
 
+# ---- 4. states users can tell apart ------------------------------------------------------------
+# A run that blocks in a host tool until ./go exists: running while it waits.
+cat >block.tac <<'TAC'
+Procedure { function() local a = Step.checkpoint(function() return 1 end); Host.call("block", {}); return { summary = "unblocked" } end }
+TAC
+cat >block.tac.yml <<'YML'
+tools: [block]
+host_tools:
+  block: {command: [/bin/sh, -c, 'cat >/dev/null; i=0; while [ ! -e go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; echo "{}"'], timeout: 60}
+YML
+"$TACTUS" run block.tac --run-id live --quiet $mode </dev/null >live.out 2>live.err &
+live_pid=$!
+CLEANUP_HOOKS+=("touch '$WORK/go'; kill $live_pid 2>/dev/null")
+for _ in $(seq 1 400); do
+    tx runs-live runs
+    grep -Eq '^live +running ' runs-live.out && break
+    sleep 0.05
+done
+expect_grep "live: tactus runs while it runs" '^live +running ' runs-live.out
+touch go
+wait $live_pid
+expect_eq "live: exit code" "$?" 0
+rm -f go
+tx runs-done runs
+expect_grep "live: tactus runs once it finished" '^live +ok ' runs-done.out
+
+txe dead TACTUS_CRASH_AT=after_sync:2 -- run steps.tac --run-id dead --quiet $mode
+expect_eq "dead: crashed run: exit code" "$RC" 7
+tx runs-dead runs
+expect_grep "dead: tactus runs of a crashed run" '^dead +interrupted ' runs-dead.out
+expect_grep "dead: tactus runs says how to continue it" '^    tactus resume dead$' runs-dead.out
+
+# A suspended run: the resume command for its kind of question; listing changes nothing.
+tx q1 run human_input.tac --run-id q1 --quiet $mode
+tx q2 run human_review.tac --run-id q2 --quiet $mode
+snapshot q1
+tx runs-q runs
+expect_grep "wait: tactus runs: approval" '^    waiting .*\(tactus resume wait --approve \| --reject\)$' runs-q.out
+expect_grep "q1: tactus runs: input" '^    waiting .*\(tactus resume q1 --answer TEXT \| --answer-json JSON\)$' runs-q.out
+expect_grep "q2: tactus runs: review" '^    waiting .*\(tactus resume q2 --approve \| --reject \[--feedback TEXT\]\)$' runs-q.out
+tx runs-qj runs --json
+expect_grep "q1: tactus runs --json: state" '"state": "suspended"' runs-qj.out
+expect_grep "q1: tactus runs --json: resume" '"resume": "tactus resume q1 --answer TEXT' runs-qj.out
+unchanged "q1: tactus runs" q1
+
+# started_at is the first start; resumed_at this session's.
+first=$(sed -n 's/^  "started_at": "\(.*\)",$/\1/p' "$(rundir q1)/result.json")
+tx q1.answer resume q1 --answer hello --quiet $mode
+expect_eq "q1: answered: exit code" "$RC" 0
+expect_eq "q1: started_at after a resume" "$(sed -n 's/^  "started_at": "\(.*\)",$/\1/p' "$(rundir q1)/result.json")" "$first"
+expect_grep "q1: resumed_at" '^  "resumed_at": "' "$(rundir q1)/result.json"
+expect_grep "q1: run.json records the first start" "\"started_at\": \"$first\"" "$(rundir q1)/run.json"
+
 # ---- 7. a finished run missing records is refused ---------------------------------------------
 id=cut
 tx $id run steps.tac --run-id $id --quiet $mode
