@@ -54,6 +54,9 @@ typedef struct run_opts {
     const char *run_dir;
     const char *runs_dir; /* NULL: TX_RUNS_DIR (unless run_dir says) */
     const char *rerun_of; /* --rerun: the finished run this new one repeats */
+    int open_end;         /* replay --check of a run that has not finished: its procedure may
+                           * go on past the end of the journal */
+    int clean_to_end;     /* set by execute_run: it did (see accept_open_end) */
     json_t *params;       /* object of strings */
     int json;
     int quiet;
@@ -347,6 +350,29 @@ json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
     return run;
 }
 
+/*
+ * replay --check of a run that has not finished (interrupted or suspended): a procedure that
+ * matched every record and then went on past the end of the journal is what such a run looks
+ * like, not a divergence. The prelude reports it as the nondeterminism "replay check: the
+ * journal ends at position N, but the procedure goes on to ..."; that one result becomes
+ * {"status": "ok", "replay": "clean_to_end", ...} (exit 0). Any other divergence stays.
+ */
+static int accept_open_end(json_t *result)
+{
+    static const char prefix[] = "replay check: the journal ends at position ";
+    const char *status = json_string_value(json_object_get(result, "status"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(result, "error"), "message"));
+    if (status == NULL || strcmp(status, "nondeterminism") != 0 || msg == NULL ||
+        strncmp(msg, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    json_object_set_new(result, "replay_note", json_string(msg));
+    json_object_set_new(result, "status", json_string("ok"));
+    json_object_set_new(result, "replay", json_string("clean_to_end"));
+    json_object_set_new(result, "error", json_null());
+    return 1;
+}
+
 /* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
  * answer for a resumed run, or NULL. */
 static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
@@ -420,6 +446,8 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
         rc = err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
         goto done;
     }
+    if (check_dir != NULL && o->open_end)
+        o->clean_to_end = accept_open_end(result);
     print_result(result, o);
     rc = (int)tx_status_from_string(json_string_value(json_object_get(result, "status")));
 done:
@@ -712,7 +740,8 @@ static const char resume_help[] =
     "A run waiting for a human needs one answer of its question's kind (two answer options are\n"
     "a usage error, exit 2): Human.approve/escalate take --approve, --reject or --answer-json\n"
     "true|false; Human.review takes --approve or --reject (with --feedback TEXT) or\n"
-    "--answer-json '{\"decision\": \"approve\"|\"reject\", \"feedback\": TEXT}'; Human.input takes\n"
+    "--answer-json '{\"decision\": \"approve\"|\"reject\", \"feedback\": TEXT}'; Human.input "
+    "takes\n"
     "--answer TEXT or --answer-json JSON (one of its options, if it lists some). Any other\n"
     "answer is refused (exit 2) with the accepted ones, and nothing changes.\n"
     "The procedure file, input, --policy and isolation are the ones recorded in the run's\n"
@@ -874,7 +903,10 @@ static const char replay_help[] =
     "Replays a run against the procedure's current source without executing any step: every\n"
     "journaled operation must match the run's journal (kind, name and call site) and the\n"
     "procedure must use the whole journal. Exit 0 when it matches (the replayed output is\n"
-    "printed), 6 with the first divergence otherwise. Nothing in the run directory changes.\n"
+    "printed), 6 with the first divergence otherwise. A run that has not finished (interrupted\n"
+    "or suspended) may go on past the end of its journal: that is exit 0, \"replays cleanly up\n"
+    "to the end of the journal\". Nothing in the run directory changes: the journal is opened\n"
+    "read-only (byte-identical, same mtime).\n"
     "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n";
 
 int tx_cmd_replay(int argc, char **argv)
@@ -907,8 +939,16 @@ int tx_cmd_replay(int argc, char **argv)
     if ((run = load_run_record("replay", dir, id, &o)) == NULL)
         goto done;
     input = json_incref(json_object_get(run, "input"));
+    json_t *finished = finished_result(dir);
+    o.open_end = finished == NULL;
+    json_decref(finished);
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 0, NULL, dir);
-    if (rc == 0 && !o.json)
+    if (rc == 0 && !o.json && o.clean_to_end)
+        tx_term_line(stderr,
+                     "tactus replay: run %s replays cleanly up to the end of the journal (it has "
+                     "not finished: what comes next has not run yet)",
+                     id);
+    else if (rc == 0 && !o.json)
         tx_term_line(stderr, "tactus replay: run %s matches its journal", id);
 done:
     json_decref(input);

@@ -216,6 +216,16 @@ expect_eq "$id: crashed run: exit code" "$RC" 7
 check "$id: the crashed journal keeps its zero reserve" test "$(tail_bytes "$(journal_of $id)")" = 0
 snapshot $id
 tx $id.check replay --check $id $mode
+expect_eq "$id: replay --check of an interrupted, unchanged run: exit code ($(head -c 300 $id.check.err))" "$RC" 0
+expect_grep "$id: replay --check says how far" "run $id replays cleanly up to the end of the journal" $id.check.err
 unchanged "$id: replay --check of a crashed run" $id
+tx $id.checkj replay --check $id --json $mode
+expect_grep "$id: replay --check --json" '"replay": "clean_to_end"' $id.checkj.out
+sed -i 's/return "alpha"/return "beta"/; s/local a = Step.checkpoint/local a0 = Step.run("x", function() return 0 end); local a = Step.checkpoint/' steps.tac
+tx $id.diverge replay --check $id $mode
+expect_eq "$id: replay --check of an interrupted, diverging run: exit code" "$RC" 6
+expect_grep "$id: the divergence is named" "non-determinism at journal position 1" $id.diverge.err
+unchanged "$id: replay --check of a diverging run" $id
+cp steps.orig steps.tac
 
 finish
