@@ -886,6 +886,20 @@ static json_t *pending_last(const tx_server *s, tx_error *err)
     return last;
 }
 
+int tx_answer_check(const json_t *last, const char *run_id, json_t *answer, tx_error *err)
+{
+    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
+        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", run_id);
+    const char *kind = json_string_value(json_object_get(last, "name"));
+    char emsg[512];
+    json_t *value = answer_value(kind ? kind : "input", json_object_get(last, "result"), answer,
+                                 emsg, sizeof emsg);
+    if (value == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
+    json_decref(value);
+    return 0;
+}
+
 int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
 {
     json_t *last = pending_last(s, err);

@@ -341,6 +341,33 @@ static void first_start(const tx_evidence *evidence, char *buf, size_t cap)
     }
 }
 
+/*
+ * A resume's answer is checked against the journal opened read-only first, so a refused answer
+ * leaves journal.jsonl byte-identical (a read-write open would cut a torn tail or the zero
+ * reserve a crash left). Skipped (0) when answer.json says an answer is being recorded: the
+ * session's recovery must see the journal first. Returns 0, or -1 with err set.
+ */
+static int refuse_answer_readonly(const tx_evidence *evidence, const char *journal_path,
+                                  const char *run_id, json_t *answer, tx_error *err)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/answer.json", tx_evidence_dir(evidence));
+    if (lstat(path, &st) == 0)
+        return 0;
+    tx_journal *j = NULL;
+    if (tx_journal_open_readonly(journal_path, run_id, &j, NULL, err) != 0)
+        return -1;
+    long n = tx_journal_count(j);
+    json_t *last = n > 0 ? tx_journal_read(j, n, err) : NULL;
+    tx_journal_close(j);
+    if (n > 0 && last == NULL)
+        return -1;
+    int rc = tx_answer_check(last, run_id, answer, err);
+    json_decref(last);
+    return rc;
+}
+
 /* True if the run directory already holds run.json. */
 static int has_run_json(const tx_evidence *evidence)
 {
@@ -437,6 +464,12 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         snprintf(journal_path, sizeof journal_path, "%s/journal.jsonl", tx_evidence_dir(evidence));
         /* An existing journal (a resume) is opened now: replay reads it and its lock keeps
          * other sessions out. A new run's journal is created with its first record. */
+        if (spec->resume && spec->answer != NULL && stat(journal_path, &jst) == 0 &&
+            refuse_answer_readonly(evidence, journal_path, run_id, spec->answer, err) != 0) {
+            json_decref(input);
+            tx_evidence_close(evidence);
+            return NULL;
+        }
         if (stat(journal_path, &jst) == 0 &&
             tx_journal_open(journal_path, &journal_meta, spec->config->durability, &journal,
                             &report, err) != 0) {

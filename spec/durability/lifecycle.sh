@@ -227,5 +227,9 @@ expect_eq "$id: replay --check of an interrupted, diverging run: exit code" "$RC
 expect_grep "$id: the divergence is named" "non-determinism at journal position 1" $id.diverge.err
 unchanged "$id: replay --check of a diverging run" $id
 cp steps.orig steps.tac
+tx $id.answer resume $id --approve --quiet $mode
+expect_eq "$id: an answer to a crashed run that waits for none: exit code" "$RC" 2
+expect_grep "$id: an answer to a crashed run: message" "run $id is not waiting for an answer" $id.answer.err
+unchanged "$id: a refused answer (the journal keeps its zero reserve)" $id
 
 finish
