@@ -44,7 +44,10 @@ static const char run_help[] =
     "  -h, --help          this help\n"
     "\n"
     "exit codes: 0 ok, 1 procedure error, 2 usage/config error, 3 limit, 4 timeout,\n"
-    "            5 suspended, 6 nondeterminism, 7 system error\n";
+    "            5 suspended, 6 nondeterminism, 7 system error,\n"
+    "            130/143 interrupted by SIGINT (Ctrl-C)/SIGTERM: the runner is stopped (a\n"
+    "            running host tool finishes first), result.json says interrupted; continue\n"
+    "            with tactus resume RUN_ID\n";
 
 typedef struct run_opts {
     const char *file;
@@ -350,6 +353,19 @@ json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
     return run;
 }
 
+/* The exit code for a result: its status's, and for an interrupted run 128 + the signal (130
+ * for SIGINT, 143 for SIGTERM), as a shell reports a command a signal ended. */
+static int exit_code(const json_t *result)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (status != NULL && strcmp(status, "interrupted") == 0) {
+        const char *sig =
+            json_string_value(json_object_get(json_object_get(result, "error"), "signal"));
+        return sig != NULL && strcmp(sig, "SIGTERM") == 0 ? 143 : 130;
+    }
+    return (int)tx_status_from_string(status);
+}
+
 /*
  * replay --check of a run that has not finished (interrupted or suspended): a procedure that
  * matched every record and then went on past the end of the journal is what such a run looks
@@ -449,7 +465,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     if (check_dir != NULL && o->open_end)
         o->clean_to_end = accept_open_end(result);
     print_result(result, o);
-    rc = (int)tx_status_from_string(json_string_value(json_object_get(result, "status")));
+    rc = exit_code(result);
 done:
     json_decref(result);
     free(source);
@@ -665,7 +681,7 @@ static int resume_finished(run_opts *o, const char *id, const char *dir, json_t 
                          "tactus resume: run %s already finished (status %s); nothing changed. "
                          "tactus resume %s --rerun starts a new run of it",
                          id, status, id);
-        return (int)tx_status_from_string(status);
+        return exit_code(result);
     }
     char parent[PATH_MAX];
     tx_dirname(dir, parent, sizeof parent);

@@ -28,6 +28,36 @@
  * that notices its own deadline reports it first. */
 #define KILL_GRACE_MS 250
 
+/* SIGINT or SIGTERM received by the CLI's host or broker process (0: none). A signal handler
+ * can reach nothing else, so this one flag is process-wide; only the split (CLI) path installs
+ * the handler (install_interrupt_handler): a library's host never has its signals taken. */
+static volatile sig_atomic_t interrupt_signal;
+
+static void on_interrupt(int sig)
+{
+    interrupt_signal = sig;
+}
+
+/* SIGINT and SIGTERM set interrupt_signal; no SA_RESTART, so a blocking wait returns. A
+ * signal this process was started with ignored (a background job's SIGINT, nohup) stays
+ * ignored, as for any Unix command. */
+static void install_interrupt_handler(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* How often a wait without a nearer deadline looks at interrupt_signal (ms). */
+#define INTERRUPT_POLL_MS 100
+
 tactus_status tx_status_from_string(const char *status)
 {
     static const struct {
@@ -40,7 +70,8 @@ tactus_status tx_status_from_string(const char *status)
                {"timeout", TACTUS_ETIMEOUT},
                {"suspended", TACTUS_SUSPENDED},
                {"nondeterminism", TACTUS_ENONDET},
-               {"system", TACTUS_ESYSTEM}};
+               {"system", TACTUS_ESYSTEM},
+               {"interrupted", TACTUS_ESYSTEM}};
     for (size_t i = 0; status != NULL && i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, status) == 0)
             return map[i].status;
@@ -204,6 +235,17 @@ static json_t *timeout_result(uint64_t timeout_ms, const char *where)
     return result;
 }
 
+/* The result of a run stopped by SIGINT or SIGTERM: status "interrupted", the signal named. */
+static json_t *interrupted_result(const char *run_id, int sig)
+{
+    char msg[300];
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    snprintf(msg, sizeof msg, "interrupted by %s: continue it with tactus resume %s", name, run_id);
+    json_t *result = failure("interrupted", "Interrupted", msg);
+    json_object_set_new(json_object_get(result, "error"), "signal", json_string(name));
+    return result;
+}
+
 /* Parent side of a child run: serve until run.finish, EOF or the deadline (CLOCK_MONOTONIC
  * ms; 0: none), which bounds every wait: for a request, for a reply to go out, and (through
  * the server) for the host tools and terminal answers a request waits for. */
@@ -220,7 +262,12 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
     if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
         return failure("system", "SystemError", err.message);
     double stop_at = 0; /* a broker-side limit stopped the run: the runner gets 2 s to finish */
+    int interrupted = 0;
     while (!finished) {
+        if (spec->separate_broker && interrupt_signal != 0) {
+            interrupted = 1; /* the runner is killed below, like at a deadline */
+            break;
+        }
         int wait_ms = -1; /* no deadline: one blocking recvmsg per frame */
         if (deadline != 0) {
             double left = deadline - mono_ms();
@@ -243,9 +290,19 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
         }
         const char *payload = NULL;
         size_t len = 0;
+        /* The CLI's broker waits in slices, to notice an interrupt (a timeout keeps the
+         * reader's partial frame). */
+        int sliced = spec->separate_broker && (wait_ms < 0 || wait_ms > INTERRUPT_POLL_MS);
+        if (sliced)
+            wait_ms = INTERRUPT_POLL_MS;
         int rc = tx_frame_recv(fd, &reader, &payload, &len, wait_ms, &err);
         if (rc == 0)
             break; /* runner closed: it died or exited without finishing */
+        if (rc < 0 && sliced && err.status == TACTUS_ETIMEOUT &&
+            (deadline == 0 || mono_ms() < deadline) && (stop_at == 0 || mono_ms() < stop_at)) {
+            tx_error_clear(&err);
+            continue;
+        }
         if (rc < 0) {
             if (stop_at != 0 && mono_ms() >= stop_at)
                 break; /* as above: the limit, not the deadline, ended the run */
@@ -274,6 +331,8 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
     result = tx_server_take_result(server);
     if (result != NULL)
         return result;
+    if (interrupted)
+        return interrupted_result(spec->run_id, (int)interrupt_signal);
     if (outcome.kind == TX_SANDBOX_LIMIT) {
         /* The kernel stopped it (cgroup memory, pids, file size): a limit, named. */
         result = failure("limit", "LimitExceeded", outcome.message);
@@ -684,6 +743,11 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     /* A file-size limit must surface as a failed write (EFBIG) the journal reports, not as a
      * signal that kills the broker without a word. */
     signal(SIGXFSZ, SIG_IGN);
+    /* A Ctrl-C reaches the whole foreground group: the runner (which inherits this) ignores it
+     * and is killed by this process, which records the run as interrupted. */
+    struct sigaction host_sigint;
+    sigaction(SIGINT, NULL, &host_sigint); /* the host's: on_interrupt, or ignored */
+    signal(SIGINT, SIG_IGN);
     tx_error err;
     tx_error_clear(&err);
     /* The runner is started first, while this process has never held a secret. */
@@ -691,6 +755,7 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     tx_run_tokens tok;
     json_t *result = NULL;
     if (tx_run_tokens_make(&tok, &err) == 0 && tx_runner_start(spec, &link, &tok, &err) == 0) {
+        sigaction(SIGINT, &host_sigint, NULL); /* SIGTERM kept the host's all along */
         tx_run_tokens_forget_text(&tok);
         /* Events cross to the host only when someone there listens (not with --quiet). */
         result = broker_session(spec, run_id, link, &tok, spec->on_event ? forward_event : NULL,
@@ -720,17 +785,33 @@ static json_t *host_supervise(const tx_run_spec *spec, pid_t broker, int control
     json_t *result = NULL;
     if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
         return failure("system", "SystemError", err.message);
+    int forwarded = 0;
+    double give_up = 0; /* after an interrupt: the broker gets 10 s to record it */
     for (;;) {
-        int wait_ms = -1;
+        if (interrupt_signal != 0 && !forwarded) {
+            /* A kill of this process alone (SIGTERM from a CI runner) must reach the broker. */
+            kill(broker, (int)interrupt_signal);
+            forwarded = 1;
+            give_up = mono_ms() + 10000;
+        }
+        if (give_up != 0 && mono_ms() >= give_up)
+            break;
+        int wait_ms = INTERRUPT_POLL_MS;
         if (deadline != 0) {
             double left = deadline - mono_ms();
             if (left <= 0)
                 break;
-            wait_ms = (int)left + 1;
+            if (left < wait_ms)
+                wait_ms = (int)left + 1;
         }
         const char *payload = NULL;
         size_t len = 0;
-        if (tx_frame_recv(control_fd, &reader, &payload, &len, wait_ms, &err) <= 0)
+        int got = tx_frame_recv(control_fd, &reader, &payload, &len, wait_ms, &err);
+        if (got < 0 && err.status == TACTUS_ETIMEOUT) {
+            tx_error_clear(&err);
+            continue;
+        }
+        if (got <= 0)
             break;
         tx_request req;
         if (tx_request_parse(payload, len, &req, &err) != 0)
@@ -776,6 +857,7 @@ static json_t *run_split(const tx_run_spec *spec, const char *run_id, tx_error *
     /* This process (the CLI) starts no other children: every process the run leaves behind is
      * reparented here if the broker dies, and killed by host_supervise. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    install_interrupt_handler(); /* before the fork: a signal in between is not lost */
     fflush(NULL);
     pid_t broker = fork();
     if (broker < 0) {
