@@ -58,6 +58,7 @@ struct tx_journal {
     int64_t unsynced_since; /* CLOCK_MONOTONIC ns of the oldest of those */
     int opened;             /* tx_journal_open succeeded: close may trim the reserve */
     int broken;             /* a write or sync failed: refuse to go on */
+    int readonly;           /* tx_journal_open_readonly: the file is never written */
     char broken_why[256];
     enum crash_point crash_point; /* TACTUS_CRASH_AT, read at open */
     long crash_pos;
@@ -643,14 +644,25 @@ static int load(tx_journal *j, const tx_journal_meta *create_meta, tx_journal_re
         }
         if (idx == 0 && create_meta == NULL)
             goto no_header;
-        if (ftruncate(j->fd, (off_t)off) != 0 ||
-            (j->durability != TX_DURABILITY_NONE && fdatasync(j->fd) != 0)) {
+        if (j->readonly) {
+            /* Reported, not cut: a read-only open changes nothing. */
+            if (rep != NULL) {
+                rep->dropped_bytes = (long)(size - off);
+                rep->dropped_at_offset = (long)off;
+                snprintf(rep->note, sizeof rep->note,
+                         "%zu bytes of torn tail at byte offset %zu (line %ld: %.100s), left as "
+                         "they are",
+                         size - off, off, idx + 1, why);
+            }
+        } else if (ftruncate(j->fd, (off_t)off) != 0 ||
+                   (j->durability != TX_DURABILITY_NONE && fdatasync(j->fd) != 0)) {
             tx_fail(err, TACTUS_ESYSTEM, "journal %s: cannot cut the torn tail at offset %zu: %s",
                     j->path, off, strerror(errno));
             goto out;
+        } else {
+            j->phys = (off_t)off;
         }
-        j->phys = (off_t)off;
-        if (rep != NULL) {
+        if (rep != NULL && !j->readonly) {
             rep->dropped_bytes = (long)(size - off);
             rep->dropped_at_offset = (long)off;
             snprintf(rep->note, sizeof rep->note,
@@ -687,8 +699,11 @@ out:
     return rc;
 }
 
-int tx_journal_open(const char *path, const tx_journal_meta *create_meta, tx_durability durability,
-                    tx_journal **out, tx_journal_report *report, tx_error *err)
+/* tx_journal_open and tx_journal_open_readonly: `readonly` opens O_RDONLY, never creates,
+ * cuts nothing and refuses every write later. */
+static int journal_open(const char *path, const tx_journal_meta *create_meta,
+                        tx_durability durability, int readonly, tx_journal **out,
+                        tx_journal_report *report, tx_error *err)
 {
     if (out == NULL || path == NULL || *path == '\0')
         return tx_fail(err, TACTUS_EUSAGE, "tx_journal_open: no path or no result pointer");
@@ -717,6 +732,7 @@ int tx_journal_open(const char *path, const tx_journal_meta *create_meta, tx_dur
     }
     j->fd = -1;
     j->durability = durability;
+    j->readonly = readonly;
     j->crash_point = cp;
     j->crash_pos = cpos;
     if (ensure_cap(j, 1, err) != 0)
@@ -738,7 +754,7 @@ int tx_journal_open(const char *path, const tx_journal_meta *create_meta, tx_dur
         }
     }
     if (j->fd < 0) {
-        j->fd = open(path, O_RDWR | O_CLOEXEC);
+        j->fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
         if (j->fd < 0) {
             int e = errno;
             tx_fail(err, e == ENOENT ? TACTUS_EUSAGE : TACTUS_ESYSTEM, "cannot open journal %s: %s",
@@ -775,6 +791,29 @@ int tx_journal_open(const char *path, const tx_journal_meta *create_meta, tx_dur
 fail:
     tx_journal_close(j);
     return -1;
+}
+
+int tx_journal_open(const char *path, const tx_journal_meta *create_meta, tx_durability durability,
+                    tx_journal **out, tx_journal_report *report, tx_error *err)
+{
+    return journal_open(path, create_meta, durability, 0, out, report, err);
+}
+
+int tx_journal_open_readonly(const char *path, const char *run_id, tx_journal **out,
+                             tx_journal_report *report, tx_error *err)
+{
+    if (run_id == NULL || *run_id == '\0')
+        return journal_open(path, NULL, TX_DURABILITY_NONE, 1, out, report, err);
+    if (journal_open(path, NULL, TX_DURABILITY_NONE, 1, out, report, err) != 0)
+        return -1;
+    if (strcmp((*out)->meta.run_id, run_id) != 0) {
+        tx_fail(err, TACTUS_EUSAGE, "journal %s belongs to run '%.100s', not '%.100s'", path,
+                (*out)->meta.run_id, run_id);
+        tx_journal_close(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- accessors ------------------------------------------------------------------------- */
@@ -867,6 +906,8 @@ static int fail_append(tx_journal *j, long pos, off_t old, size_t len, off_t phy
 
 int tx_journal_append(tx_journal *j, json_t *record, tx_error *err)
 {
+    if (j->readonly)
+        return tx_fail(err, TACTUS_EUSAGE, "journal %s is open read-only", j->path);
     if (j->broken)
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s takes no more records: an earlier %s",
                        j->path, j->broken_why);
@@ -957,6 +998,8 @@ int tx_journal_append(tx_journal *j, json_t *record, tx_error *err)
 
 int tx_journal_sync(tx_journal *j, tx_error *err)
 {
+    if (j->readonly)
+        return 0; /* nothing was written */
     if (j->broken)
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s cannot be synced: an earlier %s", j->path,
                        j->broken_why);
@@ -977,6 +1020,8 @@ int tx_journal_sync(tx_journal *j, tx_error *err)
 
 int tx_journal_truncate(tx_journal *j, long keep, tx_error *err)
 {
+    if (j->readonly)
+        return tx_fail(err, TACTUS_EUSAGE, "journal %s is open read-only", j->path);
     if (j->broken)
         return tx_fail(err, TACTUS_ESYSTEM, "journal %s cannot be truncated: an earlier %s",
                        j->path, j->broken_why);
@@ -1013,7 +1058,7 @@ void tx_journal_close(tx_journal *j)
     if (j->fd >= 0) {
         /* Leave plain lines behind: cut the reserve (a crash before this leaves zeros, which
          * the next open takes as reserve again). Records are already durable in fsync mode. */
-        if (j->opened && j->phys > j->ends[j->count])
+        if (j->opened && !j->readonly && j->phys > j->ends[j->count])
             (void)ftruncate(j->fd, j->ends[j->count]);
         if (j->durability == TX_DURABILITY_BATCH && j->unsynced > 0 && !j->broken)
             (void)fdatasync(j->fd);

@@ -95,6 +95,17 @@ typedef struct tx_journal_report {
 int tx_journal_open(const char *path, const tx_journal_meta *create_meta, tx_durability durability,
                     tx_journal **out, tx_journal_report *report, tx_error *err);
 
+/*
+ * Opens an existing journal only to read it: O_RDONLY, the same exclusive non-blocking flock
+ * (so no session appends meanwhile) and the same verification as tx_journal_open, but the file
+ * is never written: a torn tail is reported in *report (dropped_bytes, offset, note) and left
+ * in place, the zero reserve stays, and append and truncate fail (TACTUS_EUSAGE). run_id, when
+ * not NULL, must be the header's. Used by read-only commands (replay --check, a resume of a
+ * finished run), which must leave the file byte-identical, mtime included.
+ */
+int tx_journal_open_readonly(const char *path, const char *run_id, tx_journal **out,
+                             tx_journal_report *report, tx_error *err);
+
 /* The header as read or written; strings owned by j, valid until tx_journal_close. */
 const tx_journal_meta *tx_journal_meta_get(const tx_journal *j);
 

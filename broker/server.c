@@ -51,6 +51,8 @@ struct tx_server {
     mem_journal memory_journal; /* the journal when the run has no directory */
     long crash_before_return;   /* TACTUS_CRASH_AT=before_return:N (crash tests); 0: off */
     long crash_before_tool;     /* TACTUS_CRASH_AT=before_tool:N: before the tool of record N */
+    long crash_answer_saved;    /* TACTUS_CRASH_AT=answer_saved:N: after answer.json, before
+                                 * the pending record N is cut (crash tests); 0: off */
     long host_calls;
     tx_redactor *redactor;
     int evidence_synced;      /* run.json and the run directory flushed (before the first record) */
@@ -120,6 +122,8 @@ tx_server *tx_server_new(const tx_server_opts *opts, tx_error *err)
         s->crash_before_return = strtol(crash + 14, NULL, 10);
     if (crash != NULL && strncmp(crash, "before_tool:", 12) == 0)
         s->crash_before_tool = strtol(crash + 12, NULL, 10);
+    if (crash != NULL && strncmp(crash, "answer_saved:", 13) == 0)
+        s->crash_answer_saved = strtol(crash + 13, NULL, 10);
     s->redactor = tx_redactor_new();
     if (s->redactor == NULL) {
         tx_server_free(s);
@@ -865,32 +869,91 @@ static json_t *handle_journal_truncate(tx_server *s, json_t *params, const char 
     return json_pack("{s:b}", "ok", 1);
 }
 
-/* The answer value a resumed run records for a pending request of `kind`. */
-static json_t *answer_value(const char *kind, json_t *answer, char *emsg, size_t cap)
+/* True if `value` is one of a Human.input request's `options` (strings, or tables whose
+ * `value` is compared), or when the request lists none. */
+static int among_options(const json_t *request, const json_t *value)
+{
+    const json_t *options = json_object_get(request, "options");
+    if (!json_is_array(options) || json_array_size(options) == 0)
+        return 1;
+    size_t i;
+    const json_t *o;
+    json_array_foreach(options, i, o)
+    {
+        const json_t *v =
+            json_is_object(o) && json_object_get(o, "value") ? json_object_get(o, "value") : o;
+        if (json_equal(v, value))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * The answer value a resumed run records for a pending request of `kind` (`request` is what
+ * the pending record holds: message, options, ...), or NULL with the accepted answers in emsg.
+ * Only a decision of the question's kind is accepted, so a free text never passes for an
+ * approval: approve/escalate take --approve/--reject or a JSON boolean; review takes
+ * --approve/--reject (with --feedback TEXT) or {"decision": "approve"|"reject", "feedback":
+ * text}; input takes text or any JSON value, one of its `options` when it lists some.
+ */
+static json_t *answer_value(const char *kind, const json_t *request, json_t *answer, char *emsg,
+                            size_t cap)
 {
     int approve = json_is_true(json_object_get(answer, "approve"));
     int reject = json_is_true(json_object_get(answer, "reject"));
-    const char *text = json_string_value(json_object_get(answer, "text"));
+    json_t *text = json_object_get(answer, "text");
     json_t *value = json_object_get(answer, "json");
-    if (value != NULL)
-        return json_incref(value);
+    json_t *feedback = json_object_get(answer, "feedback");
+    if (feedback != NULL && (strcmp(kind, "review") != 0 || !(approve || reject))) {
+        snprintf(emsg, cap,
+                 "--feedback goes with --approve or --reject on a Human.review; this run "
+                 "waits for Human.%s",
+                 kind);
+        return NULL;
+    }
     if (strcmp(kind, "approve") == 0 || strcmp(kind, "escalate") == 0) {
         if (approve || reject)
             return json_boolean(approve);
-        snprintf(emsg, cap, "this run waits for an approval: use --approve or --reject");
+        if (json_is_boolean(value))
+            return json_incref(value);
+        snprintf(emsg, cap,
+                 "this run waits for an approval (Human.%s): accepted answers are --approve, "
+                 "--reject, or --answer-json true|false",
+                 kind);
         return NULL;
     }
     if (strcmp(kind, "review") == 0) {
-        if (approve || reject || text)
-            return json_pack("{s:s, s:s?}", "decision", reject ? "reject" : "approve", "feedback",
-                             text);
-        snprintf(emsg, cap, "this run waits for a review: use --approve, --reject or --answer");
+        if (approve || reject)
+            return json_pack("{s:s, s:O?}", "decision", reject ? "reject" : "approve", "feedback",
+                             feedback);
+        const char *d = json_string_value(json_object_get(value, "decision"));
+        json_t *fb = json_object_get(value, "feedback");
+        if (json_is_object(value) && d != NULL &&
+            (strcmp(d, "approve") == 0 || strcmp(d, "reject") == 0) &&
+            (fb == NULL || json_is_string(fb) || json_is_null(fb)) &&
+            json_object_size(value) == 1 + (fb != NULL))
+            return json_incref(value);
+        snprintf(emsg, cap,
+                 "this run waits for a review: accepted answers are --approve or --reject (with "
+                 "--feedback TEXT), or --answer-json '{\"decision\": \"approve\"|\"reject\", "
+                 "\"feedback\": TEXT}'");
         return NULL;
     }
-    if (text != NULL)
-        return json_string(text);
-    snprintf(emsg, cap, "this run waits for an answer: use --answer TEXT or --answer-json JSON");
-    return NULL;
+    json_t *given = value != NULL ? value : json_is_string(text) ? text : NULL;
+    if (given == NULL) {
+        snprintf(emsg, cap,
+                 "this run waits for an answer: use --answer TEXT or --answer-json JSON");
+        return NULL;
+    }
+    if (!among_options(request, given)) {
+        char *list =
+            json_dumps(json_object_get(request, "options"), JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(emsg, cap, "this run waits for one of the options %.150s: the answer is not one",
+                 list ? list : "?");
+        free(list);
+        return NULL;
+    }
+    return json_incref(given);
 }
 
 /* The journal's last record (new reference) when it is a pending Human.* request, else NULL
@@ -907,14 +970,29 @@ static json_t *pending_last(const tx_server *s, tx_error *err)
     return last;
 }
 
+int tx_answer_check(const json_t *last, const char *run_id, json_t *answer, tx_error *err)
+{
+    if (last == NULL || !json_is_true(json_object_get(last, "pending")))
+        return tx_fail(err, TACTUS_EUSAGE, "run %s is not waiting for an answer", run_id);
+    const char *kind = json_string_value(json_object_get(last, "name"));
+    char emsg[512];
+    json_t *value = answer_value(kind ? kind : "input", json_object_get(last, "result"), answer,
+                                 emsg, sizeof emsg);
+    if (value == NULL)
+        return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
+    json_decref(value);
+    return 0;
+}
+
 int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
 {
     json_t *last = pending_last(s, err);
     if (last == NULL)
         return -1;
     const char *kind = json_string_value(json_object_get(last, "name"));
-    char emsg[256];
-    json_t *value = answer_value(kind ? kind : "input", answer, emsg, sizeof emsg);
+    char emsg[512];
+    json_t *value = answer_value(kind ? kind : "input", json_object_get(last, "result"), answer,
+                                 emsg, sizeof emsg);
     json_decref(last);
     if (value == NULL)
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
@@ -926,6 +1004,96 @@ int tx_server_answer(tx_server *s, json_t *answer, tx_error *err)
     return 0;
 }
 
+/*
+ * The answer window. Replacing the pending record N by its answered form is a cut (N-1
+ * records left) and an append; a crash between them would leave a run that says "suspended"
+ * but holds no question to answer. So the answered record is first made durable on its own, in
+ * <run dir>/answer.json ({"pos": N, "record": {...}}: written to a temporary name, synced,
+ * renamed, directory synced), and removed once the journal holds it. The next session of the
+ * run (tx_server_recover_answer) finishes or forgets what a crash interrupted.
+ */
+#define ANSWER_FILE "answer.json"
+
+/* Makes answer.json durable (unless durability is none). Returns 0 or -1 with err set. */
+static int save_answer_intent(tx_server *s, long pos, json_t *record, tx_error *err)
+{
+    json_t *intent = json_pack("{s:I, s:O}", "pos", (json_int_t)pos, "record", record);
+    if (intent == NULL)
+        return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
+    int rc = tx_evidence_write_json(s->opts.evidence, ANSWER_FILE, intent, err);
+    json_decref(intent);
+    if (rc != 0 || s->opts.config->durability == TX_DURABILITY_NONE)
+        return rc;
+    int dfd = tx_evidence_dir_fd(s->opts.evidence);
+    int fd = openat(dfd, ANSWER_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0 || fsync(dfd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        unlinkat(dfd, ANSWER_FILE, 0);
+        return tx_fail(err, TACTUS_ESYSTEM, "cannot make %s/%s durable: %s",
+                       tx_evidence_dir(s->opts.evidence), ANSWER_FILE, strerror(e));
+    }
+    close(fd);
+    return 0;
+}
+
+/* Removes answer.json once the journal holds its record (a leftover is harmless: recovery
+ * sees the record answered and removes it). */
+static void drop_answer_intent(tx_server *s)
+{
+    if (s->opts.evidence != NULL)
+        unlinkat(tx_evidence_dir_fd(s->opts.evidence), ANSWER_FILE, 0);
+}
+
+int tx_server_recover_answer(tx_server *s, char *note, size_t cap, tx_error *err)
+{
+    note[0] = '\0';
+    if (s->opts.evidence == NULL || s->journal == NULL || s->opts.check_only)
+        return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", tx_evidence_dir(s->opts.evidence), ANSWER_FILE);
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return 0;
+    json_t *intent =
+        S_ISREG(st.st_mode) ? json_load_file(path, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    json_t *record = json_object_get(intent, "record");
+    json_t *pos_v = json_object_get(intent, "pos");
+    long pos = json_is_integer(pos_v) ? (long)json_integer_value(pos_v) : 0;
+    const char *kind = json_string_value(json_object_get(record, "kind"));
+    long n = tx_server_journal_count(s);
+    int rc = 0;
+    if (pos < 1 || kind == NULL || strcmp(kind, "human") != 0 ||
+        json_integer_value(json_object_get(record, "pos")) != pos ||
+        json_object_get(record, "pending") != NULL) {
+        /* Not one this broker wrote whole (rename makes it all or nothing): nothing to do. */
+        snprintf(note, cap, "ignored a malformed %s", ANSWER_FILE);
+    } else if (n == pos - 1) {
+        /* The crash came after the pending record was cut: record the answer now. */
+        rc = journal_append(s, record, err);
+        if (rc == 0)
+            snprintf(note, cap, "recorded the answer to position %ld that a crash interrupted",
+                     pos);
+    } else if (n >= pos) {
+        json_t *rec = journal_read(s, pos, err);
+        int pending = rec != NULL && json_is_true(json_object_get(rec, "pending"));
+        json_decref(rec);
+        snprintf(note, cap,
+                 pending ? "an answer to position %ld was not recorded (a crash came first): the "
+                           "run still waits for it"
+                         : "the answer to position %ld was recorded",
+                 pos);
+    } else {
+        snprintf(note, cap, "ignored %s for position %ld: the journal holds %ld records",
+                 ANSWER_FILE, pos, n);
+    }
+    json_decref(intent);
+    if (rc == 0)
+        drop_answer_intent(s);
+    return rc;
+}
+
 /* Replaces the pending last record with its answered form. Returns 0 or -1 with err set. */
 static int apply_answer(tx_server *s, tx_error *err)
 {
@@ -934,24 +1102,32 @@ static int apply_answer(tx_server *s, tx_error *err)
     if (record == NULL)
         return -1;
     const char *kind = json_string_value(json_object_get(record, "name"));
-    char emsg[256];
-    json_t *value = answer_value(kind ? kind : "input", s->answer, emsg, sizeof emsg);
+    char emsg[512];
+    json_t *value = answer_value(kind ? kind : "input", json_object_get(record, "result"),
+                                 s->answer, emsg, sizeof emsg);
     if (value == NULL) {
         json_decref(record);
         return tx_fail(err, TACTUS_EUSAGE, "%s", emsg);
     }
     json_object_del(record, "pending");
     json_object_set_new(record, "result", value);
-    /* Replace the pending record: cut it, then append the answered one. The journal lock makes
-     * this the only resume touching the run. */
-    int rc = 0;
-    if (s->journal)
+    /* Replace the pending record: save the answer, cut the record, append the answered one
+     * (the answer window above). The journal lock makes this the only resume touching the
+     * run. */
+    int rc = 0, saved = s->journal != NULL && s->opts.evidence != NULL;
+    if (saved)
+        rc = save_answer_intent(s, n, record, err);
+    if (rc == 0 && saved && s->crash_answer_saved == n)
+        raise(SIGKILL);
+    if (rc == 0 && s->journal)
         rc = tx_journal_truncate(s->journal, n - 1, err);
-    else
+    else if (rc == 0)
         memory_journal_keep(s, n - 1);
     if (rc == 0)
         rc = journal_append(s, record, err);
     json_decref(record);
+    if (rc == 0 && saved)
+        drop_answer_intent(s);
     if (rc == 0) {
         json_decref(s->answer);
         s->answer = NULL;

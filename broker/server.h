@@ -111,6 +111,18 @@ void tx_server_limits(const tx_server *s, json_t *limits);
  */
 int tx_server_answer(tx_server *s, json_t *answer, tx_error *err);
 
+/* The check tx_server_answer makes, on a journal's last record `last` (NULL: none), without a
+ * server: 0 when `answer` is accepted for it, else -1 with err (TACTUS_EUSAGE) saying why. Lets
+ * a resume refuse an answer before it opens the journal for writing. */
+int tx_answer_check(const json_t *last, const char *run_id, json_t *answer, tx_error *err);
+
+/* Finishes or forgets an answer a crash interrupted (the run directory's answer.json, see
+ * apply_answer in server.c): appends the answered record when the crash came after the pending
+ * one was cut, else leaves the journal as it is; removes answer.json. Call once after opening
+ * a resumed run's journal. Fills note with what happened ("" when there was nothing). Returns 0
+ * or -1 with err set (the append failed). */
+int tx_server_recover_answer(tx_server *s, char *note, size_t cap, tx_error *err);
+
 /* The journal in use (NULL while none exists yet), for the caller to sync. */
 tx_journal *tx_server_journal(const tx_server *s);
 

@@ -18,6 +18,7 @@
 #include "term.h"
 #include "config.h"
 #include "evidence.h"
+#include "journal.h"
 #include "run.h"
 #include "util.h"
 
@@ -44,7 +45,10 @@ static const char run_help[] =
     "  -h, --help          this help\n"
     "\n"
     "exit codes: 0 ok, 1 procedure error, 2 usage/config error, 3 limit, 4 timeout,\n"
-    "            5 suspended, 6 nondeterminism, 7 system error\n";
+    "            5 suspended, 6 nondeterminism, 7 system error,\n"
+    "            130/143 interrupted by SIGINT (Ctrl-C)/SIGTERM: the runner is stopped (a\n"
+    "            running host tool finishes first), result.json says interrupted; continue\n"
+    "            with tactus resume RUN_ID\n";
 
 typedef struct run_opts {
     const char *file;
@@ -52,7 +56,12 @@ typedef struct run_opts {
     const char *policy;
     const char *run_id;
     const char *run_dir;
-    json_t *params; /* object of strings */
+    const char *runs_dir; /* NULL: TX_RUNS_DIR (unless run_dir says) */
+    const char *rerun_of; /* --rerun: the finished run this new one repeats */
+    int open_end;         /* replay --check of a run that has not finished: its procedure may
+                           * go on past the end of the journal */
+    int clean_to_end;     /* set by execute_run: it did (see accept_open_end) */
+    json_t *params;       /* object of strings */
     int json;
     int quiet;
     int sandbox; /* -1 default, 0 --no-sandbox, 1 --sandbox */
@@ -354,6 +363,42 @@ json_t *tx_cli_run_record(const char *cmd, const char *dir, const char *id)
     return tx_cli_run_record_json(cmd, dir, id, 0);
 }
 
+/* The exit code for a result: its status's, and for an interrupted run 128 + the signal (130
+ * for SIGINT, 143 for SIGTERM), as a shell reports a command a signal ended. */
+static int exit_code(const json_t *result)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (status != NULL && strcmp(status, "interrupted") == 0) {
+        const char *sig =
+            json_string_value(json_object_get(json_object_get(result, "error"), "signal"));
+        return sig != NULL && strcmp(sig, "SIGTERM") == 0 ? 143 : 130;
+    }
+    return (int)tx_status_from_string(status);
+}
+
+/*
+ * replay --check of a run that has not finished (interrupted or suspended): a procedure that
+ * matched every record and then went on past the end of the journal is what such a run looks
+ * like, not a divergence. The prelude reports it as the nondeterminism "replay check: the
+ * journal ends at position N, but the procedure goes on to ..."; that one result becomes
+ * {"status": "ok", "replay": "clean_to_end", ...} (exit 0). Any other divergence stays.
+ */
+static int accept_open_end(json_t *result)
+{
+    static const char prefix[] = "replay check: the journal ends at position ";
+    const char *status = json_string_value(json_object_get(result, "status"));
+    const char *msg =
+        json_string_value(json_object_get(json_object_get(result, "error"), "message"));
+    if (status == NULL || strcmp(status, "nondeterminism") != 0 || msg == NULL ||
+        strncmp(msg, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    json_object_set_new(result, "replay_note", json_string(msg));
+    json_object_set_new(result, "status", json_string("ok"));
+    json_object_set_new(result, "replay", json_string("clean_to_end"));
+    json_object_set_new(result, "error", json_null());
+    return 1;
+}
+
 /* Runs (or resumes) with options already parsed; returns the exit code. `answer` is the human's
  * answer for a resumed run, or NULL. */
 static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
@@ -381,7 +426,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
                         "use this only for procedures you trust\n");
 
     const char *run_id = o->run_id;
-    snprintf(runs_dir, sizeof runs_dir, "%s", TX_RUNS_DIR);
+    snprintf(runs_dir, sizeof runs_dir, "%s", o->runs_dir ? o->runs_dir : TX_RUNS_DIR);
     if (o->run_dir != NULL) {
         /* --run-dir DIR: the evidence goes exactly there. */
         tx_dirname(o->run_dir, runs_dir, sizeof runs_dir);
@@ -419,6 +464,7 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
     spec.resume = resume;
     spec.answer = answer;
     spec.policy = o->policy;
+    spec.rerun_of = o->rerun_of;
     spec.interactive = !o->json;
     spec.on_event = o->quiet ? NULL : print_event;
     result = tx_run(&spec, &err);
@@ -427,8 +473,10 @@ static int execute_run(run_opts *o, json_t *input, int resume, json_t *answer,
                          NULL, 0, "%s", err.message);
         goto done;
     }
+    if (check_dir != NULL && o->open_end)
+        o->clean_to_end = accept_open_end(result);
     print_result(result, o);
-    rc = (int)tx_status_from_string(json_string_value(json_object_get(result, "status")));
+    rc = exit_code(result);
 done:
     json_decref(result);
     free(source);
@@ -556,14 +604,173 @@ static json_t *load_run_record(const char *cmd, const char *dir, const char *id,
     return run;
 }
 
+/* The result.json of the run in `dir` (new reference) when its status says it is finished:
+ * ok, error, limit or timeout. NULL for a run that may go on (suspended, interrupted, a
+ * system failure or a resume that diverged leave the journal to continue from) or that never
+ * wrote one. */
+static json_t *finished_result(const char *dir)
+{
+    static const char *const final[] = {"ok", "error", "limit", "timeout", NULL};
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    json_t *result = json_load_file(path, 0, NULL);
+    const char *status = json_string_value(json_object_get(result, "status"));
+    for (int i = 0; status != NULL && final[i] != NULL; i++)
+        if (strcmp(status, final[i]) == 0)
+            return result;
+    json_decref(result);
+    return NULL;
+}
+
+/*
+ * A finished run's journal must still hold every record its result.json counted
+ * ("journal_records"): records lost from its tail would be executed again by anything that
+ * replays it. Opened read-only (nothing changes). Returns 0, or the exit code after saying why.
+ */
+static int check_finished_journal(const char *dir, const char *id, const json_t *result)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/journal.jsonl", dir);
+    json_t *want_v = json_object_get(result, "journal_records");
+    long want = json_is_integer(want_v) ? (long)json_integer_value(want_v) : -1;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (want <= 0)
+            return 0; /* a run that journaled nothing has no journal */
+        tx_term_line(stderr,
+                     "tactus resume: run %s finished with %ld journal records but %s is missing: "
+                     "refusing it (nothing changed)",
+                     id, want, path);
+        return TACTUS_ESYSTEM;
+    }
+    tx_journal *j = NULL;
+    tx_journal_report report;
+    tx_error err;
+    tx_error_clear(&err);
+    if (tx_journal_open_readonly(path, id, &j, &report, &err) != 0) {
+        tx_term_line(stderr, "tactus resume: %s", err.message);
+        return err.status != TACTUS_OK ? (int)err.status : TACTUS_ESYSTEM;
+    }
+    long have = tx_journal_count(j);
+    tx_journal_close(j);
+    if (want >= 0 && (have != want || report.dropped_bytes > 0)) {
+        tx_term_line(
+            stderr,
+            "tactus resume: run %s finished with %ld journal records but %s holds %ld%s%s: "
+            "records of a finished run are missing or damaged; refusing it (nothing "
+            "changed)",
+            id, want, path, have, report.dropped_bytes > 0 ? " and " : "",
+            report.dropped_bytes > 0 ? report.note : "");
+        return TACTUS_ESYSTEM;
+    }
+    return 0;
+}
+
+/*
+ * `tactus resume` of a finished run: nothing in its directory changes. Without --rerun it
+ * prints the recorded result and returns its status's exit code; an answer is refused (exit
+ * 2). With --rerun a new run (new id, next to the old one, run.json "rerun_of") runs the
+ * recorded procedure and input again, so the first run's evidence stays what it was.
+ */
+static int resume_finished(run_opts *o, const char *id, const char *dir, json_t *result,
+                           json_t *answer, int rerun, json_t *input)
+{
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (answer != NULL) {
+        tx_term_line(stderr,
+                     "tactus resume: run %s is not waiting for an answer: it finished (status %s)",
+                     id, status);
+        return TACTUS_EUSAGE;
+    }
+    if (!rerun) {
+        int rc = check_finished_journal(dir, id, result);
+        if (rc != 0)
+            return rc;
+        print_result(result, o);
+        if (!o->quiet)
+            tx_term_line(stderr,
+                         "tactus resume: run %s already finished (status %s); nothing changed. "
+                         "tactus resume %s --rerun starts a new run of it",
+                         id, status, id);
+        return exit_code(result);
+    }
+    char parent[PATH_MAX];
+    tx_dirname(dir, parent, sizeof parent);
+    o->runs_dir = parent;
+    o->run_dir = NULL;
+    o->run_id = NULL;
+    o->rerun_of = id;
+    return execute_run(o, input, 0, NULL, NULL);
+}
+
+/*
+ * Adds the answer option argv[*i] (and its value) to *answer ({"approve"|"reject": true,
+ * "feedback"?: text} | {"text": ...} | {"json": v}). A resume carries one answer: a second
+ * answer option, or one repeated, is a usage error naming both (*flag: the first one).
+ * --feedback only joins --approve/--reject. Returns 0, or TACTUS_EUSAGE after the message.
+ */
+static int add_answer(int json, int argc, char **argv, int *i, json_t **answer, const char **flag)
+{
+    const char *a = argv[*i];
+    int feedback = strcmp(a, "--feedback") == 0;
+    int takes = feedback || strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0;
+    if (takes && *i + 1 >= argc)
+        return usage_error(json, "resume", "%s needs a value", a);
+    if (*answer == NULL)
+        *answer = json_object();
+    if (*answer == NULL)
+        return usage_error(json, "resume", "%s", "out of memory");
+    const char *key = feedback                          ? "feedback"
+                      : strcmp(a, "--answer") == 0      ? "text"
+                      : strcmp(a, "--answer-json") == 0 ? "json"
+                                                        : a + 2;
+    int has_decision = json_object_size(*answer) > (json_object_get(*answer, "feedback") != NULL);
+    if ((feedback && json_object_get(*answer, "feedback") != NULL) || (!feedback && has_decision)) {
+        char what[200];
+        snprintf(what, sizeof what, "%s and %s are two answers: give one", *flag, a);
+        return usage_error(json, "resume", "%s", what);
+    }
+    if (!feedback)
+        *flag = a;
+    json_t *v;
+    if (!takes) {
+        v = json_true();
+    } else if (strcmp(key, "json") == 0) {
+        json_error_t jerr;
+        v = json_loads(argv[*i + 1], JSON_DECODE_ANY, &jerr);
+        if (v == NULL) {
+            return tx_cli_fail(json, "resume", TACTUS_EUSAGE, NULL, NULL, 0, "--answer-json: %s",
+                               jerr.text);
+        }
+    } else {
+        v = json_string(argv[*i + 1]);
+        if (v == NULL)
+            return usage_error(json, "resume", "%s: the value is not valid UTF-8", a);
+    }
+    if (takes)
+        (*i)++;
+    json_object_set_new(*answer, key, v);
+    return 0;
+}
+
 static const char resume_help[] =
-    "usage: tactus resume RUN_ID [--approve | --reject | --answer TEXT | --answer-json JSON]\n"
-    "                            [--json] [--quiet] [--no-sandbox]\n"
+    "usage: tactus resume RUN_ID [--approve | --reject [--feedback TEXT] | --answer TEXT |\n"
+    "                             --answer-json JSON]\n"
+    "                            [--rerun] [--json] [--quiet] [--no-sandbox]\n"
     "\n"
     "Continues a suspended or interrupted run from its journal: the procedure runs again from\n"
     "the top and every recorded step returns its recorded result instead of running again.\n"
-    "A run waiting for a human needs the answer: --approve/--reject for Human.approve,\n"
-    "--answer TEXT (or --answer-json) for Human.input, any of them for Human.review.\n"
+    "A finished run (status ok, error, limit or timeout) is final: resume prints its recorded\n"
+    "result, exits with its status's code and changes nothing; an answer to it is refused.\n"
+    "--rerun starts a NEW run (new id, next to the old one) of its recorded procedure and\n"
+    "input; its run.json and result.json name the old run as \"rerun_of\".\n"
+    "A run waiting for a human needs one answer of its question's kind (two answer options are\n"
+    "a usage error, exit 2): Human.approve/escalate take --approve, --reject or --answer-json\n"
+    "true|false; Human.review takes --approve or --reject (with --feedback TEXT) or\n"
+    "--answer-json '{\"decision\": \"approve\"|\"reject\", \"feedback\": TEXT}'; Human.input "
+    "takes\n"
+    "--answer TEXT or --answer-json JSON (one of its options, if it lists some). Any other\n"
+    "answer is refused (exit 2) with the accepted ones, and nothing changes.\n"
     "The procedure file, input, --policy and isolation are the ones recorded in the run's\n"
     "run.json, which must carry this host's MAC (TACTUS_HOME/run.key): a run this host did\n"
     "not create, or whose run.json was changed, is refused (exit 2).\n"
@@ -573,9 +780,10 @@ int tx_cmd_resume(int argc, char **argv)
 {
     run_opts o;
     run_opts_init(&o);
-    json_t *answer = NULL, *run = NULL, *input = NULL;
+    json_t *answer = NULL, *run = NULL, *input = NULL, *finished = NULL;
     const char *id = NULL;
-    int rc = TACTUS_EUSAGE;
+    int rc = TACTUS_EUSAGE, rerun = 0;
+    const char *answer_flag = NULL;
     o.json = tx_cli_wants_json(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -583,27 +791,21 @@ int tx_cmd_resume(int argc, char **argv)
             fputs(resume_help, stdout);
             rc = 0;
             goto done;
-        } else if (strcmp(a, "--approve") == 0 || strcmp(a, "--reject") == 0) {
-            json_decref(answer);
-            answer = json_pack("{s:b}", a + 2, 1);
-        } else if ((strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0) &&
-                   i + 1 < argc) {
-            json_decref(answer);
-            if (strcmp(a, "--answer") == 0) {
-                answer = json_pack("{s:s}", "text", argv[++i]);
-            } else {
-                json_error_t jerr;
-                json_t *v = json_loads(argv[++i], JSON_DECODE_ANY, &jerr);
-                if (v == NULL) {
-                    tx_cli_fail(o.json, "resume", TACTUS_EUSAGE, NULL, NULL, 0, "--answer-json: %s",
-                                jerr.text);
-                    goto done;
-                }
-                answer = json_pack("{s:o}", "json", v);
-            }
+        } else if (strcmp(a, "--rerun") == 0) {
+            rerun = 1;
+        } else if (strcmp(a, "--approve") == 0 || strcmp(a, "--reject") == 0 ||
+                   strcmp(a, "--answer") == 0 || strcmp(a, "--answer-json") == 0 ||
+                   strcmp(a, "--feedback") == 0) {
+            if (add_answer(o.json, argc, argv, &i, &answer, &answer_flag) != 0)
+                goto done;
         } else if (!output_flag(a, &o) && run_id_argument("resume", a, &id, o.json) != 0) {
             goto done;
         }
+    }
+    if (json_object_get(answer, "feedback") != NULL && json_object_get(answer, "approve") == NULL &&
+        json_object_get(answer, "reject") == NULL) {
+        usage_error(o.json, "resume", "%s", "--feedback goes with --approve or --reject");
+        goto done;
     }
     char dir[PATH_MAX];
     if (locate_run("resume", &id, dir, sizeof dir, &o) != 0)
@@ -611,8 +813,19 @@ int tx_cmd_resume(int argc, char **argv)
     if ((run = load_run_record("resume", dir, id, &o)) == NULL)
         goto done;
     input = json_incref(json_object_get(run, "input"));
+    if ((finished = finished_result(dir)) != NULL) {
+        rc = resume_finished(&o, id, dir, finished, answer, rerun,
+                             json_is_object(input) ? input : NULL);
+        goto done;
+    }
+    if (rerun) {
+        tx_cli_fail(o.json, "resume", TACTUS_EUSAGE, "RunRefused", NULL, 0,
+                    "--rerun: run %s has not finished: continue it with tactus resume %s", id, id);
+        goto done;
+    }
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 1, answer, NULL);
 done:
+    json_decref(finished);
     json_decref(answer);
     json_decref(input);
     json_decref(run);
@@ -720,7 +933,10 @@ static const char replay_help[] =
     "Replays a run against the procedure's current source without executing any step: every\n"
     "journaled operation must match the run's journal (kind, name and call site) and the\n"
     "procedure must use the whole journal. Exit 0 when it matches (the replayed output is\n"
-    "printed), 6 with the first divergence otherwise. Nothing in the run directory changes.\n"
+    "printed), 6 with the first divergence otherwise. A run that has not finished (interrupted\n"
+    "or suspended) may go on past the end of its journal: that is exit 0, \"replays cleanly up\n"
+    "to the end of the journal\". Nothing in the run directory changes: the journal is opened\n"
+    "read-only (byte-identical, same mtime).\n"
     "RUN_ID may also be the path of a run directory (a run started with --run-dir).\n";
 
 int tx_cmd_replay(int argc, char **argv)
@@ -755,8 +971,16 @@ int tx_cmd_replay(int argc, char **argv)
     if ((run = load_run_record("replay", dir, id, &o)) == NULL)
         goto done;
     input = json_incref(json_object_get(run, "input"));
+    json_t *finished = finished_result(dir);
+    o.open_end = finished == NULL;
+    json_decref(finished);
     rc = execute_run(&o, json_is_object(input) ? input : NULL, 0, NULL, dir);
-    if (rc == 0 && !o.json)
+    if (rc == 0 && !o.json && o.clean_to_end)
+        tx_term_line(stderr,
+                     "tactus replay: run %s replays cleanly up to the end of the journal (it has "
+                     "not finished: what comes next has not run yet)",
+                     id);
+    else if (rc == 0 && !o.json)
         tx_term_line(stderr, "tactus replay: run %s matches its journal", id);
 done:
     json_decref(input);

@@ -28,6 +28,36 @@
  * that notices its own deadline reports it first. */
 #define KILL_GRACE_MS 250
 
+/* SIGINT or SIGTERM received by the CLI's host or broker process (0: none). A signal handler
+ * can reach nothing else, so this one flag is process-wide; only the split (CLI) path installs
+ * the handler (install_interrupt_handler): a library's host never has its signals taken. */
+static volatile sig_atomic_t interrupt_signal;
+
+static void on_interrupt(int sig)
+{
+    interrupt_signal = sig;
+}
+
+/* SIGINT and SIGTERM set interrupt_signal; no SA_RESTART, so a blocking wait returns. A
+ * signal this process was started with ignored (a background job's SIGINT, nohup) stays
+ * ignored, as for any Unix command. */
+static void install_interrupt_handler(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old, sa;
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* How often a wait without a nearer deadline looks at interrupt_signal (ms). */
+#define INTERRUPT_POLL_MS 100
+
 tactus_status tx_status_from_string(const char *status)
 {
     static const struct {
@@ -40,7 +70,8 @@ tactus_status tx_status_from_string(const char *status)
                {"timeout", TACTUS_ETIMEOUT},
                {"suspended", TACTUS_SUSPENDED},
                {"nondeterminism", TACTUS_ENONDET},
-               {"system", TACTUS_ESYSTEM}};
+               {"system", TACTUS_ESYSTEM},
+               {"interrupted", TACTUS_ESYSTEM}};
     for (size_t i = 0; status != NULL && i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, status) == 0)
             return map[i].status;
@@ -204,6 +235,17 @@ static json_t *timeout_result(uint64_t timeout_ms, const char *where)
     return result;
 }
 
+/* The result of a run stopped by SIGINT or SIGTERM: status "interrupted", the signal named. */
+static json_t *interrupted_result(const char *run_id, int sig)
+{
+    char msg[300];
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    snprintf(msg, sizeof msg, "interrupted by %s: continue it with tactus resume %s", name, run_id);
+    json_t *result = failure("interrupted", "Interrupted", msg);
+    json_object_set_new(json_object_get(result, "error"), "signal", json_string(name));
+    return result;
+}
+
 /* Parent side of a child run: serve until run.finish, EOF or the deadline (CLOCK_MONOTONIC
  * ms; 0: none), which bounds every wait: for a request, for a reply to go out, and (through
  * the server) for the host tools and terminal answers a request waits for. */
@@ -220,7 +262,12 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
     if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
         return failure("system", "SystemError", err.message);
     double stop_at = 0; /* a broker-side limit stopped the run: the runner gets 2 s to finish */
+    int interrupted = 0;
     while (!finished) {
+        if (spec->separate_broker && interrupt_signal != 0) {
+            interrupted = 1; /* the runner is killed below, like at a deadline */
+            break;
+        }
         int wait_ms = -1; /* no deadline: one blocking recvmsg per frame */
         if (deadline != 0) {
             double left = deadline - mono_ms();
@@ -243,9 +290,19 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
         }
         const char *payload = NULL;
         size_t len = 0;
+        /* The CLI's broker waits in slices, to notice an interrupt (a timeout keeps the
+         * reader's partial frame). */
+        int sliced = spec->separate_broker && (wait_ms < 0 || wait_ms > INTERRUPT_POLL_MS);
+        if (sliced)
+            wait_ms = INTERRUPT_POLL_MS;
         int rc = tx_frame_recv(fd, &reader, &payload, &len, wait_ms, &err);
         if (rc == 0)
             break; /* runner closed: it died or exited without finishing */
+        if (rc < 0 && sliced && err.status == TACTUS_ETIMEOUT &&
+            (deadline == 0 || mono_ms() < deadline) && (stop_at == 0 || mono_ms() < stop_at)) {
+            tx_error_clear(&err);
+            continue;
+        }
         if (rc < 0) {
             if (stop_at != 0 && mono_ms() >= stop_at)
                 break; /* as above: the limit, not the deadline, ended the run */
@@ -274,6 +331,8 @@ static json_t *supervise_child(const tx_run_spec *spec, tx_server *server, tx_ru
     result = tx_server_take_result(server);
     if (result != NULL)
         return result;
+    if (interrupted)
+        return interrupted_result(spec->run_id, (int)interrupt_signal);
     if (outcome.kind == TX_SANDBOX_LIMIT) {
         /* The kernel stopped it (cgroup memory, pids, file size): a limit, named. */
         result = failure("limit", "LimitExceeded", outcome.message);
@@ -321,6 +380,53 @@ static void sha256_text(const char *text, size_t len, char *out, size_t cap)
     snprintf(out, cap, "sha256:%s", hex);
 }
 
+/* Copies into buf the first start of a resumed run: run.json's started_at, else (a run
+ * recorded before it was kept there) the started_at of its last result.json. Leaves buf alone
+ * when neither says. */
+static void first_start(const tx_evidence *evidence, char *buf, size_t cap)
+{
+    static const char *const files[] = {"run.json", "result.json"};
+    for (int i = 0; i < 2; i++) {
+        char path[PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/%s", tx_evidence_dir(evidence), files[i]);
+        json_t *v = json_load_file(path, 0, NULL);
+        const char *t = json_string_value(json_object_get(v, "started_at"));
+        if (t != NULL && strlen(t) < cap) {
+            snprintf(buf, cap, "%s", t);
+            json_decref(v);
+            return;
+        }
+        json_decref(v);
+    }
+}
+
+/*
+ * A resume's answer is checked against the journal opened read-only first, so a refused answer
+ * leaves journal.jsonl byte-identical (a read-write open would cut a torn tail or the zero
+ * reserve a crash left). Skipped (0) when answer.json says an answer is being recorded: the
+ * session's recovery must see the journal first. Returns 0, or -1 with err set.
+ */
+static int refuse_answer_readonly(const tx_evidence *evidence, const char *journal_path,
+                                  const char *run_id, json_t *answer, tx_error *err)
+{
+    char path[PATH_MAX + 32];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/answer.json", tx_evidence_dir(evidence));
+    if (lstat(path, &st) == 0)
+        return 0;
+    tx_journal *j = NULL;
+    if (tx_journal_open_readonly(journal_path, run_id, &j, NULL, err) != 0)
+        return -1;
+    long n = tx_journal_count(j);
+    json_t *last = n > 0 ? tx_journal_read(j, n, err) : NULL;
+    tx_journal_close(j);
+    if (n > 0 && last == NULL)
+        return -1;
+    int rc = tx_answer_check(last, run_id, answer, err);
+    json_decref(last);
+    return rc;
+}
+
 /* True if the run directory already holds run.json. */
 static int has_run_json(const tx_evidence *evidence)
 {
@@ -332,7 +438,7 @@ static int has_run_json(const tx_evidence *evidence)
 
 /* run.json: what `tactus resume` needs to run the same procedure again. */
 static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t *input,
-                          const tx_server *server, tx_error *err)
+                          const tx_server *server, const char *started_at, tx_error *err)
 {
     char abs[PATH_MAX];
     /* Source text (tactus_run_string, no proc_dir) has no file: none is recorded, so a resume
@@ -345,10 +451,12 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
     if (spec->policy != NULL)
         policy = realpath(spec->policy, policy_abs) ? policy_abs : spec->policy;
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
-    json_t *run =
-        json_pack("{s:s, s:s, s:s?, s:O, s:O?, s:s?, s:s}", "run_id", spec->run_id, "procedure",
-                  spec->chunkname, "procedure_path", path, "input", input, "params", spec->params,
-                  "policy", policy, "isolation", isolation_names[spec->isolation]);
+    json_t *run = json_pack("{s:s, s:s, s:s?, s:O, s:O?, s:s?, s:s, s:s?}", "run_id", spec->run_id,
+                            "procedure", spec->chunkname, "procedure_path", path, "input", input,
+                            "params", spec->params, "policy", policy, "isolation",
+                            isolation_names[spec->isolation], "rerun_of", spec->rerun_of);
+    if (run != NULL)
+        json_object_set_new(run, "started_at", json_string(started_at));
     if (run == NULL || tx_server_redact(server, run) != 0) {
         json_decref(run);
         return tx_fail(err, TACTUS_ESYSTEM, "out of memory");
@@ -381,8 +489,12 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         if (tx_evidence_open(dir, spec->resume, &evidence, err) != 0)
             return NULL;
     }
-    char started_at[40], digest[80], input_digest[80];
+    /* started_at: the run's first start, kept by every resume; resumed_at: this session's. */
+    char started_at[40], resumed_at[40], digest[80], input_digest[80];
     tx_utc_now(started_at, sizeof started_at);
+    snprintf(resumed_at, sizeof resumed_at, "%s", started_at);
+    if (spec->resume && evidence != NULL)
+        first_start(evidence, started_at, sizeof started_at);
     sha256_text(spec->source, spec->source_len, digest, sizeof digest);
     json_t *input = spec->input ? json_incref(spec->input) : json_object();
     char *input_text = json_dumps(input, JSON_COMPACT | JSON_SORT_KEYS);
@@ -403,8 +515,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
             tx_fail(err, TACTUS_EUSAGE, "%s: no journal to check against", path);
             return NULL;
         }
-        tx_journal_meta meta = {run_id, digest, input_digest, TACTUS_VERSION};
-        if (tx_journal_open(path, &meta, TX_DURABILITY_NONE, &journal, &report, err) != 0) {
+        if (tx_journal_open_readonly(path, run_id, &journal, &report, err) != 0) {
             json_decref(input);
             return NULL;
         }
@@ -416,6 +527,12 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         snprintf(journal_path, sizeof journal_path, "%s/journal.jsonl", tx_evidence_dir(evidence));
         /* An existing journal (a resume) is opened now: replay reads it and its lock keeps
          * other sessions out. A new run's journal is created with its first record. */
+        if (spec->resume && spec->answer != NULL && stat(journal_path, &jst) == 0 &&
+            refuse_answer_readonly(evidence, journal_path, run_id, spec->answer, err) != 0) {
+            json_decref(input);
+            tx_evidence_close(evidence);
+            return NULL;
+        }
         if (stat(journal_path, &jst) == 0 &&
             tx_journal_open(journal_path, &journal_meta, spec->config->durability, &journal,
                             &report, err) != 0) {
@@ -440,6 +557,22 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
         tx_evidence_close(evidence);
         return NULL;
     }
+    /* An answer a crash interrupted is finished (or known lost) before anything reads the
+     * journal's last record. */
+    char answer_note[200] = "";
+    if (spec->resume &&
+        tx_server_recover_answer(server, answer_note, sizeof answer_note, err) != 0) {
+        json_decref(input);
+        if (link.pid > 0) {
+            int status;
+            tx_sandbox_outcome outcome;
+            tx_runner_reap(&link, 1, &status, &outcome);
+        }
+        tx_server_free(server);
+        tx_journal_close(journal);
+        tx_evidence_close(evidence);
+        return NULL;
+    }
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
     const char *isolation = isolation_names[spec->isolation];
     json_t *started =
@@ -448,6 +581,10 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
                   spec->chunkname, "source_digest", digest, "isolation", isolation, "input", input,
                   "version", TACTUS_VERSION, "resume", spec->resume, "journal_records",
                   (json_int_t)tx_server_journal_count(server));
+    if (started != NULL && answer_note[0] != '\0')
+        json_object_set_new(started, "answer_recovery", json_string(answer_note));
+    if (started != NULL && spec->rerun_of != NULL)
+        json_object_set_new(started, "rerun_of", json_string(spec->rerun_of));
     if (started != NULL && report.dropped_bytes > 0)
         json_object_set_new(started, "journal_repair", json_string(report.note));
     tx_error ev_err;
@@ -474,7 +611,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     }
     /* run.json is written once secrets are known, so an input equal to one is masked. */
     if (result == NULL && evidence != NULL && (!spec->resume || !has_run_json(evidence)) &&
-        write_run_json(spec, evidence, input, server, &ev_err) != 0) {
+        write_run_json(spec, evidence, input, server, started_at, &ev_err) != 0) {
         result = failure("system", "EvidenceError", ev_err.message);
     }
     if (result != NULL && link.pid > 0) {
@@ -523,11 +660,15 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     json_object_set_new(result, "run_id", json_string(run_id));
     json_object_set_new(result, "procedure", json_string(spec->chunkname));
     json_object_set_new(result, "started_at", json_string(started_at));
+    if (spec->resume)
+        json_object_set_new(result, "resumed_at", json_string(resumed_at));
     json_object_set_new(result, "duration_ms", json_integer((json_int_t)duration));
     json_object_set_new(result, "host_calls", json_integer(tx_server_host_calls(server)));
     json_object_set_new(result, "journal_records",
                         json_integer((json_int_t)tx_server_journal_count(server)));
     json_object_set_new(result, "isolation", json_string(isolation));
+    if (spec->rerun_of != NULL)
+        json_object_set_new(result, "rerun_of", json_string(spec->rerun_of));
     json_t *limits = json_object_get(result, "limits");
     if (!json_is_object(limits)) {
         limits = json_object();
@@ -626,6 +767,11 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     /* A file-size limit must surface as a failed write (EFBIG) the journal reports, not as a
      * signal that kills the broker without a word. */
     signal(SIGXFSZ, SIG_IGN);
+    /* A Ctrl-C reaches the whole foreground group: the runner (which inherits this) ignores it
+     * and is killed by this process, which records the run as interrupted. */
+    struct sigaction host_sigint;
+    sigaction(SIGINT, NULL, &host_sigint); /* the host's: on_interrupt, or ignored */
+    signal(SIGINT, SIG_IGN);
     tx_error err;
     tx_error_clear(&err);
     /* The runner is started first, while this process has never held a secret. */
@@ -633,6 +779,7 @@ static void broker_main(const tx_run_spec *spec, const char *run_id, int control
     tx_run_tokens tok;
     json_t *result = NULL;
     if (tx_run_tokens_make(&tok, &err) == 0 && tx_runner_start(spec, &link, &tok, &err) == 0) {
+        sigaction(SIGINT, &host_sigint, NULL); /* SIGTERM kept the host's all along */
         tx_run_tokens_forget_text(&tok);
         /* Events cross to the host only when someone there listens (not with --quiet). */
         result = broker_session(spec, run_id, link, &tok, spec->on_event ? forward_event : NULL,
@@ -662,17 +809,33 @@ static json_t *host_supervise(const tx_run_spec *spec, pid_t broker, int control
     json_t *result = NULL;
     if (tx_frame_reader_init(&reader, TX_FRAME_MAX, &err) != 0)
         return failure("system", "SystemError", err.message);
+    int forwarded = 0;
+    double give_up = 0; /* after an interrupt: the broker gets 10 s to record it */
     for (;;) {
-        int wait_ms = -1;
+        if (interrupt_signal != 0 && !forwarded) {
+            /* A kill of this process alone (SIGTERM from a CI runner) must reach the broker. */
+            kill(broker, (int)interrupt_signal);
+            forwarded = 1;
+            give_up = mono_ms() + 10000;
+        }
+        if (give_up != 0 && mono_ms() >= give_up)
+            break;
+        int wait_ms = INTERRUPT_POLL_MS;
         if (deadline != 0) {
             double left = deadline - mono_ms();
             if (left <= 0)
                 break;
-            wait_ms = (int)left + 1;
+            if (left < wait_ms)
+                wait_ms = (int)left + 1;
         }
         const char *payload = NULL;
         size_t len = 0;
-        if (tx_frame_recv(control_fd, &reader, &payload, &len, wait_ms, &err) <= 0)
+        int got = tx_frame_recv(control_fd, &reader, &payload, &len, wait_ms, &err);
+        if (got < 0 && err.status == TACTUS_ETIMEOUT) {
+            tx_error_clear(&err);
+            continue;
+        }
+        if (got <= 0)
             break;
         tx_request req;
         if (tx_request_parse(payload, len, &req, &err) != 0)
@@ -718,6 +881,7 @@ static json_t *run_split(const tx_run_spec *spec, const char *run_id, tx_error *
     /* This process (the CLI) starts no other children: every process the run leaves behind is
      * reparented here if the broker dies, and killed by host_supervise. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    install_interrupt_handler(); /* before the fork: a signal in between is not lost */
     fflush(NULL);
     pid_t broker = fork();
     if (broker < 0) {

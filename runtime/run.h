@@ -45,6 +45,8 @@ typedef struct tx_run_spec {
     const char *test_filter; /* with test_mode: scenarios whose name contains this */
     const char *check_dir;   /* replay --check: the run directory whose journal the procedure
                               * must replay exactly, executing nothing; NULL otherwise */
+    const char *rerun_of;    /* `resume --rerun`: the finished run this new run repeats, recorded
+                              * in run.json and the run_started event; NULL otherwise */
     const char *runner_exe;  /* non-NULL: start runners by exec of this `tactus` binary (the
                               * library: safe in multi-threaded hosts); NULL: fork (the CLI) */
 } tx_run_spec;

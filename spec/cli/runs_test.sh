@@ -44,7 +44,11 @@ sed -i 's/local a = Step.checkpoint(function() return 1 end)/local b0 = Step.run
 check replay-diverge 6 "$tactus" replay --check r1
 has replay-diverge err "non-determinism at journal position 1"
 cmp -s before.jsonl .tactus/runs/r1/journal.jsonl || { echo "FAIL: replay --check changed the journal"; fail=1; }
-check resume-diverge 6 "$tactus" resume r1 --quiet
+# A finished run is final: resume prints its result and changes nothing, even after an edit.
+check resume-finished 0 "$tactus" resume r1
+has resume-finished out '"sum": 3'
+has resume-finished err "already finished (status ok); nothing changed"
+cmp -s before.jsonl .tactus/runs/r1/journal.jsonl || { echo "FAIL: resume of a finished run changed the journal"; fail=1; }
 check show-missing 2 "$tactus" show nope
 check bad-id 2 "$tactus" show ../etc
 check replay-usage 2 "$tactus" replay r1

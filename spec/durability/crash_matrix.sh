@@ -109,4 +109,49 @@ for mode in $MODES; do
         done
     done
 done
+# The answer window: a crash at every point while `resume --approve` replaces the pending record
+# 2 of fixtures/human_approve.tac by its answer (answer_saved: answer.json durable, the pending
+# record not yet cut; the journal's points while the answered record is appended). After it the
+# run either still waits and takes the answer, or has the answer: never a run that says
+# suspended but refuses every answer.
+install_fixture human_approve
+for mode in $MODES; do
+    m=${mode#--}
+    for point in answer_saved $POINTS; do
+        id=a-$m-$point
+        j=$(journal_of "$id")
+        tx "$id.suspend" run human_approve.tac --run-id "$id" --quiet "$mode"
+        expect_eq "$id: suspended: exit code" "$RC" 5
+        txe "$id.crash" "TACTUS_CRASH_AT=$point:2" -- resume "$id" --approve --quiet "$mode"
+        expect_eq "$id: crashed answer: exit code" "$RC" 7
+        expect_grep "$id: crashed answer: message" 'broker process was killed' "$id.crash.err"
+        # answer_saved came before the cut: the run still waits. Every later point: the answer
+        # is in answer.json or the journal, and the next session records it; `tactus runs`
+        # says interrupted (not a suspended run that would refuse its answer).
+        tx "$id.runs" runs
+        if [ "$point" = answer_saved ]; then
+            expect_grep "$id: tactus runs after the crash" "^$id +suspended " "$id.runs.out"
+        else
+            expect_grep "$id: tactus runs after the crash" "^$id +interrupted " "$id.runs.out"
+            expect_grep "$id: tactus runs: how to continue" "^    tactus resume $id\$" \
+                "$id.runs.out"
+        fi
+        tx "$id.answer" resume "$id" --approve --quiet "$mode"
+        if [ "$point" = answer_saved ]; then
+            expect_eq "$id: answering again: exit code ($(head -c 300 "$id.answer.err"))" "$RC" 0
+        else
+            expect_eq "$id: answering again: exit code ($(head -c 300 "$id.answer.err"))" "$RC" 2
+            expect_grep "$id: answering again: message" "run $id is not waiting for an answer" \
+                "$id.answer.err"
+            tx "$id.resume" resume "$id" --quiet "$mode"
+            expect_eq "$id: resume: exit code ($(head -c 300 "$id.resume.err"))" "$RC" 0
+        fi
+        expect_eq "$id: summary" "$(summary "$id")" "approved=true"
+        expect_journal "$id" "$j" 3
+        expect_eq "$id: pending records" "$(count_lines '"pending":true' "$j")" 0
+        check "$id: answer.json left behind" test ! -e "$(rundir "$id")/answer.json"
+        expect_eq "$id: side effects before the wait" "$(count_lines "^$id:1 " effects.log)" 1
+        expect_eq "$id: side effects after the wait" "$(count_lines "^$id:3 " effects.log)" 1
+    done
+done
 finish

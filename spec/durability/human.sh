@@ -108,14 +108,14 @@ for mode in $MODES; do
     suspend_run human_input "$id" "$mode" 5
     answer "$id" "$mode" "input=from json" --answer-json '"from json"'
 
-    # Human.review: approve, reject, or text as the feedback of an approval.
+    # Human.review: approve, reject, or an approval with --feedback.
     for how in approve reject text; do
         id=review-$how-$m
         suspend_run human_review "$id" "$mode" 5
         case $how in
         approve) answer "$id" "$mode" "decision=approve feedback=nil" --approve ;;
         reject) answer "$id" "$mode" "decision=reject feedback=nil" --reject ;;
-        text) answer "$id" "$mode" "decision=approve feedback=ship it" --answer "ship it" ;;
+        text) answer "$id" "$mode" "decision=approve feedback=ship it" --approve --feedback "ship it" ;;
         esac
     done
     # A crash while the answer is being recorded (it replaces the pending record 2): the run

@@ -28,10 +28,12 @@ size=$(wc -c <"$j" | tr -d ' ')
 last_len=$((size - start))
 note "last record: bytes $start..$((size - 1)) ($last_len bytes)"
 
-# restore: the run directory and side-effect log as the clean run left them.
+# restore: the run directory and side-effect log as the clean run left them, less result.json:
+# a torn tail is what a crash during the last append leaves, before any result was written (a
+# finished run whose journal lost records is refused instead: lifecycle.sh).
 restore() {
-    rm -rf "$(rundir $id)" && cp -a pristine "$(rundir $id)" && cp pristine.effects effects.log ||
-        exit 99
+    rm -rf "$(rundir $id)" && cp -a pristine "$(rundir $id)" && cp pristine.effects effects.log &&
+        rm "$(rundir $id)/result.json" || exit 99
 }
 
 # resume_and_check WHAT MODE DROPPED OFFSET: resumes; the run must finish like the clean one
