@@ -1746,10 +1746,14 @@ function M.execute(compile, chunkname, raw_input, validate_only, cli_params, str
   end
   if validate_only then return nil, M.describe(program) end
   local output = M.run_main(program, top, raw_input)
-  if run.check_only and journal.cursor < #journal.replay then
+  if journal.cursor < #journal.replay then
+    -- Records past the cursor were made by an earlier attempt, so their side effects
+    -- happened; code that no longer makes them has diverged, like any other mismatch.
     tx.fatal("nondeterminism", string_format(
-      "replay check: the procedure finished after %d steps, but the journal holds %d",
-      journal.cursor, #journal.replay))
+      "%sthe procedure finished after %d steps, but the journal holds %d (records %d-%d were "
+        .. "made by an earlier attempt and this code no longer makes them)",
+      run.check_only and "replay check: " or "", journal.cursor, #journal.replay,
+      journal.cursor + 1, #journal.replay))
   end
   return output, nil
 end
