@@ -471,6 +471,20 @@ static int write_run_json(const tx_run_spec *spec, tx_evidence *evidence, json_t
     return rc;
 }
 
+/* Stops a session that ends before the run starts (nothing ran): reaps a runner already
+ * started and closes what was opened, leaving the run's evidence as it was. */
+static void abandon_session(tx_runner_link *link, tx_server *server, tx_journal *journal,
+                            tx_evidence *evidence)
+{
+    if (link->pid > 0) {
+        int status;
+        tx_sandbox_outcome outcome;
+        tx_runner_reap(link, 1, &status, &outcome);
+    }
+    tx_server_free(server);
+    tx_journal_close(journal);
+    tx_evidence_close(evidence);
+}
 /*
  * The broker's whole job for one run: evidence, secrets, serving the runner, the final
  * result.json. Runs in the broker process (CLI), or in the host itself (library).
@@ -563,14 +577,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     if (spec->resume &&
         tx_server_recover_answer(server, answer_note, sizeof answer_note, err) != 0) {
         json_decref(input);
-        if (link.pid > 0) {
-            int status;
-            tx_sandbox_outcome outcome;
-            tx_runner_reap(&link, 1, &status, &outcome);
-        }
-        tx_server_free(server);
-        tx_journal_close(journal);
-        tx_evidence_close(evidence);
+        abandon_session(&link, server, journal, evidence);
         return NULL;
     }
     static const char *const isolation_names[] = {"inprocess", "child", "sandbox"};
@@ -594,14 +601,7 @@ static json_t *broker_session(const tx_run_spec *spec, const char *run_id, tx_ru
     if (spec->resume && spec->answer != NULL && tx_server_answer(server, spec->answer, err) != 0) {
         /* Nothing ran: leave the run's evidence exactly as it was. */
         json_decref(started);
-        if (link.pid > 0) {
-            int status;
-            tx_sandbox_outcome outcome;
-            tx_runner_reap(&link, 1, &status, &outcome);
-        }
-        tx_server_free(server);
-        tx_journal_close(journal);
-        tx_evidence_close(evidence);
+        abandon_session(&link, server, journal, evidence);
         return NULL;
     }
     /* Secrets are decrypted only now: the runner (if a child) already exists without them. */
